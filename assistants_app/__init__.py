@@ -1,0 +1,89 @@
+"""assistants_app: a self-hosted assistants gateway in front of OpenAI-compatible providers."""
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import auth, cli, config, crypto, errors, logs
+from .extensions import api, db, migrate, openai_adapter
+from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
+from .services import models_cache
+
+API_SPEC_OPTIONS = {
+    "info": {"description": "Keep AI assistants, check they can answer, and chat with them."},
+    "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearerAuth": []}],
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_object(config.DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    _derive_settings(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    openai_adapter.init_app(app)
+    models_cache.init_app(app)
+    app.config["API_SPEC_OPTIONS"] = API_SPEC_OPTIONS
+    api.init_app(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    for blueprint in FLASK_BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    errors.register_error_handlers(app)
+    logs.init_app(app)  # before auth, so a refused request is logged too
+    app.before_request(auth.require_api_key)
+    cli.init_app(app)
+    return app
+
+
+def _derive_settings(app: Flask) -> None:
+    """Turn the user-facing settings into the ones Flask and its extensions read."""
+    url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "assistants.sqlite3")
+    # psycopg 3 is the driver we ship; accept the usual spellings of a PostgreSQL URL.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    app.config["MAX_CONTENT_LENGTH"] = app.config["ASSISTANTS_MAX_BODY_BYTES"]
+    keys = crypto.parse_keys(app.config.get("ASSISTANTS_SECRET_KEYS")) or _instance_secret_keys(app)
+    app.extensions["credential_cipher"] = crypto.CredentialCipher(keys)
+
+
+def _instance_secret_keys(app: Flask) -> list[str]:
+    """Generated into instance/ on first run, so a newcomer needs to set nothing."""
+    path = os.path.join(app.instance_path, "secret_keys")
+    if not os.path.exists(path):
+        # Written aside, then linked into place: concurrent workers never read half a file.
+        temporary = f"{path}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(crypto.generate_key() + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    with open(path) as f:
+        return crypto.parse_keys(f.read().replace("\n", ","))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # SQLite: enforce foreign keys (cascades) and let several gunicorn workers write.
+    if type(dbapi_connection).__module__ == "sqlite3":
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

@@ -1,0 +1,84 @@
+"""Bearer API keys. Keys are long random strings, so they are stored as SHA-256 digests
+(a slow password hash would cost every request tens of milliseconds)."""
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+
+from flask import current_app, g, jsonify, request
+from sqlalchemy import select
+
+from .errors import error_body
+from .extensions import db
+from .models import ApiKey, utcnow
+
+KEY_PREFIX = "sk-asst-"
+# Known keys are remembered briefly so a request costs no query; a revocation reaches
+# other worker processes within this many seconds.
+KEY_CACHE_SECONDS = 5.0
+PUBLIC_BLUEPRINTS = {"api-docs", "public", "health"}
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(name: str, tenant: str = "default") -> tuple[ApiKey, str]:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, tenant=tenant, key_digest=digest(key), key_prefix=key[:12])
+    db.session.add(row)
+    db.session.commit()
+    return row, key
+
+
+def revoke_api_key(row: ApiKey) -> None:
+    row.revoked_at = utcnow()
+    db.session.commit()
+    _key_cache(current_app).clear()
+
+
+class _KeyCache(dict):
+    lock = threading.Lock()
+
+
+def _key_cache(app) -> _KeyCache:
+    return app.extensions.setdefault("api_key_cache", _KeyCache())
+
+
+def _tenant_for(key: str) -> str | None:
+    key_digest = digest(key)
+    cache = _key_cache(current_app)
+    hit = cache.get(key_digest)
+    if hit and hit[1] > time.monotonic():
+        return hit[0]
+    row = db.session.scalar(select(ApiKey).where(ApiKey.key_digest == key_digest))
+    # The index found the row by digest; compare again in constant time all the same.
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_digest, key_digest):
+        return None
+    with cache.lock:
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[key_digest] = (row.tenant, time.monotonic() + KEY_CACHE_SECONDS)
+    return row.tenant
+
+
+def unauthorized(message: str):
+    response = jsonify(error_body(401, message))
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="assistants_app"'
+    return response
+
+
+def require_api_key():
+    """before_request: every route but the public ones needs a valid Bearer key."""
+    if request.endpoint is None or request.blueprint in PUBLIC_BLUEPRINTS or request.method == "OPTIONS":
+        return None
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return unauthorized("Missing Bearer API key: send 'Authorization: Bearer <api key>'.")
+    tenant = _tenant_for(key.strip())
+    if tenant is None:
+        return unauthorized("Invalid or revoked API key.")
+    g.tenant = tenant
+    return None

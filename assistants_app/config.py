@@ -1,0 +1,73 @@
+"""Configuration layers: these defaults, then instance/config.py, then the environment,
+then the test mapping given to create_app()."""
+import os
+
+# Settings read from the environment, with the type each one is parsed as.
+ENVIRONMENT_SETTINGS = {
+    "DATABASE_URL": str,
+    "OPENAI_API_KEY": str,
+    "OPENAI_BASE_URL": str,
+    "OPENAI_API": str,
+    "OPENAI_TIMEOUT": float,
+    "OPENAI_CONNECT_TIMEOUT": float,
+    "OPENAI_MAX_RETRIES": int,
+    "ASSISTANTS_SECRET_KEYS": str,
+    "ASSISTANTS_BIND": str,
+    "ASSISTANTS_MAX_BODY_BYTES": int,
+    "REDIS_URL": str,
+    "MODELS_CACHE_TTL": float,
+    "STATUS_TIMEOUT": float,
+    "RATELIMIT_DEFAULT": str,
+    "LOG_CONTENT": bool,
+    "LOG_LEVEL": str,
+}
+
+
+class DefaultConfig:
+    # The SQLite file lives in instance/; create_app fills in the absolute path.
+    DATABASE_URL = None
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    OPENAI_API_KEY = None
+    OPENAI_BASE_URL = None
+    # Backend for the app-default credential; None picks by base URL.
+    OPENAI_API = None
+    OPENAI_TIMEOUT = 120.0
+    OPENAI_CONNECT_TIMEOUT = 5.0
+    OPENAI_MAX_RETRIES = 2
+    ASSISTANTS_SECRET_KEYS = None
+    ASSISTANTS_BIND = "127.0.0.1:8000"
+    ASSISTANTS_MAX_BODY_BYTES = 1024 * 1024
+    REDIS_URL = None
+    MODELS_CACHE_TTL = 60.0
+    STATUS_TIMEOUT = 2.0
+    RATELIMIT_DEFAULT = "600 per minute"
+    LOG_CONTENT = False
+    LOG_LEVEL = "INFO"
+
+    API_TITLE = "assistants_app"
+    API_VERSION = "1.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    # Served by this app from the swagger-ui-bundle package: the docs page needs no CDN.
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+    JSON_SORT_KEYS = False
+
+
+def parse_bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_environment(environ=os.environ) -> dict:
+    """The settings present in the environment, parsed to their types."""
+    settings = {}
+    for name, kind in ENVIRONMENT_SETTINGS.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[name] = parse_bool(raw) if kind is bool else kind(raw)
+        except ValueError:
+            raise RuntimeError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    return settings

@@ -1,0 +1,146 @@
+"""OpenAIAdapter, shaped like a Flask extension: ``init_app`` keeps its settings and client
+cache in ``app.extensions["openai_adapter"]``; every method finds them through
+``current_app``, so call the methods inside an app context. ``stream_turn`` reads the
+app state when it is called: the iterator it returns may run outside the app context."""
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+from flask import current_app
+
+from . import assistants, chat_completions, responses
+from .calls import Call, Settings
+from .clients import ClientCache
+from .errors import ProviderError
+from .interface import AssistantSpec, ChatMessage, Connection, TurnRequest, TurnResult
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "openai_adapter"
+BACKENDS = {"chat_completions": chat_completions, "responses": responses, "assistants": assistants}
+SUMMARY_PROMPT = ("Summarize the conversation below concisely. Keep the facts, names, numbers, decisions "
+                  "and open questions that a later reply would need. Answer with the summary only.")
+
+
+class AdapterState:
+    """What one Flask app keeps for the adapter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clients = ClientCache(settings)
+
+
+class OpenAIAdapter:
+    def __init__(self, app=None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app) -> None:
+        """Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2)."""
+        settings = Settings(timeout=float(app.config.get("OPENAI_TIMEOUT", 120.0)),
+                            connect_timeout=float(app.config.get("OPENAI_CONNECT_TIMEOUT", 5.0)),
+                            max_retries=int(app.config.get("OPENAI_MAX_RETRIES", 2)))
+        app.extensions[EXTENSION] = AdapterState(settings)
+
+    @staticmethod
+    def _state() -> AdapterState:
+        return current_app.extensions[EXTENSION]
+
+    def client(self, conn: Connection):
+        """The cached openai client for ``conn`` (for tests and benchmarks; routes use the methods)."""
+        return self._state().clients.get(conn)
+
+    def _begin(self, conn: Connection, subject: str, *, timeout: float | None = None, lookup: bool = False):
+        state = self._state()
+        return state.clients.get(conn), Call(state.settings, conn, subject, timeout=timeout, lookup=lookup)
+
+    @staticmethod
+    def _backend(conn: Connection):
+        try:
+            return BACKENDS[conn.api]
+        except KeyError:
+            raise ValueError(f"unknown api {conn.api!r}; expected one of {', '.join(BACKENDS)}") from None
+
+    # ------------------------------------------------------------------ models
+    def list_models(self, conn: Connection, *, timeout: float | None = None) -> list[str]:
+        """The provider's model ids, sorted. ``timeout`` replaces OPENAI_TIMEOUT (status checks)."""
+        client, call = self._begin(conn, "the model list", timeout=timeout)
+        page = call.send(lambda t: client.models.list(timeout=t))
+        with call.guard():
+            return sorted(model.id for model in page.data)
+
+    # ------------------------------------------------------------------ remote assistants
+    def create_remote_assistant(self, conn: Connection, spec: AssistantSpec) -> str:
+        client, call = self._begin(conn, f"model '{spec.model}'")
+        return assistants.create_assistant(client, spec, call)
+
+    def update_remote_assistant(self, conn: Connection, remote_id: str, spec: AssistantSpec) -> None:
+        client, call = self._begin(conn, f"remote assistant '{remote_id}'", lookup=True)
+        assistants.update_assistant(client, remote_id, spec, call)
+
+    def delete_remote_assistant(self, conn: Connection, remote_id: str) -> None:
+        """Deletes the remote assistant; one the provider no longer has counts as deleted."""
+        client, call = self._begin(conn, f"remote assistant '{remote_id}'", lookup=True)
+        try:
+            assistants.delete_assistant(client, remote_id, call)
+        except ProviderError as exc:
+            if exc.kind != "not_found":
+                raise
+
+    def remote_assistant_exists(self, conn: Connection, remote_id: str, *, timeout: float | None = None) -> bool:
+        client, call = self._begin(conn, f"remote assistant '{remote_id}'", timeout=timeout, lookup=True)
+        try:
+            assistants.retrieve_assistant(client, remote_id, call)
+        except ProviderError as exc:
+            if exc.kind == "not_found":
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ remote threads
+    def create_remote_thread(self, conn: Connection) -> str | None:
+        """A conv_ id (responses), a thread_ id (assistants), or None (chat_completions: no call)."""
+        backend = self._backend(conn)
+        if backend is chat_completions:
+            return None
+        client, call = self._begin(conn, "a new remote thread")
+        return backend.create_thread(client, call)
+
+    def delete_remote_thread(self, conn: Connection, remote_id: str | None, *,
+                             timeout: float | None = None) -> None:
+        """Best effort: a failure is logged, not raised (the local thread goes either way)."""
+        backend = self._backend(conn)
+        if remote_id is None or backend is chat_completions:
+            return
+        client, call = self._begin(conn, f"remote thread '{remote_id}'", timeout=timeout, lookup=True)
+        try:
+            backend.delete_thread(client, remote_id, call)
+        except ProviderError as exc:
+            if exc.kind != "not_found":
+                log.warning("could not delete remote thread %s: %s", remote_id, exc.message)
+
+    # ------------------------------------------------------------------ turns
+    def run_turn(self, conn: Connection, req: TurnRequest) -> TurnResult:
+        """One blocking turn. chat_completions and responses send a real non-streamed request."""
+        backend = self._backend(conn)
+        client, call = self._begin(conn, f"model '{req.model}'")
+        return backend.run_turn(client, req, call)
+
+    def stream_turn(self, conn: Connection, req: TurnRequest) -> Iterator[str | TurnResult]:
+        """Text deltas as they arrive, then one TurnResult, last. Raises ProviderError on any
+        failure, also mid-stream. The request is sent on the first ``next()``: call it before
+        committing to a 200 to answer early failures (429, 401...) with a proper status."""
+        backend = self._backend(conn)
+        client, call = self._begin(conn, f"model '{req.model}'")
+        return backend.stream_turn(client, req, call)
+
+    def summarize(self, conn: Connection, model: str, messages: list[ChatMessage], *,
+                  instructions: str | None = None) -> str:
+        """A short summary of ``messages`` from one stateless call (chat.completions, or responses
+        with store=False for a responses credential). ``instructions`` replaces the default prompt."""
+        self._backend(conn)
+        client, call = self._begin(conn, f"model '{model}'")
+        backend = responses if conn.api == "responses" else chat_completions
+        text = chat_completions.transcript(messages)
+        return backend.summarize(client, model, text, instructions or SUMMARY_PROMPT, call)

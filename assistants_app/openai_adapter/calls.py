@@ -1,0 +1,128 @@
+"""One adapter operation against a provider: a deadline for all of it, our own retries
+within that deadline, and the translation of whatever goes wrong into ProviderError."""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+import httpx2
+import openai
+
+from .errors import ProviderError, retry_after_seconds, scrub, timed_out, translate
+
+T = TypeVar("T")
+
+BACKOFF_BASE = 0.25  # seconds before the first retry; doubles after each one
+
+
+@dataclass(frozen=True)
+class Settings:
+    timeout: float = 120.0  # OPENAI_TIMEOUT: the budget of a whole operation, retries included
+    connect_timeout: float = 5.0  # OPENAI_CONNECT_TIMEOUT: cap on each TCP/TLS connect
+    max_retries: int = 2  # OPENAI_MAX_RETRIES
+
+
+class Call:
+    """The deadline, retry policy and error context of one operation (a turn, a lookup...)."""
+
+    __slots__ = ("conn", "subject", "lookup", "budget", "end", "settings")
+
+    def __init__(self, settings: Settings, conn, subject: str, *, timeout: float | None = None,
+                 lookup: bool = False) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.subject = subject  # what the provider is asked about, for messages: "model 'gpt-4o'"
+        self.lookup = lookup  # a provider 404 means not_found (else provider_error)
+        self.budget = settings.timeout if timeout is None else timeout
+        self.end = time.monotonic() + self.budget
+
+    def timeout(self) -> httpx2.Timeout:
+        """The per-request timeout: whatever is left of the budget, connect capped."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise self.timed_out()
+        return httpx2.Timeout(left, connect=min(self.settings.connect_timeout, left))
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.end:
+            raise self.timed_out()
+
+    def timed_out(self) -> ProviderError:
+        return timed_out(self.conn, self.budget)
+
+    def error(self, exc: BaseException, *, mid_stream: bool = False) -> ProviderError:
+        return translate(exc, self.conn, subject=self.subject, lookup=self.lookup, mid_stream=mid_stream,
+                         budget=self.budget)
+
+    def failed(self, kind: str, message: str) -> ProviderError:
+        """A ProviderError for a failure the provider reported inside a well-formed reply."""
+        return ProviderError(kind, scrub(message, self.conn.api_key))
+
+    def send(self, request: Callable[[httpx2.Timeout], T]) -> T:
+        """``request(timeout)`` with retries on connection errors, 429 and 5xx, inside the deadline.
+
+        A streamed request returns once the response headers arrived, so retries never
+        happen after anything was read from a stream.
+        """
+        attempt = 0
+        while True:
+            try:
+                return request(self.timeout())
+            except ProviderError:
+                raise
+            except Exception as exc:
+                wait = self._retry_wait(exc, attempt)
+                if wait is None:
+                    raise self.error(exc) from None
+            attempt += 1
+            time.sleep(wait)
+
+    def _retry_wait(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``exc``, or None to give up now."""
+        if isinstance(exc, openai.APIStatusError):
+            if exc.status_code == 429:
+                wait = retry_after_seconds(exc.response.headers)
+            elif exc.status_code >= 500:
+                wait = None
+            else:
+                return None
+        elif isinstance(exc, openai.APIConnectionError):  # timeouts too: a read timeout leaves no budget
+            wait = None
+        else:
+            return None
+        if attempt >= self.settings.max_retries:
+            return None
+        if wait is None:
+            wait = BACKOFF_BASE * 2 ** attempt * (1 - 0.25 * random.random())
+        # The wait plus a little time for the retry itself must fit in what is left.
+        if wait + 0.05 >= self.end - time.monotonic():
+            return None
+        return wait
+
+    def guard(self, stream=None) -> "_Guard":
+        """``with call.guard(stream):`` around reading a reply: closes the stream and turns any
+        exception (a broken connection, a bad chunk, a missing field) into ProviderError."""
+        return _Guard(self, stream)
+
+
+class _Guard:
+    __slots__ = ("call", "stream")
+
+    def __init__(self, call: Call, stream) -> None:
+        self.call = call
+        self.stream = stream
+
+    def __enter__(self):
+        return self.stream
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except Exception:  # closing a broken connection may fail again: the first error matters
+                pass
+        if exc is None or isinstance(exc, ProviderError) or not isinstance(exc, Exception):
+            return False  # GeneratorExit and friends pass through untouched
+        raise self.call.error(exc, mid_stream=self.stream is not None) from None

@@ -1,0 +1,83 @@
+"""The plain values the app hands to the adapter and gets back: no openai types leak out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A provider credential (or the app default from OPENAI_API_KEY / OPENAI_BASE_URL)."""
+
+    cache_key: str  # e.g. f"{credential.id}:{credential.updated_at.timestamp()}"; a new key rebuilds the client
+    api: str  # "chat_completions" | "responses" | "assistants"
+    api_key: str
+    base_url: str | None = None
+    organization: str | None = None
+    api_version: str | None = None  # set => Azure OpenAI (base_url is the azure_endpoint)
+    provider: str = "openai"  # "openai" | "azure" | "openai_compatible"
+
+
+@dataclass
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant" | "tool"
+    content: str | None
+    tool_calls: list[dict] | None = None  # [{"id", "name", "arguments"}] on an assistant message
+    tool_call_id: str | None = None  # on a "tool" message
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class TurnRequest:
+    model: str
+    instructions: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    # Earlier turns, oldest first: only chat_completions sends them (the others keep history remotely).
+    history: list[ChatMessage] = field(default_factory=list)
+    # This turn: one user message, or "tool" messages answering pending tool calls.
+    new_messages: list[ChatMessage] = field(default_factory=list)
+    tools: list[dict] = field(default_factory=list)  # [{"type": "function", "function": {...}}]
+    remote_thread_id: str | None = None  # conv_... (responses) or thread_... (assistants)
+    remote_assistant_id: str | None = None  # asst_... (assistants)
+    pending_run_id: str | None = None  # assistants: the run in requires_action that tool outputs continue
+    instruction_mode: str = "system-message"  # or "user-message" (chat_completions)
+    max_tokens: int | None = None
+    stop: list[str] | str | None = None  # chat_completions only
+    seed: int | None = None  # chat_completions only
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass
+class TurnResult:
+    text: str  # "" when the model only called tools
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str = "stop"  # "stop" | "length" | "tool_calls"
+    response_id: str | None = None  # chatcmpl-... / resp_... / run_...
+    pending_run_id: str | None = None  # assistants: the run now waiting for tool outputs
+
+
+@dataclass
+class AssistantSpec:
+    """A remote assistant's settings (assistants backend only)."""
+
+    model: str
+    name: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    tools: list[dict] = field(default_factory=list)
+    metadata: dict | None = None

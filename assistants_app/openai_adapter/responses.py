@@ -1,0 +1,121 @@
+"""The responses backend: the history lives in an OpenAI Conversation (conv_...); each turn
+sends only its new input with ``conversation=`` and ``store=True``."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .calls import Call
+from .errors import STREAM_ENDED_EARLY, ProviderError
+from .interface import ToolCall, TurnRequest, TurnResult, Usage
+
+FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def function_tool(tool: dict) -> dict:
+    """A Chat Completions tool definition in the Responses format (other tools pass as they are)."""
+    function = tool.get("function")
+    if tool.get("type") != "function" or not isinstance(function, dict):
+        return tool
+    converted = {"type": "function", "name": function["name"], "parameters": function.get("parameters") or {},
+                 # Responses makes function tools strict by default; Chat Completions does not.
+                 "strict": function.get("strict", False)}
+    if function.get("description"):
+        converted["description"] = function["description"]
+    return converted
+
+
+def input_items(req: TurnRequest) -> list[dict]:
+    items = []
+    for message in req.new_messages:
+        if message.role == "tool":
+            items.append({"type": "function_call_output", "call_id": message.tool_call_id,
+                          "output": message.content or ""})
+        else:
+            items.append({"role": message.role, "content": message.content or ""})
+    return items
+
+
+def request_params(req: TurnRequest) -> dict:
+    if not req.remote_thread_id:
+        raise ValueError("the responses backend needs TurnRequest.remote_thread_id (a conv_ id)")
+    params = {"model": req.model, "input": input_items(req), "conversation": req.remote_thread_id, "store": True}
+    if req.instructions:
+        params["instructions"] = req.instructions  # not kept by the conversation: sent every turn
+    if req.temperature is not None:
+        params["temperature"] = req.temperature
+    if req.top_p is not None:
+        params["top_p"] = req.top_p
+    if req.max_tokens is not None:
+        params["max_output_tokens"] = req.max_tokens
+    if req.tools:
+        params["tools"] = [function_tool(tool) for tool in req.tools]
+    return params
+
+
+def turn_result(response, text: str, call: Call) -> TurnResult:
+    """The TurnResult of a finished Response; a failed or cut-short one raises ProviderError."""
+    finish = "stop"
+    if response.status == "failed":
+        error = response.error
+        raise call.failed("provider_error", "the provider could not complete the reply: "
+                          + (error.message if error is not None else "response.failed"))
+    if response.status == "incomplete":
+        details = response.incomplete_details
+        reason = details.reason if details is not None else None
+        if reason != "max_output_tokens":
+            raise call.failed("provider_error", f"the provider stopped the reply early ({reason or 'incomplete'})")
+        finish = "length"
+    tool_calls = [ToolCall(item.call_id, item.name, item.arguments)
+                  for item in response.output if item.type == "function_call"]
+    usage = response.usage
+    if usage is not None:
+        usage = Usage(usage.input_tokens or 0, usage.output_tokens or 0,
+                      usage.total_tokens or (usage.input_tokens or 0) + (usage.output_tokens or 0))
+    return TurnResult(text=text, tool_calls=tool_calls, usage=usage,
+                      finish_reason="tool_calls" if tool_calls else finish, response_id=response.id)
+
+
+def run_turn(client, req: TurnRequest, call: Call) -> TurnResult:
+    params = request_params(req)
+    response = call.send(lambda timeout: client.responses.create(**params, timeout=timeout))
+    with call.guard():
+        return turn_result(response, response.output_text, call)
+
+
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResult]:
+    params = request_params(req)
+    stream = call.send(lambda timeout: client.responses.create(**params, stream=True, timeout=timeout))
+    parts: list[str] = []
+    final = None
+    with call.guard(stream):
+        for event in stream:
+            call.check_deadline()
+            kind = event.type
+            if kind == "response.output_text.delta":
+                if event.delta:
+                    parts.append(event.delta)
+                    yield event.delta
+            elif kind in FINAL_EVENTS:  # read on to the end: a fully read response keeps its connection
+                final = event.response
+            elif kind == "error":  # the documented flat error event (openai raises on the nested one)
+                raise call.failed("provider_error", "the provider reported an error while answering for "
+                                  f"{call.subject}: {event.message}")
+        if final is None:
+            raise ProviderError("bad_response", STREAM_ENDED_EARLY)
+        result = turn_result(final, "".join(parts), call)
+    yield result
+
+
+def create_thread(client, call: Call) -> str:
+    return call.send(lambda timeout: client.conversations.create(timeout=timeout)).id
+
+
+def delete_thread(client, remote_id: str, call: Call) -> None:
+    call.send(lambda timeout: client.conversations.delete(remote_id, timeout=timeout))
+
+
+def summarize(client, model: str, text: str, prompt: str, call: Call) -> str:
+    response = call.send(lambda timeout: client.responses.create(
+        model=model, instructions=prompt, input=text, store=False, timeout=timeout))
+    with call.guard():
+        return turn_result(response, response.output_text, call).text.strip()

@@ -1,0 +1,230 @@
+"""Seed 004: routes.openai_routes -- initialize a thread, chat, delete an agent, list models.
+
+This API answers an invalid payload with 400 (its seed's status), not 422."""
+import json
+
+from flask import Response, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.exceptions import UnprocessableEntity
+
+from ..errors import ServiceError, error_body, provider_error_response
+from ..extensions import db
+from ..models import Credential
+from ..openai_adapter import ProviderError
+from ..schemas.chat import (
+    AgentIdSchema,
+    ChatRequestSchema,
+    ChatResponseSchema,
+    DeleteAgentResponseSchema,
+    InitializeResponseSchema,
+    ModelsQuerySchema,
+    ModelsResponseSchema,
+    ThreadDeletedSchema,
+    ThreadMessagesSchema,
+)
+from ..services import assistants, conversations, get_owned
+from ..services.credentials import connection_for
+from ..services.models_cache import cached_models
+
+blp = Blueprint("openai", __name__, url_prefix="/openai",
+                description="Threads and chat turns with an assistant (seed 004's routes.openai_routes).")
+
+PROVIDER_ERRORS = {429: "The provider rate-limited the request (see Retry-After).",
+                   502: "The provider failed, is unreachable, or rejected the credential.",
+                   504: "The provider did not answer within OPENAI_TIMEOUT."}
+
+
+@blp.errorhandler(UnprocessableEntity)
+def invalid_payload(err):
+    data = getattr(err, "data", None) or {}
+    return error_body(400, "Invalid request payload.", data.get("messages")), 400
+
+
+@blp.errorhandler(ServiceError)
+def service_error(err: ServiceError):
+    status = 400 if err.status == 422 else err.status
+    return error_body(status, err.message, err.errors), status, err.headers
+
+
+def find_agent(agent_id: str):
+    assistant = assistants.find_assistant(agent_id)
+    if assistant is None:
+        raise ServiceError(404, f"Agent {agent_id[:128]!r} not found.")
+    return assistant
+
+
+def document_errors(*statuses):
+    def decorate(view):
+        for status in statuses:
+            view = blp.alt_response(status, description=PROVIDER_ERRORS.get(status, ""))(view)
+        return view
+    return decorate
+
+
+@blp.route("/initialize", methods=["POST"])
+@blp.arguments(AgentIdSchema)
+@blp.response(200, InitializeResponseSchema)
+@blp.alt_response(404, description="Agent with the specified ID not found.")
+@document_errors(429, 502, 504)
+def initialize(body):
+    """Initialize a conversation thread with an agent.
+
+    Initializes an OpenAI assistant (agent) using the specified ID: starts a new thread
+    that later ``/openai/chat`` turns continue.
+
+    :URL: ``POST /openai/initialize``
+    :param str agent_id: The ID of the agent to be initialized (its id or its details.id).
+    :returns: ``{"message", "thread_id", "agent_id"}``: a message indicating successful
+        initialization with a new thread ID and agent ID, or an error message if the agent
+        is not found.
+    :rtype: JSON response (dict)
+
+    Status codes: 200 agent initialized; 400 invalid payload; 404 agent not found;
+    429/502/504 the provider failed to start a conversation (responses and assistants backends).
+    """
+    thread = conversations.start_thread(find_agent(body["agent_id"]))
+    db.session.commit()
+    return {"message": "Assistant initialized", "thread_id": thread.id, "agent_id": body["agent_id"]}
+
+
+@blp.route("/chat", methods=["POST"])
+@blp.arguments(ChatRequestSchema)
+@blp.response(200, ChatResponseSchema,
+              description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
+@blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
+@blp.alt_response(409, description="A turn is in progress on this thread.")
+@document_errors(429, 502, 504)
+def openai_chat(body):
+    """Send a user message to an agent within a thread.
+
+    Sends a user message to the specified OpenAI chat assistant and manages the
+    conversation within a given thread. The user message and the reply are stored
+    together once the provider has answered; a failed turn stores nothing.
+
+    :URL: ``POST /openai/chat``
+    :param str user_input: The message to be sent to the assistant (alias: ``message``).
+    :param str agent_id: The ID of the agent to use for the conversation.
+    :param str thread_id: The ID of the thread to use, maintaining context across messages.
+    :param bool stream: Answer ``text/event-stream``: ``event: delta`` per text chunk, then
+        ``event: done`` with the ids and usage, or ``event: error`` with the error body.
+    :param list tool_outputs: ``[{"tool_call_id", "output"}]`` answering a ``requires_action`` reply.
+    :returns: ``{"message": "Retrieved response", "response", "thread_id", "agent_id",
+        "message_id", "usage", "status", "tool_calls"}``
+    :rtype: JSON response (dict)
+
+    Status codes: 200 chat response received; 400 invalid payload; 404 unknown agent or
+    thread; 409 a turn is in progress on this thread; 429/502/504 the provider failed.
+    """
+    assistant = find_agent(body["agent_id"])
+    thread = conversations.find_thread(body["thread_id"], assistant)
+    turn = conversations.TurnInput(text=body.get("user_input") or body.get("message"),
+                                   tool_outputs=body.get("tool_outputs") or [])
+    if body["stream"]:
+        events = conversations.stream_turn(thread, turn)
+        return Response(stream_with_context(_sse(events, body["agent_id"])), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    outcome = conversations.run_turn(thread, turn)
+    return _reply(outcome, body["agent_id"])
+
+
+def _reply(outcome: conversations.TurnOutcome, agent_id: str) -> dict:
+    result = outcome.result
+    return {
+        "message": "Retrieved response",
+        "response": result.text,
+        "thread_id": outcome.thread.id,
+        "agent_id": agent_id,
+        "message_id": outcome.reply.id,
+        "usage": vars(result.usage) if result.usage else None,
+        "status": "requires_action" if result.tool_calls else "completed",
+        "tool_calls": [vars(call) for call in result.tool_calls],
+    }
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+def _sse(events, agent_id: str):
+    try:
+        for item in events:
+            if isinstance(item, str):
+                yield _event("delta", {"delta": item})
+            else:
+                done = _reply(item, agent_id)
+                del done["message"], done["response"]
+                yield _event("done", done)
+    except ProviderError as err:
+        yield _event("error", provider_error_response(err)[0].get_json())
+    except ServiceError as err:
+        yield _event("error", error_body(err.status, err.message))
+
+
+@blp.route("/delete_agent", methods=["POST"])
+@blp.arguments(AgentIdSchema)
+@blp.response(200, DeleteAgentResponseSchema)
+@blp.alt_response(404, description="Agent with the specified ID not found.")
+@document_errors(429, 502, 504)
+def delete_agent_route(body):
+    """Delete an agent, its threads and messages, and its remote twin.
+
+    Deletes an agent based on the provided agent ID: the assistant, all its threads and
+    their messages, and the remote assistant where the backend keeps one.
+
+    :URL: ``POST /openai/delete_agent``
+    :param str agent_id: The ID of the agent to be deleted.
+    :returns: ``{"message", "agent_id"}``: a message indicating the agent was deleted.
+    :rtype: JSON response (dict)
+
+    Status codes: 200 agent deleted; 400 invalid payload; 404 agent not found;
+    429/502/504 the provider failed to delete the remote assistant (nothing was deleted).
+    """
+    assistants.delete_assistant(find_agent(body["agent_id"]), delete_remote=True)
+    db.session.commit()
+    return {"message": "Agent deleted successfully", "agent_id": body["agent_id"]}
+
+
+@blp.route("/get_models", methods=["GET"])
+@blp.arguments(ModelsQuerySchema, location="query")
+@blp.response(200, ModelsResponseSchema)
+@blp.alt_response(404, description="Unknown credential.")
+@document_errors(429, 502, 504)
+def get_models(query):
+    """List the models the provider offers.
+
+    Retrieves a list of currently available models from the provider, cached for
+    MODELS_CACHE_TTL seconds per credential.
+
+    :URL: ``GET /openai/get_models``
+    :param str credential: Optional: ask this stored credential's provider instead of the
+        service's default one.
+    :returns: ``{"models": ["id", ...]}``
+    :rtype: JSON response (dict)
+
+    Status codes: 200 list of models retrieved; 400 invalid query; 404 unknown credential;
+    429/502/504 the provider failed.
+    """
+    credential = get_owned(Credential, query["credential"]) if "credential" in query else None
+    return {"models": cached_models(connection_for(credential))}
+
+
+@blp.route("/threads/<thread_id>")
+class ThreadById(MethodView):
+    @blp.response(200, ThreadDeletedSchema)
+    @blp.alt_response(404, description="Unknown or expired thread.")
+    @document_errors(429, 502, 504)
+    def delete(self, thread_id):
+        """Delete a thread and its messages"""
+        conversations.delete_thread(conversations.find_thread(thread_id))
+        db.session.commit()
+        return {"id": thread_id}
+
+
+@blp.route("/threads/<thread_id>/messages")
+class ThreadMessages(MethodView):
+    @blp.response(200, ThreadMessagesSchema)
+    @blp.alt_response(404, description="Unknown or expired thread.")
+    def get(self, thread_id):
+        """A thread's messages, oldest first"""
+        return {"data": conversations.list_messages(conversations.find_thread(thread_id))}

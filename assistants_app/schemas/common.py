@@ -1,0 +1,53 @@
+import json
+
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error, never silently dropped or assigned."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class JsonObjectOrString(fields.Nested):
+    """A nested object that clients may also send as a JSON-encoded string (Flowise does)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationError("Not a valid JSON object (nor a JSON string holding one).") from None
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid JSON object.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class FunctionToolDefinition(StrictSchema):
+    name = fields.String(required=True, validate=lambda s: 0 < len(s) <= 64)
+    description = fields.String(load_default=None, allow_none=True)
+    parameters = fields.Dict(load_default=None, allow_none=True)
+    strict = fields.Boolean(load_default=None, allow_none=True)
+
+
+class ToolField(fields.Field):
+    """A tool as Flowise stores it ("function", "code_interpreter", "file_search"), or an
+    OpenAI function tool definition {"type": "function", "function": {...}}."""
+
+    TOOL_TYPES = ("function", "code_interpreter", "file_search")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            if value not in self.TOOL_TYPES:
+                raise ValidationError(f"Must be one of {', '.join(self.TOOL_TYPES)}, or a function tool object.")
+            return value
+        if isinstance(value, dict):
+            if value.get("type") != "function" or set(value) - {"type", "function"}:
+                raise ValidationError('A tool object must be {"type": "function", "function": {...}}.')
+            function = FunctionToolDefinition().load(value.get("function") or {})
+            return {"type": "function", "function": {k: v for k, v in function.items() if v is not None}}
+        raise ValidationError("A tool is a string or an object.")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value

@@ -1,0 +1,216 @@
+"""Threads and chat turns, for seed 004's threads and seed 003's sessions alike.
+
+A turn holds the thread's turn lock (a second turn meanwhile gets 409), calls the
+provider, and only then writes the new messages and the reply in one commit. A failed
+turn writes nothing: the history is exactly what it was."""
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Iterator
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from ..errors import Conflict, NotFound, ServiceError
+from ..extensions import db, openai_adapter
+from ..models import Assistant, Message, Thread, utcnow
+from ..openai_adapter import ChatMessage, Connection, TurnRequest, TurnResult
+from . import tenant
+from . import history as history_policy
+from .assistants import function_tools
+from .credentials import backend_api, connection_for
+
+
+@dataclass
+class TurnInput:
+    """One turn from a client: a user message, or the outputs of pending tool calls."""
+
+    text: str | None = None
+    tool_outputs: list[dict] = field(default_factory=list)
+    # Seed 003's per-request settings; None keeps the assistant's.
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = None
+    seed: int | None = None
+    tools: list[dict] | None = None
+
+
+@dataclass
+class TurnOutcome:
+    thread: Thread
+    result: TurnResult
+    reply: Message
+
+
+def start_thread(assistant: Assistant) -> Thread:
+    """A new thread; backends that keep history remotely get their conversation first."""
+    remote_id = None
+    if backend_api(assistant.credential) != "chat_completions":
+        remote_id = openai_adapter.create_remote_thread(connection_for(assistant.credential))
+    thread = Thread(tenant=tenant(), assistant=assistant, remote_id=remote_id)
+    db.session.add(thread)
+    return thread
+
+
+def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
+    """The caller's thread (of this assistant, when given); 404 when missing or expired."""
+    thread = db.session.scalar(select(Thread).where(Thread.id == thread_id, Thread.tenant == tenant()))
+    if thread is None or (assistant is not None and thread.assistant_id != assistant.id):
+        raise NotFound(f"No thread {thread_id[:128]!r} for this agent.")
+    if history_policy.is_expired(thread):
+        raise NotFound(f"Thread {thread_id!r} expired: it was not used for more than "
+                       f"{thread.assistant.session_max_ttl} seconds. Start a new one.")
+    return thread
+
+
+def delete_thread(thread: Thread) -> None:
+    if thread.remote_id:
+        openai_adapter.delete_remote_thread(connection_for(thread.assistant.credential), thread.remote_id)
+    db.session.delete(thread)
+
+
+def _turn_lock_stale_after() -> timedelta:
+    # A lock older than any turn can last belongs to a crashed worker.
+    return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
+
+
+def acquire_turn(thread: Thread) -> str:
+    """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
+    token = secrets.token_hex(16)
+    now = utcnow()
+    taken = db.session.execute(
+        update(Thread)
+        .where(Thread.id == thread.id,
+               or_(Thread.turn_token.is_(None), Thread.turn_started_at < now - _turn_lock_stale_after()))
+        .values(turn_token=token, turn_started_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if taken != 1:
+        raise Conflict("A turn is in progress on this thread; wait for it to finish.")
+    return token
+
+
+def release_turn(thread_id: str, token: str) -> None:
+    db.session.rollback()
+    db.session.execute(
+        update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
+        .values(turn_token=None, turn_started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
+    pending = thread.pending_tool_calls or []
+    if turn.tool_outputs:
+        expected = {call["id"] for call in pending}
+        given = [output["tool_call_id"] for output in turn.tool_outputs]
+        if not pending:
+            raise ServiceError(400, "This thread has no pending tool calls to answer.")
+        if set(given) != expected or len(given) != len(expected):
+            raise ServiceError(400, "tool_outputs must answer each pending tool call exactly once: "
+                                    + ", ".join(sorted(expected)))
+        return [ChatMessage(role="tool", content=o["output"], tool_call_id=o["tool_call_id"])
+                for o in turn.tool_outputs]
+    if pending:
+        raise ServiceError(400, "The assistant is waiting for tool_outputs answering its tool calls: "
+                                + ", ".join(call["id"] for call in pending))
+    return [ChatMessage(role="user", content=turn.text)]
+
+
+def prepare_turn(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, list[ChatMessage]]:
+    assistant = thread.assistant
+    details = assistant.details
+    conn = connection_for(assistant.credential)
+    new_messages = _new_messages(thread, turn)
+    request = TurnRequest(
+        model=details["model"],
+        instructions=details.get("instructions"),
+        temperature=details.get("temperature") if turn.temperature is None else turn.temperature,
+        top_p=details.get("top_p") if turn.top_p is None else turn.top_p,
+        history=history_policy.history_for_provider(conn, thread, new_messages) if conn.api == "chat_completions" else [],
+        new_messages=new_messages,
+        tools=function_tools(details) if turn.tools is None else turn.tools,
+        remote_thread_id=thread.remote_id,
+        remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
+        pending_run_id=thread.pending_run_id,
+        instruction_mode=assistant.chat_system_instruction_mode,
+        max_tokens=turn.max_tokens,
+        stop=turn.stop,
+        seed=turn.seed,
+    )
+    return conn, request, new_messages
+
+
+def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
+    row = Message(thread_id=thread.id, position=position, role=message.role, content=message.content,
+                  tool_calls=message.tool_calls, tool_call_id=message.tool_call_id)
+    db.session.add(row)
+    return row
+
+
+def record_turn(thread: Thread, token: str, new_messages: list[ChatMessage], result: TurnResult) -> Message:
+    """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
+    position = db.session.scalar(
+        select(db.func.coalesce(db.func.max(Message.position), -1)).where(Message.thread_id == thread.id)
+    ) + 1
+    for offset, message in enumerate(new_messages):
+        _append(thread, position + offset, message)
+    tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
+    reply = _append(thread, position + len(new_messages),
+                    ChatMessage(role="assistant", content=result.text if not tool_calls else (result.text or None),
+                                tool_calls=tool_calls or None))
+    thread.pending_tool_calls = tool_calls or None
+    thread.pending_run_id = result.pending_run_id
+    thread.last_active_at = utcnow()
+    thread.turn_token = None
+    thread.turn_started_at = None
+    db.session.commit()
+    return reply
+
+
+def run_turn(thread: Thread, turn: TurnInput) -> TurnOutcome:
+    """A blocking turn."""
+    thread_id = thread.id
+    token = acquire_turn(thread)
+    try:
+        conn, request, new_messages = prepare_turn(thread, turn)
+        result = openai_adapter.run_turn(conn, request)
+        reply = record_turn(thread, token, new_messages, result)
+    except BaseException:
+        release_turn(thread_id, token)
+        raise
+    return TurnOutcome(thread, result, reply)
+
+
+def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
+    """A streamed turn: yields text deltas, then the TurnOutcome. The lock is taken and the
+    input checked before the first yield: a busy thread or bad input fails as plain JSON."""
+    thread_id = thread.id
+    token = acquire_turn(thread)
+    try:  # read after taking the lock, so the previous turn's messages are in
+        conn, request, new_messages = prepare_turn(thread, turn)
+    except BaseException:
+        release_turn(thread_id, token)
+        raise
+
+    def events():
+        try:
+            for item in openai_adapter.stream_turn(conn, request):
+                if isinstance(item, str):
+                    yield item
+                else:
+                    reply = record_turn(thread, token, new_messages, item)
+                    yield TurnOutcome(thread, item, reply)
+                    return
+        except BaseException:  # a provider failure, or the client went away (GeneratorExit)
+            release_turn(thread_id, token)
+            raise
+
+    return events()
+
+
+def list_messages(thread: Thread) -> list[Message]:
+    return list(db.session.scalars(select(Message).where(Message.thread_id == thread.id).order_by(Message.position)))

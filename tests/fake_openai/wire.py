@@ -1,0 +1,134 @@
+"""Wire-level pieces shared by the fake server: control dataclasses, OpenAI error bodies,
+ids, SSE framing, cursor pages and text helpers."""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+STREAM_FAULTS = ("stall", "cut", "malformed", "drop", "error_event")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # without the query string, e.g. "/v1/chat/completions"
+    query: dict  # {name: last value}
+    headers: dict  # lower-cased names
+    json: Any  # parsed body, or None (no body / not JSON)
+
+
+@dataclass
+class Fault:
+    """One injected failure, consumed by the next `times` requests whose path matches `path`.
+
+    status: answer `status` with an OpenAI error body (+ Retry-After when `retry_after` is set).
+    delay: sleep `seconds`, then answer normally.
+    On a stream, after `after_chunks` good SSE frames (the final frame is never sent):
+      stall: send nothing for `seconds`, then close;  cut: end the body cleanly, no finish marker;
+      malformed: send `data: {not json`, then end;  drop: close the socket mid-body;
+      error_event: send the API's SSE error event, then end.
+    On a blocking call: stall = no bytes for `seconds` then close; drop = close, no response;
+      cut = headers with a too-large Content-Length, half a body, close; malformed = 200 with a
+      non-JSON body; error_event = a 500 server_error.
+    refuse: not a server behaviour; use FakeOpenAI.refused_base_url().
+    """
+
+    kind: str  # "status" | "delay" | "stall" | "cut" | "malformed" | "drop" | "error_event" | "refuse"
+    status: int = 500
+    retry_after: float | None = None
+    seconds: float = 0.0
+    after_chunks: int = 1
+    path: str | None = None
+    times: int = 1
+    message: str | None = None  # addition: error message for "status" / "error_event"
+    flat: bool = False  # addition: Responses "error_event" in the documented flat shape only
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or path.endswith(self.path) or self.path in path
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
+                 code: str | None = None, param: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = error_body(message, type_, code, param)
+
+
+@dataclass
+class Reply:
+    body: Any = None  # JSON body (when events is None)
+    status: int = 200
+    events: list[bytes] | None = None  # SSE frames
+    api: str = "chat"  # "chat" | "responses" | "assistants": shapes the error_event
+    commit: Callable[[], None] | None = None  # state change applied only if delivered intact
+    headers: dict = field(default_factory=dict)
+
+
+def error_body(message, type_="invalid_request_error", code=None, param=None):
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def split_words(text: str) -> list[str]:
+    """Split into word pieces that keep their leading whitespace: join == text."""
+    pieces = re.findall(r"\s*\S+", text)
+    tail = text[len("".join(pieces)):]
+    if tail:
+        pieces.append(tail)
+    return pieces or [""]
+
+
+def count(text: Any) -> int:
+    return len(str(text or "").split())
+
+
+def text_of(content: Any) -> str:
+    """Text of a chat / responses / assistants content value (string or list of parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content if isinstance(content, list) else [content]:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, dict):
+            text = part.get("text")
+            out.append(text.get("value", "") if isinstance(text, dict) else str(text or ""))
+    return "".join(out)
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return (f"event: {event}\n" if event else "").encode() + f"data: {payload}\n\n".encode()
+
+
+def default_reply(conversation: list[dict]) -> str:
+    last = next((m for m in reversed(conversation) if m.get("role") == "user"), None)
+    return "Echo: " + (last["content"] if last else "")
+
+
+def page(items: list[dict], query: dict, default_order: str = "desc") -> dict:
+    """OpenAI cursor page: order, limit, after, before."""
+    items = items if query.get("order", default_order) == "asc" else list(reversed(items))
+    ids = [i["id"] for i in items]
+    if query.get("after") in ids:
+        items = items[ids.index(query["after"]) + 1:]
+    if query.get("before") in ids:
+        items = items[: ids.index(query["before"])]
+    limit = int(query.get("limit") or 20)
+    data = items[:limit]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": len(items) > limit}

@@ -1,0 +1,85 @@
+"""The one error contract: {"code", "status", "message"?, "errors"?} for every failure."""
+import pytest
+
+from assistants_app import create_app
+
+
+def assert_contract(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json
+    body = response.json
+    assert body["code"] == status
+    assert isinstance(body["status"], str) and body["status"]
+    assert set(body) <= {"code", "status", "message", "errors"}
+    return body
+
+
+def test_400_malformed_json(client, auth):
+    response = client.post("/assistants", data="{not json", content_type="application/json", headers=auth)
+    body = assert_contract(response, 400)
+    assert body["status"] == "Bad Request"
+
+
+def test_401_missing_key(client):
+    response = client.get("/assistants")
+    assert_contract(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_404_unknown_route_and_id(client, auth):
+    assert_contract(client.get("/nowhere", headers=auth), 404)
+    assert_contract(client.get("/assistants/00000000-0000-0000-0000-000000000000", headers=auth), 404)
+    assert_contract(client.get("/credentials/%00", headers=auth), 404)
+
+
+def test_405(client, auth):
+    response = client.patch("/assistants", headers=auth, json={})
+    assert_contract(response, 405)
+
+
+def test_409(client, auth):
+    credential = client.post("/credentials", headers=auth, json={
+        "name": "c", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"}).json
+    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]}, headers=auth)
+    assert_contract(client.delete(f"/credentials/{credential['id']}", headers=auth), 409)
+
+
+def test_413_body_over_the_limit(client, auth):
+    big = {"details": {"model": "gpt-4", "instructions": "x" * (2 * 1024 * 1024)}}
+    assert_contract(client.post("/assistants", json=big, headers=auth), 413)
+    assert client.get("/assistants", headers=auth).json == []
+
+
+def test_413_limit_is_configurable(app_config, fake):
+    app = create_app(dict(app_config, ASSISTANTS_MAX_BODY_BYTES=100))
+    from .conftest import make_key
+
+    headers = {"Authorization": f"Bearer {make_key(app)}"}
+    response = app.test_client().post("/assistants", json={"details": {"model": "m" * 200}}, headers=headers)
+    assert_contract(response, 413)
+
+
+def test_422_lists_the_field(client, auth):
+    body = assert_contract(client.post("/assistants", json={"details": {"model": ""}}, headers=auth), 422)
+    assert "details" in body["errors"]["json"]
+
+
+@pytest.mark.parametrize("payload", ["[]", "null", "42", '"text"'])
+def test_non_object_json_is_a_clean_error(client, auth, payload):
+    response = client.post("/assistants", data=payload, content_type="application/json", headers=auth)
+    assert response.status_code in (400, 422)
+    assert_contract(response, response.status_code)
+
+
+def test_500_leaks_no_internals(app_config, fake):
+    app = create_app(dict(app_config, TESTING=False))
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    app.before_request_funcs[None].remove(app.before_request_funcs[None][-1])  # auth: not under test here
+    response = app.test_client().get("/boom")
+    body = assert_contract(response, 500)
+    assert "secret internal detail" not in response.get_data(as_text=True)
+    assert body["message"] == "An internal error occurred."
