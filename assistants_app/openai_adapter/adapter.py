@@ -37,10 +37,12 @@ class OpenAIAdapter:
             self.init_app(app)
 
     def init_app(self, app) -> None:
-        """Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2)."""
+        """Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2)
+        and OPENAI_RETRY_BACKOFF (0.25 s), once: later config changes need a new init_app."""
         settings = Settings(timeout=float(app.config.get("OPENAI_TIMEOUT", 120.0)),
                             connect_timeout=float(app.config.get("OPENAI_CONNECT_TIMEOUT", 5.0)),
-                            max_retries=int(app.config.get("OPENAI_MAX_RETRIES", 2)))
+                            max_retries=int(app.config.get("OPENAI_MAX_RETRIES", 2)),
+                            backoff=float(app.config.get("OPENAI_RETRY_BACKOFF", 0.25)))
         app.extensions[EXTENSION] = AdapterState(settings)
 
     @staticmethod

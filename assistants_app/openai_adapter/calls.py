@@ -14,14 +14,12 @@ from .errors import ProviderError, retry_after_seconds, scrub, timed_out, transl
 
 T = TypeVar("T")
 
-BACKOFF_BASE = 0.25  # seconds before the first retry; doubles after each one
-
-
 @dataclass(frozen=True)
 class Settings:
     timeout: float = 120.0  # OPENAI_TIMEOUT: the budget of a whole operation, retries included
     connect_timeout: float = 5.0  # OPENAI_CONNECT_TIMEOUT: cap on each TCP/TLS connect
     max_retries: int = 2  # OPENAI_MAX_RETRIES
+    backoff: float = 0.25  # OPENAI_RETRY_BACKOFF: seconds before the first retry, doubled after each
 
 
 class Call:
@@ -95,7 +93,7 @@ class Call:
         if attempt >= self.settings.max_retries:
             return None
         if wait is None:
-            wait = BACKOFF_BASE * 2 ** attempt * (1 - 0.25 * random.random())
+            wait = self.settings.backoff * 2 ** attempt * (1 - 0.25 * random.random())
         # The wait plus a little time for the retry itself must fit in what is left.
         if wait + 0.05 >= self.end - time.monotonic():
             return None

@@ -6,6 +6,7 @@ import email.utils
 import math
 import time
 
+import httpx2
 import openai
 
 # What our service answers for each kind of provider failure (DESIGN.md, "Errors").
@@ -100,7 +101,8 @@ def translate(exc: BaseException, conn, *, subject: str, lookup: bool = False, m
         return timed_out(conn, budget)
     if isinstance(exc, openai.APIConnectionError):
         cause = scrub(str(exc.__cause__ or exc.message), key)
-        if mid_stream:
+        # A RemoteProtocolError means the provider was reached but hung up mid-reply.
+        if mid_stream or isinstance(exc.__cause__, httpx2.RemoteProtocolError):
             return ProviderError("unreachable", f"the connection to the provider at {where} was lost "
                                                 f"before the reply was complete: {cause}")
         return ProviderError("unreachable", f"could not reach the provider at {where}: {cause}")

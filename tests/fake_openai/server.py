@@ -159,6 +159,11 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
             self.delay = self.chunk_delay = 0.0
             self.reply = None
 
+    def clear_faults(self) -> None:
+        """Drop queued faults, keeping stored state (conversations, threads, assistants)."""
+        with self._lock:
+            self._faults.clear()
+
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append([fault, fault.times])

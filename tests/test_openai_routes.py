@@ -1,0 +1,348 @@
+"""Seed 004 (routes.openai_routes) through HTTP, for each backend, against the loopback fake."""
+import json
+import threading
+import time
+
+import pytest
+
+from .fake_openai import Fault
+from .test_assistants import make_credential
+
+BACKENDS = ("chat_completions", "responses", "assistants")
+INSTRUCTIONS = "You answer in one line."
+
+
+@pytest.fixture
+def app_config(app_config):
+    # A short turn budget, so stalls time out quickly.
+    return dict(app_config, OPENAI_TIMEOUT=2.0)
+
+
+def make_agent(client, auth, fake, backend, **details):
+    credential = make_credential(client, auth, base_url=fake.base_url, api=backend, api_key="sk-route-test-key")
+    body = {"credential": credential["id"],
+            "details": {"model": "gpt-4", "instructions": INSTRUCTIONS, "temperature": 0.3, "top_p": 0.9, **details}}
+    response = client.post("/assistants", json=body, headers=auth)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def initialize(client, auth, agent_id):
+    response = client.post("/openai/initialize", json={"agent_id": agent_id}, headers=auth)
+    assert response.status_code == 200, response.json
+    return response.json["thread_id"]
+
+
+def chat(client, auth, agent_id, thread_id, text, **extra):
+    return client.post("/openai/chat", headers=auth,
+                       json={"user_input": text, "agent_id": agent_id, "thread_id": thread_id, **extra})
+
+
+def parse_sse(body: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def messages(client, auth, thread_id):
+    response = client.get(f"/openai/threads/{thread_id}/messages", headers=auth)
+    assert response.status_code == 200, response.json
+    return response.json["data"]
+
+
+def provider_turns(fake, backend):
+    path = {"chat_completions": "/chat/completions", "responses": "/responses", "assistants": "/runs"}[backend]
+    return [r for r in fake.requests_to(path) if r.method == "POST"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_three_turns_keep_the_whole_history(client, auth, fake, backend):
+    agent = make_agent(client, auth, fake, backend)
+    thread_id = initialize(client, auth, agent["id"])
+    assert thread_id.startswith("thread_")
+    for index in range(3):
+        response = chat(client, auth, agent["id"], thread_id, f"question {index}")
+        assert response.status_code == 200, response.json
+        body = response.json
+        assert body["message"] == "Retrieved response"
+        assert body["response"] == f"Echo: question {index}"
+        assert (body["thread_id"], body["agent_id"], body["status"]) == (thread_id, agent["id"], "completed")
+        assert body["message_id"].startswith("msg_")
+        assert body["usage"]["total_tokens"] > 0
+
+    history = messages(client, auth, thread_id)
+    assert [(m["role"], m["content"]) for m in history] == [
+        ("user", "question 0"), ("assistant", "Echo: question 0"),
+        ("user", "question 1"), ("assistant", "Echo: question 1"),
+        ("user", "question 2"), ("assistant", "Echo: question 2")]
+    assert history[-1]["id"] == body["message_id"]
+
+    last = provider_turns(fake, backend)[-1].json
+    if backend == "chat_completions":
+        assert last["messages"] == [
+            {"role": "system", "content": INSTRUCTIONS},
+            {"role": "user", "content": "question 0"}, {"role": "assistant", "content": "Echo: question 0"},
+            {"role": "user", "content": "question 1"}, {"role": "assistant", "content": "Echo: question 1"},
+            {"role": "user", "content": "question 2"}]
+        assert (last["model"], last["temperature"], last["top_p"]) == ("gpt-4", 0.3, 0.9)
+    elif backend == "responses":
+        conversation_id = last["conversation"] if isinstance(last["conversation"], str) else last["conversation"]["id"]
+        assert last["instructions"] == INSTRUCTIONS and last["model"] == "gpt-4"
+        items = fake.conversations[conversation_id]
+        assert len(items) == 6  # the provider holds the same six messages
+    else:
+        assert last["assistant_id"] == agent["details"]["id"]
+        remote_thread = [t for t in fake.threads.values() if len(t) == 6]
+        assert len(remote_thread) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_streaming_equals_blocking(client, auth, fake, backend):
+    agent = make_agent(client, auth, fake, backend)
+    thread_id = initialize(client, auth, agent["id"])
+    blocking = chat(client, auth, agent["id"], thread_id, "tell me three words").json
+    streamed = chat(client, auth, agent["id"], thread_id, "tell me three words", stream=True)
+    assert streamed.status_code == 200
+    assert streamed.mimetype == "text/event-stream"
+    events = parse_sse(streamed.get_data(as_text=True))
+    assert [name for name, _ in events[:-1]] == ["delta"] * (len(events) - 1)
+    assert len(events) > 2
+    assert "".join(data["delta"] for _, data in events[:-1]) == blocking["response"]
+    name, done = events[-1]
+    assert name == "done"
+    assert (done["thread_id"], done["agent_id"]) == (thread_id, agent["id"])
+    assert done["usage"]["total_tokens"] > 0
+    history = messages(client, auth, thread_id)
+    assert len(history) == 4 and history[-1]["id"] == done["message_id"]
+    assert history[-1]["content"] == blocking["response"]
+
+
+FAULTS = [
+    (Fault(kind="status", status=429, retry_after=30, times=5), 429),
+    (Fault(kind="status", status=500, times=5), 502),
+    (Fault(kind="status", status=503, times=5), 502),
+    (Fault(kind="drop", times=5), 502),
+    (Fault(kind="stall", seconds=4, times=5), 504),
+    (Fault(kind="cut", after_chunks=1), 502),
+    (Fault(kind="malformed", after_chunks=1), 502),
+    (Fault(kind="error_event", after_chunks=1), 502),
+]
+
+
+STREAM_ONLY = ("cut", "malformed", "error_event")
+FAULT_CASES = [
+    pytest.param(backend, stream, fault, status,
+                 id=f"{backend}-{'streamed' if stream else 'blocking'}-{fault.kind}-{status}")
+    for backend in BACKENDS for stream in (False, True) for fault, status in FAULTS
+    if stream or fault.kind not in STREAM_ONLY
+]
+
+
+@pytest.mark.parametrize("backend, stream, fault, status", FAULT_CASES)
+def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fake, backend, stream, fault, status):
+    fault = Fault(**vars(fault))  # a fresh copy: the fake counts down its uses
+    agent = make_agent(client, auth, fake, backend)
+    thread_id = initialize(client, auth, agent["id"])
+    chat(client, auth, agent["id"], thread_id, "before")
+    before = messages(client, auth, thread_id)
+    fault.path = {"chat_completions": "/chat/completions", "responses": "/responses", "assistants": "/runs"}[backend]
+    fake.add_fault(fault)
+    started = time.monotonic()
+    response = chat(client, auth, agent["id"], thread_id, "during", stream=stream)
+    elapsed = time.monotonic() - started
+    assert elapsed < app_config["OPENAI_TIMEOUT"] + 1
+    text = response.get_data(as_text=True)
+    assert "sk-route-test-key" not in text
+    if stream and response.status_code == 200:
+        name, body = parse_sse(text)[-1]
+        assert name == "error", text
+        assert body["code"] == status, body
+    else:
+        assert response.status_code == status, text
+        assert response.json["code"] == status
+        if status == 429:
+            assert response.headers["Retry-After"] == "30"
+    assert messages(client, auth, thread_id) == before
+    # The thread is usable again at once.
+    fake.clear_faults()
+    after = chat(client, auth, agent["id"], thread_id, "after")
+    assert after.status_code == 200, after.json
+
+
+def test_refused_connection_is_502(client, auth, fake):
+    agent = make_agent(client, auth, fake, "chat_completions")
+    thread_id = initialize(client, auth, agent["id"])
+    client.put(f"/credentials/{agent['credential']}", headers=auth, json={"base_url": fake.refused_base_url()})
+    response = chat(client, auth, agent["id"], thread_id, "hello")
+    assert response.status_code == 502
+    assert messages(client, auth, thread_id) == []
+
+
+def test_second_turn_on_a_busy_thread_is_409(app, auth, fake):
+    client = app.test_client()
+    agent = make_agent(client, auth, fake, "chat_completions")
+    thread_id = initialize(client, auth, agent["id"])
+    fake.add_fault(Fault(kind="delay", seconds=1.5, path="/chat/completions"))
+    first = {}
+    worker = threading.Thread(target=lambda: first.update(
+        response=app.test_client().post("/openai/chat", headers=auth, json={
+            "user_input": "slow", "agent_id": agent["id"], "thread_id": thread_id})))
+    worker.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    second = chat(client, auth, agent["id"], thread_id, "impatient")
+    assert second.status_code == 409
+    assert "in progress" in second.json["message"]
+    assert time.monotonic() - started < 0.5
+    streamed = chat(client, auth, agent["id"], thread_id, "impatient", stream=True)
+    assert streamed.status_code == 409
+    worker.join()
+    assert first["response"].status_code == 200
+    assert [m["content"] for m in messages(client, auth, thread_id)] == ["slow", "Echo: slow"]
+
+
+def test_tool_call_round_trip(client, auth, fake):
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    for backend in BACKENDS:
+        agent = make_agent(client, auth, fake, backend, tools=[tool])
+        thread_id = initialize(client, auth, agent["id"])
+        fake.queue_tool_calls([{"name": "get_weather", "arguments": '{"city": "Oslo"}'}])
+        first = chat(client, auth, agent["id"], thread_id, "weather in Oslo?")
+        assert first.status_code == 200, first.json
+        assert first.json["status"] == "requires_action"
+        [call] = first.json["tool_calls"]
+        assert (call["name"], call["arguments"]) == ("get_weather", '{"city": "Oslo"}')
+        # The thread waits for the outputs: a plain message now is refused, nothing written.
+        assert chat(client, auth, agent["id"], thread_id, "hello?").status_code == 400
+        wrong = client.post("/openai/chat", headers=auth, json={
+            "agent_id": agent["id"], "thread_id": thread_id, "tool_outputs": [{"tool_call_id": "nope", "output": "x"}]})
+        assert wrong.status_code == 400
+        second = client.post("/openai/chat", headers=auth, json={
+            "agent_id": agent["id"], "thread_id": thread_id,
+            "tool_outputs": [{"tool_call_id": call["id"], "output": "sunny"}]})
+        assert second.status_code == 200, (backend, second.json)
+        assert second.json["status"] == "completed" and second.json["response"]
+        roles = [m["role"] for m in messages(client, auth, thread_id)]
+        assert roles == ["user", "assistant", "tool", "assistant"], backend
+        if backend == "chat_completions":
+            sent = provider_turns(fake, backend)[-1].json["messages"]
+            assert sent[-1] == {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}
+
+
+def test_bad_payloads_are_400(client, auth, fake):
+    agent = make_agent(client, auth, fake, "chat_completions")
+    thread_id = initialize(client, auth, agent["id"])
+    cases = [
+        ("/openai/initialize", {}),
+        ("/openai/initialize", {"agent_id": 5}),
+        ("/openai/chat", {"agent_id": agent["id"], "thread_id": thread_id}),
+        ("/openai/chat", {"user_input": "", "agent_id": agent["id"], "thread_id": thread_id}),
+        ("/openai/chat", {"user_input": "x", "message": "y", "agent_id": agent["id"], "thread_id": thread_id}),
+        ("/openai/chat", {"user_input": "x", "agent_id": agent["id"]}),
+        ("/openai/chat", {"user_input": "x", "agent_id": agent["id"], "thread_id": thread_id, "extra": 1}),
+        ("/openai/delete_agent", {"agent": agent["id"]}),
+    ]
+    for path, body in cases:
+        response = client.post(path, json=body, headers=auth)
+        assert response.status_code == 400, (path, body, response.json)
+        assert response.json["code"] == 400
+    malformed = client.post("/openai/chat", data="{", content_type="application/json", headers=auth)
+    assert malformed.status_code == 400
+    assert messages(client, auth, thread_id) == []
+
+
+def test_message_is_an_alias_of_user_input(client, auth, fake):
+    agent = make_agent(client, auth, fake, "chat_completions")
+    thread_id = initialize(client, auth, agent["id"])
+    response = client.post("/openai/chat", headers=auth,
+                           json={"message": "aliased", "agent_id": agent["id"], "thread_id": thread_id})
+    assert response.status_code == 200 and response.json["response"] == "Echo: aliased"
+
+
+def test_unknown_agent_thread_and_other_agents_thread_are_404(client, auth, other_auth, fake):
+    agent = make_agent(client, auth, fake, "chat_completions")
+    other = make_agent(client, auth, fake, "chat_completions")
+    thread_id = initialize(client, auth, agent["id"])
+    assert client.post("/openai/initialize", json={"agent_id": "nope"}, headers=auth).status_code == 404
+    assert chat(client, auth, "nope", thread_id, "x").status_code == 404
+    assert chat(client, auth, agent["id"], "thread_nope", "x").status_code == 404
+    assert chat(client, auth, other["id"], thread_id, "x").status_code == 404
+    # Another tenant sees nothing of ours.
+    assert client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=other_auth).status_code == 404
+    assert chat(client, other_auth, agent["id"], thread_id, "x").status_code == 404
+    assert client.get(f"/openai/threads/{thread_id}/messages", headers=other_auth).status_code == 404
+    assert client.delete(f"/openai/threads/{thread_id}", headers=other_auth).status_code == 404
+    assert client.post("/openai/delete_agent", json={"agent_id": agent["id"]}, headers=other_auth).status_code == 404
+
+
+def test_agent_id_may_be_details_id(client, auth, fake):
+    agent = make_agent(client, auth, fake, "chat_completions")
+    response = client.post("/openai/initialize", json={"agent_id": agent["details"]["id"]}, headers=auth)
+    assert response.status_code == 200
+    reply = chat(client, auth, agent["details"]["id"], response.json["thread_id"], "hi")
+    assert reply.status_code == 200
+
+
+def test_delete_thread(client, auth, fake):
+    agent = make_agent(client, auth, fake, "responses")
+    thread_id = initialize(client, auth, agent["id"])
+    chat(client, auth, agent["id"], thread_id, "hi")
+    [conversation_id] = list(fake.conversations)
+    response = client.delete(f"/openai/threads/{thread_id}", headers=auth)
+    assert response.status_code == 200
+    assert response.json == {"id": thread_id, "object": "thread.deleted", "deleted": True}
+    assert conversation_id not in fake.conversations
+    assert client.get(f"/openai/threads/{thread_id}/messages", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_delete_agent_leaves_no_rows(app, client, auth, fake, backend):
+    from sqlalchemy import func, select
+
+    from assistants_app.extensions import db
+    from assistants_app.models import Assistant, Message, Thread
+
+    agent = make_agent(client, auth, fake, backend)
+    thread_id = initialize(client, auth, agent["id"])
+    chat(client, auth, agent["id"], thread_id, "hi")
+    response = client.post("/openai/delete_agent", json={"agent_id": agent["id"]}, headers=auth)
+    assert response.status_code == 200
+    assert response.json == {"message": "Agent deleted successfully", "agent_id": agent["id"]}
+    with app.app_context():
+        for model in (Assistant, Thread, Message):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0
+    if backend == "assistants":
+        assert agent["details"]["id"] not in fake.assistants
+    if backend == "responses":
+        assert fake.conversations == {}
+    assert client.post("/openai/delete_agent", json={"agent_id": agent["id"]}, headers=auth).status_code == 404
+
+
+def test_get_models_is_cached_per_credential(app_config, client, auth, fake):
+    first = client.get("/openai/get_models", headers=auth)
+    assert first.status_code == 200
+    assert first.json == {"models": sorted(fake.models)}
+    assert client.get("/openai/get_models", headers=auth).json == first.json
+    assert len(fake.requests_to("/models")) == 1
+    credential = make_credential(client, auth, base_url=fake.base_url)
+    other = client.get(f"/openai/get_models?credential={credential['id']}", headers=auth)
+    assert other.status_code == 200
+    assert len(fake.requests_to("/models")) == 2
+    assert client.get("/openai/get_models?credential=nope", headers=auth).status_code == 404
+
+
+def test_get_models_cache_expires(app_config, fake):
+    from assistants_app import create_app
+
+    from .conftest import make_key
+
+    app = create_app(dict(app_config, MODELS_CACHE_TTL=0.3))
+    headers = {"Authorization": f"Bearer {make_key(app)}"}
+    client = app.test_client()
+    client.get("/openai/get_models", headers=headers)
+    client.get("/openai/get_models", headers=headers)
+    time.sleep(0.4)
+    client.get("/openai/get_models", headers=headers)
+    assert len(fake.requests_to("/models")) == 2
