@@ -38,9 +38,6 @@ pygments_style = "sphinx"
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 
-# sphinxcontrib-openapi: our renderer (groups by blueprint, adds curl and the 401s).
-openapi_default_renderer = "reference"
-
 # httpdomain: /openai/threads/{thread_id} is indexed under /openai, not under "/".
 http_index_shortname = "api"
 http_index_localname = "HTTP routes"

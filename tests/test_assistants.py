@@ -178,3 +178,16 @@ def test_function_tool_definitions_are_kept(client, auth):
                            headers=auth)
     assert response.status_code == 200, response.json
     assert response.json["details"]["tools"] == ["code_interpreter", tool]
+
+
+def test_nul_bytes_unicode_and_long_strings(client, auth):
+    nul = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "a\x00b"}}, headers=auth)
+    assert nul.status_code == 422
+    assert client.get("/assistants?type=OPE\x00NAI", headers=auth).status_code == 422
+    assert client.get("/assistants/abc\x00def", headers=auth).status_code == 404
+    unicode = client.post("/assistants", headers=auth, json={
+        "details": {"model": "gpt-4", "name": "助手 🤖 ñ", "instructions": "Ω" * 10_000}})
+    assert unicode.status_code == 200
+    assert client.get(f"/assistants/{unicode.json['id']}", headers=auth).json["details"]["name"] == "助手 🤖 ñ"
+    too_long = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "n" * 257}}, headers=auth)
+    assert too_long.status_code == 422

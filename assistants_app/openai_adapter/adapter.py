@@ -90,7 +90,8 @@ class OpenAIAdapter:
             if exc.kind != "not_found":
                 raise
 
-    def remote_assistant_exists(self, conn: Connection, remote_id: str, *, timeout: float | None = None) -> bool:
+    def remote_assistant_exists(self, conn: Connection, remote_id: str, *,
+                                timeout: float | None = None) -> bool:
         client, call = self._begin(conn, f"remote assistant '{remote_id}'", timeout=timeout, lookup=True)
         try:
             assistants.retrieve_assistant(client, remote_id, call)

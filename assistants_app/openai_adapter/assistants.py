@@ -48,7 +48,8 @@ def open_run(client, req: TurnRequest, call: Call):
         params["top_p"] = req.top_p
     if req.max_tokens is not None:
         params["max_completion_tokens"] = req.max_tokens
-    return call.send(lambda timeout: runs.create(req.remote_thread_id, **params, stream=True, timeout=timeout))
+    return call.send(lambda timeout: runs.create(req.remote_thread_id, **params, stream=True,
+                                                 timeout=timeout))
 
 
 def usage_of(run) -> Usage | None:
@@ -84,7 +85,8 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                 run = event.data
                 reason = run.incomplete_details.reason if run.incomplete_details is not None else None
                 if reason != "max_completion_tokens":
-                    raise call.failed("provider_error", f"the provider's run stopped early ({reason or 'incomplete'})")
+                    raise call.failed("provider_error",
+                                      f"the provider's run stopped early ({reason or 'incomplete'})")
                 result = TurnResult(text="".join(parts), usage=usage_of(run), finish_reason="length",
                                     response_id=run.id)
             elif name in RUN_FAILED:
@@ -92,8 +94,9 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                 said = f": {error.message}" if error is not None and error.message else ""
                 raise call.failed("provider_error", f"the provider's run {RUN_FAILED[name]}{said}")
             elif name == "error":  # openai raises APIError itself when the data nests an "error" object
-                raise call.failed("provider_error", "the provider reported an error while answering for "
-                                  f"{call.subject}: {getattr(event.data, 'message', None) or 'unknown error'}")
+                said = getattr(event.data, "message", None) or "unknown error"
+                raise call.failed("provider_error",
+                                  f"the provider reported an error while answering for {call.subject}: {said}")
         if result is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
     yield result

@@ -115,7 +115,8 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                     yield delta.content
         if finish is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
-        tool_calls = [ToolCall(entry[0] or "", entry[1], "".join(entry[2])) for _, entry in sorted(calls.items())]
+        tool_calls = [ToolCall(entry[0] or "", entry[1], "".join(entry[2]))
+                      for _, entry in sorted(calls.items())]
         result = TurnResult(text="".join(parts), tool_calls=tool_calls, usage=usage_of(usage),
                             finish_reason=FINISH_REASONS.get(finish, "stop"), response_id=response_id)
     yield result

@@ -53,8 +53,9 @@ class ClientCache:
         try:  # outside the lock: building a client reads certificates, which takes milliseconds
             client = build_client(conn, self._settings)
         except Exception as exc:
-            raise ProviderError("provider_error", "could not set up a client for the provider at "
-                                f"{conn.base_url or 'api.openai.com'}: {scrub(str(exc), conn.api_key)}") from None
+            where = conn.base_url or "https://api.openai.com/v1"
+            raise ProviderError("provider_error", f"could not set up a client for the provider at {where}: "
+                                f"{scrub(str(exc), conn.api_key)}") from None
         with self._lock:
             entry = self._clients.get(key)
             if entry is not None and entry[0] == fields:  # another thread built it first

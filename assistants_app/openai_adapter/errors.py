@@ -130,7 +130,8 @@ def translate(exc: BaseException, conn, *, subject: str, lookup: bool = False, m
         return ProviderError("provider_error", f"the provider reported an error while answering for "
                                                f"{subject}: {scrub(provider_message(exc), key)}")
     if isinstance(exc, openai.OpenAIError):
-        return ProviderError("provider_error", f"the provider call for {subject} failed: {scrub(str(exc), key)}")
+        return ProviderError("provider_error",
+                             f"the provider call for {subject} failed: {scrub(str(exc), key)}")
     # json.JSONDecodeError, pydantic errors, a reply missing fields, a non-JSON body...
     detail = scrub(f"{type(exc).__name__}: {exc}", key)[:300]
     kind_of = "stream" if mid_stream else "reply"

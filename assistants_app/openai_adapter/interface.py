@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 class Connection:
     """A provider credential (or the app default from OPENAI_API_KEY / OPENAI_BASE_URL)."""
 
-    cache_key: str  # e.g. f"{credential.id}:{credential.updated_at.timestamp()}"; a new key rebuilds the client
+    # e.g. f"{credential.id}:{credential.updated_at.timestamp()}" or "default"; a new key rebuilds the client
+    cache_key: str
     api: str  # "chat_completions" | "responses" | "assistants"
     api_key: str
     base_url: str | None = None

@@ -38,7 +38,8 @@ def input_items(req: TurnRequest) -> list[dict]:
 def request_params(req: TurnRequest) -> dict:
     if not req.remote_thread_id:
         raise ValueError("the responses backend needs TurnRequest.remote_thread_id (a conv_ id)")
-    params = {"model": req.model, "input": input_items(req), "conversation": req.remote_thread_id, "store": True}
+    params = {"model": req.model, "input": input_items(req), "conversation": req.remote_thread_id,
+              "store": True}
     if req.instructions:
         params["instructions"] = req.instructions  # not kept by the conversation: sent every turn
     if req.temperature is not None:
@@ -63,7 +64,8 @@ def turn_result(response, text: str, call: Call) -> TurnResult:
         details = response.incomplete_details
         reason = details.reason if details is not None else None
         if reason != "max_output_tokens":
-            raise call.failed("provider_error", f"the provider stopped the reply early ({reason or 'incomplete'})")
+            raise call.failed("provider_error",
+                              f"the provider stopped the reply early ({reason or 'incomplete'})")
         finish = "length"
     tool_calls = [ToolCall(item.call_id, item.name, item.arguments)
                   for item in response.output if item.type == "function_call"]

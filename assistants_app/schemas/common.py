@@ -1,6 +1,17 @@
 import json
+from collections.abc import Mapping
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
+
+
+def _contains_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_nul(v) for v in value)
+    return False
 
 
 class StrictSchema(Schema):
@@ -8,6 +19,13 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+    @pre_load(pass_collection=True)
+    def refuse_nul(self, data, **kwargs):
+        # No database stores NUL in text the same way (PostgreSQL refuses it): refuse it here.
+        if _contains_nul(data):
+            raise ValidationError("Text must not contain NUL (\\u0000) characters.", "_schema")
+        return data
 
 
 class JsonObjectOrString(fields.Nested):
@@ -42,7 +60,7 @@ class ToolField(fields.Field):
             if value not in self.TOOL_TYPES:
                 raise ValidationError(f"Must be one of {', '.join(self.TOOL_TYPES)}, or a function tool object.")
             return value
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             if value.get("type") != "function" or set(value) - {"type", "function"}:
                 raise ValidationError('A tool object must be {"type": "function", "function": {...}}.')
             function = FunctionToolDefinition().load(value.get("function") or {})

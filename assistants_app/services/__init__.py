@@ -10,10 +10,18 @@ def tenant() -> str:
     return g.tenant
 
 
+def is_plausible_id(object_id: str) -> bool:
+    """Ids are short and printable; anything else cannot exist (and PostgreSQL refuses NUL)."""
+    return 0 < len(object_id) <= 128 and "\x00" not in object_id
+
+
 def get_owned(model, object_id, message: str | None = None):
     """The row with this id if it belongs to the caller's tenant; 404 otherwise (other
     tenants' rows are indistinguishable from missing ones)."""
-    row = db.session.scalar(select(model).where(model.id == str(object_id), model.tenant == tenant()))
+    object_id = str(object_id)
+    row = None
+    if is_plausible_id(object_id):
+        row = db.session.scalar(select(model).where(model.id == object_id, model.tenant == tenant()))
     if row is None:
         raise NotFound(message or f"No {model.__name__.lower()} with id {str(object_id)[:100]!r}.")
     return row

@@ -6,7 +6,7 @@ from ..errors import Conflict
 from ..extensions import db, openai_adapter
 from ..models import Assistant, new_token_id, new_uuid
 from ..openai_adapter import AssistantSpec, ProviderError
-from . import tenant
+from . import is_plausible_id, tenant
 from .credentials import backend_api, connection_for, find_credential
 
 
@@ -36,6 +36,8 @@ def uses_remote_assistant(assistant: Assistant) -> bool:
 
 def find_assistant(assistant_id: str) -> Assistant | None:
     """By the assistant's own id or by its details.id (asst_...), within the caller's tenant."""
+    if not is_plausible_id(assistant_id):
+        return None
     return db.session.scalar(
         select(Assistant).where(
             Assistant.tenant == tenant(),

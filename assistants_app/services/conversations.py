@@ -15,7 +15,7 @@ from ..errors import Conflict, NotFound, ServiceError
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread, utcnow
 from ..openai_adapter import ChatMessage, Connection, TurnRequest, TurnResult
-from . import tenant
+from . import is_plausible_id, tenant
 from . import history as history_policy
 from .assistants import function_tools
 from .credentials import backend_api, connection_for
@@ -55,7 +55,9 @@ def start_thread(assistant: Assistant) -> Thread:
 
 def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
     """The caller's thread (of this assistant, when given); 404 when missing or expired."""
-    thread = db.session.scalar(select(Thread).where(Thread.id == thread_id, Thread.tenant == tenant()))
+    thread = None
+    if is_plausible_id(thread_id):
+        thread = db.session.scalar(select(Thread).where(Thread.id == thread_id, Thread.tenant == tenant()))
     if thread is None or (assistant is not None and thread.assistant_id != assistant.id):
         raise NotFound(f"No thread {thread_id[:128]!r} for this agent.")
     if history_policy.is_expired(thread):
