@@ -24,7 +24,8 @@ extensions = [
 
 # Built offline: no intersphinx, no CDN; alabaster ships with Sphinx.
 html_theme = "alabaster"
-html_theme_options = {"description": "A self-hosted assistants gateway", "fixed_sidebar": False}
+html_theme_options = {"description": "A self-hosted assistants gateway", "page_width": "1180px",
+                      "sidebar_width": "230px"}
 html_title = "assistants_app"
 html_static_path = []
 exclude_patterns = ["_build", "_ext"]
@@ -43,3 +44,12 @@ http_index_shortname = "api"
 http_index_localname = "HTTP routes"
 http_strict_mode = True
 http_index_ignore_prefixes = ["/api/v1/compatibility/openai/v1", "/openai"]
+
+
+def drop_openapi_delimiter(app, what, name, obj, options, lines):
+    """flask-smorest stops a view's OpenAPI description at a "---" line; the page doesn't need it."""
+    lines[:] = [line for line in lines if line.strip() != "---"]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", drop_openapi_delimiter)

@@ -56,7 +56,8 @@ def usage_of(run) -> Usage | None:
     usage = run.usage
     if usage is None:
         return None
-    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0)
+    prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
+    return Usage(prompt, completion, usage.total_tokens or prompt + completion)
 
 
 def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResult]:
@@ -95,8 +96,8 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                 raise call.failed("provider_error", f"the provider's run {RUN_FAILED[name]}{said}")
             elif name == "error":  # openai raises APIError itself when the data nests an "error" object
                 said = getattr(event.data, "message", None) or "unknown error"
-                raise call.failed("provider_error",
-                                  f"the provider reported an error while answering for {call.subject}: {said}")
+                raise call.failed("provider_error", "the provider reported an error while answering for "
+                                  f"{call.subject}: {said}")
         if result is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
     yield result

@@ -14,6 +14,7 @@ from .errors import ProviderError, retry_after_seconds, scrub, timed_out, transl
 
 T = TypeVar("T")
 
+
 @dataclass(frozen=True)
 class Settings:
     timeout: float = 120.0  # OPENAI_TIMEOUT: the budget of a whole operation, retries included

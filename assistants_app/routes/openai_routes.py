@@ -73,6 +73,8 @@ def initialize(body):
     Initializes an OpenAI assistant (agent) using the specified ID: starts a new thread
     that later ``/openai/chat`` turns continue.
 
+    ---
+
     :URL: ``POST /openai/initialize``
     :param str agent_id: The ID of the agent to be initialized (its id or its details.id).
     :returns: ``{"message", "thread_id", "agent_id"}``: a message indicating successful
@@ -80,8 +82,14 @@ def initialize(body):
         is not found.
     :rtype: JSON response (dict)
 
-    Status codes: 200 agent initialized; 400 invalid payload; 404 agent not found;
-    429/502/504 the provider failed to start a conversation (responses and assistants backends).
+    Status Codes:
+
+    - 200 OK: Agent initialized successfully.
+    - 400 Bad Request: Invalid request payload.
+    - 401 Unauthorized: Missing or invalid API key.
+    - 404 Not Found: Agent with the specified ID not found.
+    - 429, 502, 504: The provider failed to start a conversation (``responses`` and
+      ``assistants`` backends only).
     """
     thread = conversations.start_thread(find_agent(body["agent_id"]))
     db.session.commit()
@@ -102,6 +110,8 @@ def openai_chat(body):
     conversation within a given thread. The user message and the reply are stored
     together once the provider has answered; a failed turn stores nothing.
 
+    ---
+
     :URL: ``POST /openai/chat``
     :param str user_input: The message to be sent to the assistant (alias: ``message``).
     :param str agent_id: The ID of the agent to use for the conversation.
@@ -113,8 +123,15 @@ def openai_chat(body):
         "message_id", "usage", "status", "tool_calls"}``
     :rtype: JSON response (dict)
 
-    Status codes: 200 chat response received; 400 invalid payload; 404 unknown agent or
-    thread; 409 a turn is in progress on this thread; 429/502/504 the provider failed.
+    Status Codes:
+
+    - 200 OK: Chat response received successfully (with ``stream``: the event stream began;
+      a later failure arrives as an ``error`` event).
+    - 400 Bad Request: Invalid request payload.
+    - 401 Unauthorized: Missing or invalid API key.
+    - 404 Not Found: Unknown agent, or a thread that is unknown, expired or of another agent.
+    - 409 Conflict: A turn is in progress on this thread.
+    - 429, 502, 504: The provider rate-limited the turn, failed, or did not answer in time.
     """
     assistant = find_agent(body["agent_id"])
     thread = conversations.find_thread(body["thread_id"], assistant)
@@ -172,13 +189,20 @@ def delete_agent_route(body):
     Deletes an agent based on the provided agent ID: the assistant, all its threads and
     their messages, and the remote assistant where the backend keeps one.
 
+    ---
+
     :URL: ``POST /openai/delete_agent``
     :param str agent_id: The ID of the agent to be deleted.
     :returns: ``{"message", "agent_id"}``: a message indicating the agent was deleted.
     :rtype: JSON response (dict)
 
-    Status codes: 200 agent deleted; 400 invalid payload; 404 agent not found;
-    429/502/504 the provider failed to delete the remote assistant (nothing was deleted).
+    Status Codes:
+
+    - 200 OK: Agent deleted successfully.
+    - 400 Bad Request: Invalid request payload.
+    - 401 Unauthorized: Missing or invalid API key.
+    - 404 Not Found: Agent with the specified ID not found.
+    - 429, 502, 504: The provider failed to delete the remote assistant (nothing was deleted).
     """
     assistants.delete_assistant(find_agent(body["agent_id"]), delete_remote=True)
     db.session.commit()
@@ -196,14 +220,21 @@ def get_models(query):
     Retrieves a list of currently available models from the provider, cached for
     MODELS_CACHE_TTL seconds per credential.
 
+    ---
+
     :URL: ``GET /openai/get_models``
     :param str credential: Optional: ask this stored credential's provider instead of the
         service's default one.
     :returns: ``{"models": ["id", ...]}``
     :rtype: JSON response (dict)
 
-    Status codes: 200 list of models retrieved; 400 invalid query; 404 unknown credential;
-    429/502/504 the provider failed.
+    Status Codes:
+
+    - 200 OK: List of models retrieved successfully.
+    - 400 Bad Request: Invalid query string.
+    - 401 Unauthorized: Missing or invalid API key.
+    - 404 Not Found: Unknown credential.
+    - 429, 502, 504: The provider rate-limited the request, failed, or did not answer in time.
     """
     credential = get_owned(Credential, query["credential"]) if "credential" in query else None
     return {"models": cached_models(connection_for(credential))}

@@ -86,6 +86,60 @@ def _without(schema, flag: str):
     return schema
 
 
+def constraints(schema: dict) -> str:
+    """What a schema allows, in words (Markdown): the stock renderer shows only the type."""
+    words = []
+    if "enum" in schema:
+        words.append("One of " + ", ".join(f"`{json.dumps(value)}`" for value in schema["enum"]) + ".")
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if low is not None or high is not None:
+        words.append(f"{low or 0} to {high} characters." if high is not None else f"At least {low} characters.")
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None or high is not None:
+        words.append(f"From {low} to {high}." if low is not None and high is not None
+                     else f"At least {low}." if low is not None else f"At most {high}.")
+    low, high = schema.get("minItems"), schema.get("maxItems")
+    if high is not None:
+        words.append(f"{low or 0} to {high} items.")
+    if "default" in schema:
+        words.append(f"Default `{json.dumps(schema['default'])}`.")
+    if schema.get("nullable"):
+        words.append("May be `null`.")
+    if schema.get("readOnly"):
+        words.append("Set by the server.")
+    if schema.get("writeOnly"):
+        words.append("Never returned.")
+    return " ".join(words)
+
+
+def describe_constraints(node, seen=None):
+    """Append each property's constraints to its description, throughout a schema."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # resolved $refs share objects: annotate each once
+        return
+    seen.add(id(node))
+    if isinstance(node, dict):
+        for prop in (node.get("properties") or {}).values():
+            if isinstance(prop, dict) and id(prop) not in seen:
+                extra = constraints(prop)
+                if extra:
+                    prop["description"] = " ".join(filter(None, [prop.get("description", "").strip(), extra]))
+        for value in node.values():
+            describe_constraints(value, seen)
+    elif isinstance(node, list):
+        for value in node:
+            describe_constraints(value, seen)
+
+
+def one_of_each(example):
+    """A generated example with one item per list: two identical items only add length."""
+    if isinstance(example, list):
+        return [one_of_each(item) for item in example[:1]]
+    if isinstance(example, dict):
+        return {key: one_of_each(value) for key, value in example.items()}
+    return example
+
+
 def _json_content(holder: dict):
     return (holder or {}).get("content", {}).get("application/json")
 
@@ -120,11 +174,13 @@ def curl_lines(endpoint: str, method: str, operation: dict, body, extra=()) -> l
         options.append('-H "Authorization: Bearer $ASSISTANTS_API_KEY"')
     if body is not None:
         options.append('-H "Content-Type: application/json"')
-        text = json.dumps(body, ensure_ascii=False).replace("'", "'\\''")
-        options.append(f"-d '{text}'")
+        text = json.dumps(body, ensure_ascii=False)
+        if len(text) > 60:  # a long body reads better over several lines (still one shell word)
+            text = json.dumps(body, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        options.append("-d '" + text.replace("'", "'\\''") + "'")
     options += extra
     lines = [first] + ["  " + option for option in options]
-    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+    return "\n".join([line + " \\" for line in lines[:-1]] + lines[-1:]).splitlines()
 
 
 def escape_rst(text: str) -> str:
@@ -229,11 +285,18 @@ class ReferenceRenderer(HttpdomainRenderer):
             content = _json_content(response)
             if content and content.get("schema"):
                 content["schema"] = _without(content["schema"], "writeOnly")
+                if "example" not in content and "examples" not in content:
+                    content["example"] = one_of_each(example_from_schema(content["schema"]))
         yield from super().render_responses(responses)
 
     def _complete(self, operation):
         """Statuses in numeric order, the app-wide ones added, `default` described in words."""
         operation = copy.deepcopy(operation)
+        for parameter in operation.get("parameters", []):
+            extra = constraints(parameter.get("schema", {}))
+            if extra:
+                parameter["description"] = " ".join(filter(None, [parameter.get("description"), extra]))
+        describe_constraints(operation.get("requestBody"))
         responses = operation.get("responses", {})
         responses.pop("default", None)
         if operation.get("security", [{}]) != []:
