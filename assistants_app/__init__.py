@@ -5,8 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import auth, cli, config, crypto, errors, logs
-from .extensions import api, db, migrate, openai_adapter
+from . import auth, cli, config, crypto, errors, extensions, logs
 from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 from .services import models_cache
 
@@ -27,14 +26,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     _derive_settings(app)
 
-    db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
-    openai_adapter.init_app(app)
+    extensions.db.init_app(app)
+    migrations = os.path.join(os.path.dirname(__file__), "migrations")
+    extensions.migrate.init_app(app, extensions.db, directory=migrations, render_as_batch=True)
+    extensions.openai_adapter.init_app(app)
     models_cache.init_app(app)
     app.config["API_SPEC_OPTIONS"] = API_SPEC_OPTIONS
-    api.init_app(app)
+    extensions.api.init_app(app)
     for blueprint in BLUEPRINTS:
-        api.register_blueprint(blueprint)
+        extensions.api.register_blueprint(blueprint)
     for blueprint in FLASK_BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)

@@ -11,6 +11,7 @@ ENVIRONMENT_SETTINGS = {
     "OPENAI_TIMEOUT": float,
     "OPENAI_CONNECT_TIMEOUT": float,
     "OPENAI_MAX_RETRIES": int,
+    "OPENAI_RETRY_BACKOFF": float,
     "ASSISTANTS_SECRET_KEYS": str,
     "ASSISTANTS_BIND": str,
     "ASSISTANTS_MAX_BODY_BYTES": int,
@@ -34,6 +35,8 @@ class DefaultConfig:
     OPENAI_TIMEOUT = 120.0
     OPENAI_CONNECT_TIMEOUT = 5.0
     OPENAI_MAX_RETRIES = 2
+    # First retry waits this long (plus jitter), doubling after each.
+    OPENAI_RETRY_BACKOFF = 0.25
     ASSISTANTS_SECRET_KEYS = None
     ASSISTANTS_BIND = "127.0.0.1:8000"
     ASSISTANTS_MAX_BODY_BYTES = 1024 * 1024

@@ -66,6 +66,7 @@ def app_config(migrated, fake_server, tmp_path):
         "OPENAI_BASE_URL": fake_server.base_url,
         "OPENAI_TIMEOUT": 5.0,
         "OPENAI_MAX_RETRIES": 1,
+        "OPENAI_RETRY_BACKOFF": 0.02,
         "MODELS_CACHE_TTL": 60.0,
         "STATUS_TIMEOUT": 1.0,
         "REDIS_URL": None,

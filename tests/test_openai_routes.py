@@ -119,22 +119,24 @@ def test_streaming_equals_blocking(client, auth, fake, backend):
     assert history[-1]["content"] == blocking["response"]
 
 
+LONG_REPLY = "one two three four five six seven eight nine ten eleven twelve"
+# Past every backend's preamble events: a fault after 8 chunks strikes mid-text.
+MID_TEXT = 8
 FAULTS = [
     (Fault(kind="status", status=429, retry_after=30, times=5), 429),
     (Fault(kind="status", status=500, times=5), 502),
     (Fault(kind="status", status=503, times=5), 502),
-    (Fault(kind="drop", times=5), 502),
-    (Fault(kind="stall", seconds=4, times=5), 504),
+    (Fault(kind="drop", times=5, after_chunks=MID_TEXT), 502),
+    (Fault(kind="stall", seconds=4, times=5, after_chunks=MID_TEXT), 504),
+    (Fault(kind="cut", after_chunks=MID_TEXT), 502),
     (Fault(kind="cut", after_chunks=1), 502),
-    (Fault(kind="malformed", after_chunks=1), 502),
-    (Fault(kind="error_event", after_chunks=1), 502),
+    (Fault(kind="malformed", after_chunks=MID_TEXT), 502),
+    (Fault(kind="error_event", after_chunks=MID_TEXT), 502),
 ]
-
-
 STREAM_ONLY = ("cut", "malformed", "error_event")
 FAULT_CASES = [
     pytest.param(backend, stream, fault, status,
-                 id=f"{backend}-{'streamed' if stream else 'blocking'}-{fault.kind}-{status}")
+                 id=f"{backend}-{'streamed' if stream else 'blocking'}-{fault.kind}{fault.after_chunks}-{status}")
     for backend in BACKENDS for stream in (False, True) for fault, status in FAULTS
     if stream or fault.kind not in STREAM_ONLY
 ]
@@ -143,6 +145,7 @@ FAULT_CASES = [
 @pytest.mark.parametrize("backend, stream, fault, status", FAULT_CASES)
 def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fake, backend, stream, fault, status):
     fault = Fault(**vars(fault))  # a fresh copy: the fake counts down its uses
+    fake.reply = lambda conversation: LONG_REPLY
     agent = make_agent(client, auth, fake, backend)
     thread_id = initialize(client, auth, agent["id"])
     chat(client, auth, agent["id"], thread_id, "before")
@@ -155,8 +158,13 @@ def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fa
     assert elapsed < app_config["OPENAI_TIMEOUT"] + 1
     text = response.get_data(as_text=True)
     assert "sk-route-test-key" not in text
-    if stream and response.status_code == 200:
-        name, body = parse_sse(text)[-1]
+    # A provider that fails before the first delta gets a plain status; one that fails
+    # mid-stream ends the stream with an error event.
+    if stream and fault.after_chunks == MID_TEXT:
+        assert response.status_code == 200, text
+        events = parse_sse(text)
+        assert events[0][0] == "delta", text
+        name, body = events[-1]
         assert name == "error", text
         assert body["code"] == status, body
     else:

@@ -3,6 +3,8 @@
 A turn holds the thread's turn lock (a second turn meanwhile gets 409), calls the
 provider, and only then writes the new messages and the reply in one commit. A failed
 turn writes nothing: the history is exactly what it was."""
+import dataclasses
+import itertools
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,10 +25,12 @@ from .credentials import backend_api, connection_for
 
 @dataclass
 class TurnInput:
-    """One turn from a client: a user message, or the outputs of pending tool calls."""
+    """One turn from a client: a user message, or the outputs of pending tool calls, or
+    (seed 003) several new messages of any role."""
 
     text: str | None = None
     tool_outputs: list[dict] = field(default_factory=list)
+    messages: list[ChatMessage] | None = None
     # Seed 003's per-request settings; None keeps the assistant's.
     temperature: float | None = None
     top_p: float | None = None
@@ -48,7 +52,8 @@ def start_thread(assistant: Assistant) -> Thread:
     remote_id = None
     if backend_api(assistant.credential) != "chat_completions":
         remote_id = openai_adapter.create_remote_thread(connection_for(assistant.credential))
-    thread = Thread(tenant=tenant(), assistant=assistant, remote_id=remote_id)
+    thread = Thread(tenant=tenant(), assistant=assistant, remote_id=remote_id,
+                    last_active_at=history_policy.current_time())
     db.session.add(thread)
     return thread
 
@@ -106,6 +111,12 @@ def release_turn(thread_id: str, token: str) -> None:
 
 def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
     pending = thread.pending_tool_calls or []
+    if turn.messages is not None:
+        answered = sorted(m.tool_call_id for m in turn.messages[:len(pending)] if m.role == "tool")
+        if answered != sorted(call["id"] for call in pending):
+            raise ServiceError(400, "The assistant is waiting for tool messages answering its tool calls, "
+                                    "first in messages: " + ", ".join(call["id"] for call in pending))
+        return list(turn.messages)
     if turn.tool_outputs:
         expected = {call["id"] for call in pending}
         given = [output["tool_call_id"] for output in turn.tool_outputs]
@@ -127,23 +138,31 @@ def prepare_turn(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnReque
     details = assistant.details
     conn = connection_for(assistant.credential)
     new_messages = _new_messages(thread, turn)
-    request = TurnRequest(
+    request = _turn_request(
+        assistant, turn, new_messages,
+        history=history_policy.history_for_provider(conn, thread, new_messages) if conn.api == "chat_completions" else [],
+        remote_thread_id=thread.remote_id,
+        remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
+        pending_run_id=thread.pending_run_id,
+    )
+    return conn, request, new_messages
+
+
+def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
+    details = assistant.details
+    return TurnRequest(
         model=details["model"],
         instructions=details.get("instructions"),
         temperature=details.get("temperature") if turn.temperature is None else turn.temperature,
         top_p=details.get("top_p") if turn.top_p is None else turn.top_p,
-        history=history_policy.history_for_provider(conn, thread, new_messages) if conn.api == "chat_completions" else [],
         new_messages=new_messages,
         tools=function_tools(details) if turn.tools is None else turn.tools,
-        remote_thread_id=thread.remote_id,
-        remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
-        pending_run_id=thread.pending_run_id,
         instruction_mode=assistant.chat_system_instruction_mode,
         max_tokens=turn.max_tokens,
         stop=turn.stop,
         seed=turn.seed,
+        **thread_state,
     )
-    return conn, request, new_messages
 
 
 def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
@@ -166,7 +185,7 @@ def record_turn(thread: Thread, token: str, new_messages: list[ChatMessage], res
                                 tool_calls=tool_calls or None))
     thread.pending_tool_calls = tool_calls or None
     thread.pending_run_id = result.pending_run_id
-    thread.last_active_at = utcnow()
+    thread.last_active_at = history_policy.current_time()
     thread.turn_token = None
     thread.turn_started_at = None
     db.session.commit()
@@ -188,19 +207,23 @@ def run_turn(thread: Thread, turn: TurnInput) -> TurnOutcome:
 
 
 def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
-    """A streamed turn: yields text deltas, then the TurnOutcome. The lock is taken and the
-    input checked before the first yield: a busy thread or bad input fails as plain JSON."""
+    """A streamed turn: yields text deltas, then the TurnOutcome. The lock, the input and the
+    provider's first answer are checked before the stream starts: a busy thread, bad input
+    or a provider that fails at once get a plain JSON error with their status."""
     thread_id = thread.id
     token = acquire_turn(thread)
     try:  # read after taking the lock, so the previous turn's messages are in
         conn, request, new_messages = prepare_turn(thread, turn)
+        stream = openai_adapter.stream_turn(conn, request)
+        # Wait for the first piece: a provider that fails at once gets a plain status (429, 502...).
+        first = next(stream)
     except BaseException:
         release_turn(thread_id, token)
         raise
 
     def events():
         try:
-            for item in openai_adapter.stream_turn(conn, request):
+            for item in itertools.chain((first,), stream):
                 if isinstance(item, str):
                     yield item
                 else:
@@ -216,3 +239,23 @@ def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
 
 def list_messages(thread: Thread) -> list[Message]:
     return list(db.session.scalars(select(Message).where(Message.thread_id == thread.id).order_by(Message.position)))
+
+
+def _stateless(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnRequest]:
+    # Chat Completions whatever the credential's backend: it is the one API that needs no stored state.
+    conn = dataclasses.replace(connection_for(assistant.credential), api="chat_completions")
+    return conn, _turn_request(assistant, turn, list(turn.messages or []))
+
+
+def run_stateless(assistant: Assistant, turn: TurnInput) -> TurnResult:
+    """A turn that stores nothing: turn.messages are the whole conversation."""
+    conn, request = _stateless(assistant, turn)
+    return openai_adapter.run_turn(conn, request)
+
+
+def stream_stateless(assistant: Assistant, turn: TurnInput) -> Iterator[str | TurnResult]:
+    """Streamed run_stateless: text deltas, then the TurnResult. The provider's first answer is
+    awaited before returning, so one that fails at once raises here, not mid-stream."""
+    conn, request = _stateless(assistant, turn)
+    stream = openai_adapter.stream_turn(conn, request)
+    return itertools.chain((next(stream),), stream)
