@@ -38,6 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in FLASK_BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)
+    extensions.cors.init_app(
+        app,
+        origins=_cors_origins(app.config["CORS_ORIGINS"]),
+        send_wildcard=True,
+        expose_headers=["X-Pagination", "ETag", "Retry-After", "X-Request-Id"],
+    )
     logs.init_app(app)  # before auth, so a refused request is logged too
     app.before_request(auth.require_api_key)
     cli.init_app(app)
@@ -57,6 +63,11 @@ def _derive_settings(app: Flask) -> None:
     app.config["MAX_CONTENT_LENGTH"] = app.config["ASSISTANTS_MAX_BODY_BYTES"]
     keys = crypto.parse_keys(app.config.get("ASSISTANTS_SECRET_KEYS")) or _instance_secret_keys(app)
     app.extensions["credential_cipher"] = crypto.CredentialCipher(keys)
+
+
+def _cors_origins(setting: str) -> str | list[str]:
+    origins = [origin.strip() for origin in setting.split(",") if origin.strip()]
+    return "*" if origins == ["*"] else origins
 
 
 def _instance_secret_keys(app: Flask) -> list[str]:

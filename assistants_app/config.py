@@ -20,6 +20,7 @@ ENVIRONMENT_SETTINGS = {
     "STATUS_TIMEOUT": float,
     "RATELIMIT_DEFAULT": str,
     "LOG_CONTENT": bool,
+    "CORS_ORIGINS": str,
     "LOG_LEVEL": str,
 }
 
@@ -45,6 +46,9 @@ class DefaultConfig:
     STATUS_TIMEOUT = 2.0
     RATELIMIT_DEFAULT = "600 per minute"
     LOG_CONTENT = False
+    # Browser frontends on other origins may call the API: auth is a Bearer header, never a
+    # cookie, so allowing any origin exposes nothing. Comma-separated origins to narrow it.
+    CORS_ORIGINS = "*"
     LOG_LEVEL = "INFO"
 
     API_TITLE = "assistants_app"

@@ -1,4 +1,5 @@
 """Every extension is created once here; create_app() calls each init_app."""
+from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -6,6 +7,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from .openai_adapter import OpenAIAdapter
+from .spec import SharedStatusesPlugin
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -23,5 +25,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = Api(spec_kwargs={"extra_plugins": [SharedStatusesPlugin()]})
+# No catch-all `default` response: each operation lists its statuses (spec.py adds the shared ones).
+api.DEFAULT_ERROR_RESPONSE_NAME = None
+cors = CORS()
 openai_adapter = OpenAIAdapter()

@@ -62,3 +62,15 @@ def test_openapi_documents_bearer_security(client):
     assert spec["security"] == [{"bearerAuth": []}]
     assert spec["paths"]["/health"]["get"]["security"] == []
     assert "/assistants/{assistant_id}" in spec["paths"]
+
+
+def test_cors_lets_browser_frontends_call_with_a_bearer_key(client, auth):
+    preflight = client.options("/assistants", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    response = client.get("/assistants", headers={**auth, "Origin": "https://app.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "X-Pagination" in response.headers["Access-Control-Expose-Headers"]

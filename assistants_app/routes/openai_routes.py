@@ -6,7 +6,6 @@ import json
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.exceptions import UnprocessableEntity
 
 from ..errors import ServiceError, error_body, provider_error_response
 from ..extensions import db
@@ -35,14 +34,9 @@ PROVIDER_ERRORS = {429: "The provider rate-limited the request (see Retry-After)
                    504: "The provider did not answer within OPENAI_TIMEOUT."}
 
 
-@blp.errorhandler(UnprocessableEntity)
-def invalid_payload(err):
-    data = getattr(err, "data", None) or {}
-    return error_body(400, "Invalid request payload.", data.get("messages")), 400
-
-
 @blp.errorhandler(ServiceError)
 def service_error(err: ServiceError):
+    # Seed 004 documents 400 for an invalid payload, also when a service finds it invalid.
     status = 400 if err.status == 422 else err.status
     return error_body(status, err.message, err.errors), status, err.headers
 
@@ -63,7 +57,7 @@ def document_errors(*statuses):
 
 
 @blp.route("/initialize", methods=["POST"])
-@blp.arguments(AgentIdSchema)
+@blp.arguments(AgentIdSchema, error_status_code=400)
 @blp.response(200, InitializeResponseSchema)
 @blp.alt_response(404, description="Agent with the specified ID not found.")
 @document_errors(429, 502, 504)
@@ -97,7 +91,7 @@ def initialize(body):
 
 
 @blp.route("/chat", methods=["POST"])
-@blp.arguments(ChatRequestSchema)
+@blp.arguments(ChatRequestSchema, error_status_code=400)
 @blp.response(200, ChatResponseSchema,
               description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
 @blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
@@ -179,7 +173,7 @@ def _sse(events, agent_id: str):
 
 
 @blp.route("/delete_agent", methods=["POST"])
-@blp.arguments(AgentIdSchema)
+@blp.arguments(AgentIdSchema, error_status_code=400)
 @blp.response(200, DeleteAgentResponseSchema)
 @blp.alt_response(404, description="Agent with the specified ID not found.")
 @document_errors(429, 502, 504)
@@ -210,7 +204,7 @@ def delete_agent_route(body):
 
 
 @blp.route("/get_models", methods=["GET"])
-@blp.arguments(ModelsQuerySchema, location="query")
+@blp.arguments(ModelsQuerySchema, location="query", error_status_code=400)
 @blp.response(200, ModelsResponseSchema)
 @blp.alt_response(404, description="Unknown credential.")
 @document_errors(429, 502, 504)

@@ -26,7 +26,8 @@ TAG_TITLES = {
     "assistants": "Assistants: /assistants",
     "credentials": "Credentials: /credentials",
     "openai": "Threads and chat: /openai",
-    "agents": "Agents (OpenAI compatibility): /api/v1/compatibility/openai/v1",
+    "agents": "Agents (OpenAI compatibility): /api/v1/compatibility/openai/v1/agents",
+    "agents-as-assistants": "The same, as assistants: /api/v1/compatibility/openai/v1/assistants",
     "health": "Health: /health",
 }
 # Every route but the public ones answers these, whatever its own documentation says.
@@ -34,6 +35,8 @@ SECURED_STATUSES = {"401": "Missing, invalid or revoked API key (the response ca
                            "``WWW-Authenticate: Bearer``)."}
 BODY_STATUSES = {"400": "The body is not valid JSON.",
                  "413": "The body is larger than ASSISTANTS_MAX_BODY_BYTES."}
+# Seed 003's API answers a body that is not JSON with its 422, in its own shape.
+SEED_003_PREFIX = "/api/v1/compatibility/openai/v1/"
 
 
 def write_spec(app) -> str:
@@ -49,9 +52,12 @@ def write_spec(app) -> str:
         "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode(),  # so instance/ gets no key file
         "REDIS_URL": None,
     })
-    result = flask_app.test_cli_runner().invoke(args=["openapi", "write", "--format", "json", path])
+    # Written aside, then moved into place: a build running at the same time never reads half a file.
+    temporary = f"{path}.{os.getpid()}"
+    result = flask_app.test_cli_runner().invoke(args=["openapi", "write", "--format", "json", temporary])
     if result.exit_code != 0:
         raise RuntimeError(f"flask openapi write failed: {result.output}") from result.exception
+    os.replace(temporary, path)
     return path
 
 
@@ -93,7 +99,8 @@ def constraints(schema: dict) -> str:
         words.append("One of " + ", ".join(f"`{json.dumps(value)}`" for value in schema["enum"]) + ".")
     low, high = schema.get("minLength"), schema.get("maxLength")
     if low is not None or high is not None:
-        words.append(f"{low or 0} to {high} characters." if high is not None else f"At least {low} characters.")
+        words.append(f"{low or 0} to {high} characters." if high is not None
+                     else f"At least {low} characters.")
     low, high = schema.get("minimum"), schema.get("maximum")
     if low is not None or high is not None:
         words.append(f"From {low} to {high}." if low is not None and high is not None
@@ -221,7 +228,8 @@ class ReferenceRenderer(HttpdomainRenderer):
                     sections.setdefault(tag, []).append((endpoint, method, operation))
         # Health last: it is the one route a frontend never calls.
         order = [t for t in TAG_TITLES if t in sections and t != "health"]
-        order += [t for t in sections if t not in order and t != "health"] + ["health"] * ("health" in sections)
+        order += [t for t in sections if t not in order and t != "health"]
+        order += ["health"] if "health" in sections else []
         for tag in order:
             if not sections[tag]:
                 continue
@@ -239,13 +247,14 @@ class ReferenceRenderer(HttpdomainRenderer):
                 yield ""
 
     def render_operation(self, endpoint, method, operation):
-        operation = self._complete(operation)
+        operation = self._complete(endpoint, operation)
         yield f".. http:{method}:: {httpdomain_path(endpoint)}"
         if operation.get("deprecated"):
             yield "   :deprecated:"
         yield ""
         if operation.get("summary"):
-            yield f"   **{' '.join(operation['summary'].split())}**"
+            summary = re.sub(r"([\\*`|_])", r"\\\1", " ".join(operation["summary"].split()))
+            yield f"   **{summary}**"
             yield ""
         if operation.get("description"):
             yield from indented(self._convert_markup(operation["description"]).strip().splitlines())
@@ -264,7 +273,8 @@ class ReferenceRenderer(HttpdomainRenderer):
                 yield ""
                 yield "   .. code-block:: bash"
                 yield ""
-                yield from indented(curl_lines(endpoint, method, operation, dict(body, stream=True), ["-N"]), 6)
+                streamed = curl_lines(endpoint, method, operation, dict(body, stream=True), ["-N"])
+                yield from indented(streamed, 6)
                 yield ""
 
         yield from indented(self.render_parameters(operation.get("parameters", [])))
@@ -289,8 +299,9 @@ class ReferenceRenderer(HttpdomainRenderer):
                     content["example"] = one_of_each(example_from_schema(content["schema"]))
         yield from super().render_responses(responses)
 
-    def _complete(self, operation):
-        """Statuses in numeric order, the app-wide ones added, `default` described in words."""
+    def _complete(self, endpoint, operation):
+        """Constraints in words; statuses in numeric order with the app-wide ones added, and
+        flask-smorest's catch-all `default` dropped (the errors page describes every body)."""
         operation = copy.deepcopy(operation)
         for parameter in operation.get("parameters", []):
             extra = constraints(parameter.get("schema", {}))
@@ -304,10 +315,8 @@ class ReferenceRenderer(HttpdomainRenderer):
                 responses.setdefault(status, {"description": description})
         if _json_content(operation.get("requestBody")):
             for status, description in BODY_STATUSES.items():
-                responses.setdefault(status, {"description": description})
-        for status, response in responses.items():
-            if not _json_content(response) and not status.startswith("2"):
-                response["description"] = (response.get("description") or "").rstrip() or "Error."
+                if not (status == "400" and endpoint.startswith(SEED_003_PREFIX)):
+                    responses.setdefault(status, {"description": description})
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: _status_key(str(item[0]))))
         return operation
 

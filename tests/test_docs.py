@@ -1,0 +1,167 @@
+"""The Sphinx docs: they build with -W, and the reference documents every route of the app.
+
+One build per test session (about 5 s), into a temporary folder."""
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+from cryptography.fernet import Fernet
+
+from assistants_app import config, create_app
+
+pytestmark = pytest.mark.slow
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+sys.path.insert(0, os.path.join(DOCS, "_ext"))
+from request_examples import REQUEST_EXAMPLES  # noqa: E402
+
+# Served by Flask and flask-smorest themselves (static files, the OpenAPI document, Swagger UI).
+NOT_API_RULES = ("/openapi.json", "/docs")
+NOT_API_PREFIXES = ("/static/", "/docs/assets/")
+SEED_003_PREFIX = "/api/v1/compatibility/openai/v1/"
+OPENAI_ROUTES = ("initialize", "openai_chat", "delete_agent_route", "get_models")
+
+
+@pytest.fixture(scope="session")
+def built_docs(tmp_path_factory):
+    """The HTML folder of one `sphinx-build -W` run (the same command as `make docs`)."""
+    out = tmp_path_factory.mktemp("docs")
+    html_dir, doctrees = out / "html", out / "doctrees"
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(doctrees),
+         DOCS, str(html_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"sphinx-build -W failed:\n{result.stdout}\n{result.stderr}"
+    return html_dir
+
+
+@pytest.fixture(scope="session")
+def docs_app():
+    return create_app({"TESTING": True, "DATABASE_URL": "sqlite://",
+                       "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode()})
+
+
+@pytest.fixture(scope="session")
+def spec(built_docs):
+    """The OpenAPI document the build rendered the reference from."""
+    with open(os.path.join(DOCS, "_build", "openapi.json")) as f:
+        return json.load(f)
+
+
+def documented_routes(app):
+    """(method, werkzeug rule) for every route a client can call."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule in NOT_API_RULES or rule.rule.startswith(NOT_API_PREFIXES):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule.rule
+
+
+def httpdomain_path(rule: str) -> str:
+    """/assistants/<assistant_id> -> /assistants/(assistant_id), as the reference spells it."""
+    return re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"(\1)", rule)
+
+
+def anchor(method: str, rule: str) -> str:
+    # sphinxcontrib-httpdomain's http_resource_anchor()
+    return method.lower() + "-" + re.sub(r"[{}]", "", re.sub(r"[<>:/]", "-", httpdomain_path(rule)))
+
+
+def operations(reference_html: str) -> dict[str, str]:
+    """Anchor -> the text of that operation's entry (tags stripped, entities decoded)."""
+    starts = [(m.start(), m.group(1)) for m in re.finditer(
+        r'<dt class="sig sig-object http" id="((?:get|post|put|patch|delete)-[^"]*)"', reference_html)]
+    entries = {}
+    for (start, name), (end, _) in zip(starts, starts[1:] + [(len(reference_html), None)]):
+        entries[name] = html.unescape(re.sub(r"<[^>]+>", "", reference_html[start:end]))
+    return entries
+
+
+def test_docs_build_without_warnings(built_docs):
+    for page in ("index", "quickstart", "reference", "openai_routes", "configuration", "providers",
+                 "deployment", "security", "errors", "benchmarks"):
+        assert (built_docs / f"{page}.html").exists(), page
+
+
+def test_every_route_is_in_the_reference_with_statuses_and_curl(built_docs, docs_app):
+    entries = operations((built_docs / "reference.html").read_text())
+    routes = list(documented_routes(docs_app))
+    assert len(routes) >= 14
+    missing = [f"{method} {rule}" for method, rule in routes if anchor(method, rule) not in entries]
+    assert not missing, f"routes missing from docs/_build/html/reference.html: {missing}"
+    for method, rule in routes:
+        text = entries[anchor(method, rule)]
+        url = re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: m.group(1).upper(), rule)
+        assert "Status Codes" in text, f"{method} {rule}: no status codes"
+        assert re.search(r"\b[2]\d\d\b", text), f"{method} {rule}: no success status"
+        assert f'"$ASSISTANTS_URL{url}' in text and "curl" in text, f"{method} {rule}: no curl example"
+        if method != "GET":
+            assert f"-X {method}" in text, f"{method} {rule}: the curl example uses the wrong method"
+        if rule != "/health":
+            assert "401" in text, f"{method} {rule}: the 401 of a secured route is not listed"
+
+
+def test_no_undocumented_operation_in_the_spec(spec, docs_app):
+    """The spec the reference is rendered from is the app's own: same routes, both ways."""
+    in_spec = {(method.upper(), path) for path, item in spec["paths"].items() for method in item
+               if method in {"get", "post", "put", "patch", "delete"}}
+    in_app = {(method, re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule))
+              for method, rule in documented_routes(docs_app)}
+    assert in_spec == in_app
+
+
+def test_openai_routes_page_has_the_four_functions_in_seed_form(built_docs):
+    page = (built_docs / "openai_routes.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for name in OPENAI_ROUTES:
+        assert f'id="assistants_app.routes.openai_routes.{name}"' in page, name
+    for url in ("POST /openai/initialize", "POST /openai/chat", "POST /openai/delete_agent",
+                "GET /openai/get_models"):
+        assert url in text
+    for label in ("URL:", "Parameters:", "Returns:", "Return type:", "Status Codes:",
+                  "200 OK", "400 Bad Request", "404 Not Found"):
+        assert label in text, label
+    assert "---" not in text  # flask-smorest's delimiter stays out of the page
+
+
+def test_every_setting_is_on_the_configuration_page(built_docs):
+    text = html.unescape(re.sub(r"<[^>]+>", "", (built_docs / "configuration.html").read_text()))
+    names = set(config.ENVIRONMENT_SETTINGS) | {n for n in vars(config.DefaultConfig) if n.isupper()}
+    assert not sorted(n for n in names if n not in text), "settings missing from docs/configuration.rst"
+
+
+def _nullable_to_json_schema(node):
+    """OpenAPI 3.0's `nullable: true` as JSON Schema's type list."""
+    if isinstance(node, dict):
+        node = {key: _nullable_to_json_schema(value) for key, value in node.items()}
+        if node.pop("nullable", False) and "type" in node:
+            node["type"] = [node["type"], "null"]
+            if "enum" in node:
+                node["enum"] = node["enum"] + [None]
+        return node
+    if isinstance(node, list):
+        return [_nullable_to_json_schema(value) for value in node]
+    return node
+
+
+def test_the_reference_example_bodies_are_valid(spec):
+    """docs/_ext/request_examples.py: every body matches its route's schema, and names a real route."""
+    components = _nullable_to_json_schema(spec.get("components", {}))
+    landed = {prefix for prefix in (SEED_003_PREFIX,) if any(p.startswith(prefix) for p in spec["paths"])}
+    for key, body in REQUEST_EXAMPLES.items():
+        method, path = key.split(" ", 1)
+        operation = spec["paths"].get(path, {}).get(method.lower())
+        if operation is None:
+            # Examples may wait for a blueprint still being written, not outlive a route.
+            assert path.startswith(SEED_003_PREFIX) and SEED_003_PREFIX not in landed, f"{key}: no such route"
+            continue
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        schema = dict(_nullable_to_json_schema(schema), components=components)
+        jsonschema.validate(body, schema)
