@@ -1,7 +1,7 @@
 """Seed 000: Flowise's assistants API (/assistants)."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Assistant
@@ -14,7 +14,7 @@ from ..schemas.assistants import (
     DeleteResultSchema,
 )
 from ..services import assistants as service
-from ..services import get_owned, tenant
+from ..services import get_owned, paginate, tenant
 
 blp = Blueprint("assistants", __name__, url_prefix="/assistants",
                 description="Assistants (Flowise's API): model, instructions, tools and a credential.")
@@ -30,12 +30,7 @@ class Assistants(MethodView):
         query = select(Assistant).where(Assistant.tenant == tenant())
         if "type" in query_args:
             query = query.where(Assistant.type == query_args["type"])
-        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        return db.session.scalars(
-            query.order_by(Assistant.created_at, Assistant.id)
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
+        return paginate(query, pagination_parameters, Assistant.created_at, Assistant.id)
 
     @blp.arguments(AssistantCreateSchema)
     @blp.response(200, AssistantSchema)

@@ -1,13 +1,13 @@
 """Provider credentials (/credentials): the key is write-only and stored encrypted."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Credential
 from ..schemas.credentials import CredentialSchema, CredentialUpdateSchema
 from ..services import credentials as service
-from ..services import get_owned, tenant
+from ..services import get_owned, paginate, tenant
 
 blp = Blueprint("credentials", __name__, url_prefix="/credentials",
                 description="Provider connections: base URL, backend, and an encrypted API key.")
@@ -20,12 +20,7 @@ class Credentials(MethodView):
     def get(self, pagination_parameters):
         """List credentials"""
         query = select(Credential).where(Credential.tenant == tenant())
-        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        return db.session.scalars(
-            query.order_by(Credential.created_at, Credential.id)
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
+        return paginate(query, pagination_parameters, Credential.created_at, Credential.id)
 
     @blp.arguments(CredentialSchema)
     @blp.response(201, CredentialSchema)

@@ -1,6 +1,6 @@
 """Logic behind the routes: routes validate, call one function here, commit once, return."""
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..errors import NotFound
 from ..extensions import db
@@ -25,3 +25,11 @@ def get_owned(model, object_id, message: str | None = None):
     if row is None:
         raise NotFound(message or f"No {model.__name__.lower()} with id {str(object_id)[:100]!r}.")
     return row
+
+
+def paginate(query, pagination_parameters, *order_by) -> list:
+    """One page of `query` for flask-smorest's @blp.paginate(), which writes X-Pagination."""
+    pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    return db.session.scalars(
+        query.order_by(*order_by).offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
+    ).all()
