@@ -50,12 +50,12 @@ def test_413_body_over_the_limit(client, auth):
     assert client.get("/assistants", headers=auth).json == []
 
 
-def test_413_limit_is_configurable(app_config, fake):
-    app = create_app(dict(app_config, ASSISTANTS_MAX_BODY_BYTES=100))
+def test_413_limit_is_configurable(app, app_config, fake):  # `app` cleans the rows up
+    small = create_app(dict(app_config, ASSISTANTS_MAX_BODY_BYTES=100))
     from .conftest import make_key
 
-    headers = {"Authorization": f"Bearer {make_key(app)}"}
-    response = app.test_client().post("/assistants", json={"details": {"model": "m" * 200}}, headers=headers)
+    headers = {"Authorization": f"Bearer {make_key(small)}"}
+    response = small.test_client().post("/assistants", json={"details": {"model": "m" * 200}}, headers=headers)
     assert_contract(response, 413)
 
 

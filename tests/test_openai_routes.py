@@ -341,14 +341,14 @@ def test_get_models_is_cached_per_credential(app_config, client, auth, fake):
     assert client.get("/openai/get_models?credential=nope", headers=auth).status_code == 404
 
 
-def test_get_models_cache_expires(app_config, fake):
+def test_get_models_cache_expires(app, app_config, fake):  # `app` cleans the rows up
     from assistants_app import create_app
 
     from .conftest import make_key
 
-    app = create_app(dict(app_config, MODELS_CACHE_TTL=0.3))
-    headers = {"Authorization": f"Bearer {make_key(app)}"}
-    client = app.test_client()
+    short_ttl = create_app(dict(app_config, MODELS_CACHE_TTL=0.3))
+    headers = {"Authorization": f"Bearer {make_key(short_ttl)}"}
+    client = short_ttl.test_client()
     client.get("/openai/get_models", headers=headers)
     client.get("/openai/get_models", headers=headers)
     time.sleep(0.4)
