@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         expose_headers=["X-Pagination", "ETag", "Retry-After", "X-Request-Id"],
     )
     logs.init_app(app)  # before auth, so a refused request is logged too
+    extensions.limiter.init_app(app)  # before auth, so refused requests count too
     app.before_request(auth.require_api_key)
     cli.init_app(app)
     return app
@@ -61,6 +62,11 @@ def _derive_settings(app: Flask) -> None:
     if url.startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     app.config["MAX_CONTENT_LENGTH"] = app.config["ASSISTANTS_MAX_BODY_BYTES"]
+    # Rate limits are counted in Redis when there is one (shared by workers and hosts). flask-limiter
+    # keeps settings an app leaves out from the previous app: every app sets them all.
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     keys = crypto.parse_keys(app.config.get("ASSISTANTS_SECRET_KEYS")) or _instance_secret_keys(app)
     app.extensions["credential_cipher"] = crypto.CredentialCipher(keys)
 

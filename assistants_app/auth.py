@@ -70,14 +70,20 @@ def unauthorized(message: str):
     return response
 
 
+def bearer_key() -> str | None:
+    """The key of the request's `Authorization: Bearer <key>` header, if it has one."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
 def require_api_key():
     """before_request: every route but the public ones needs a valid Bearer key."""
     if request.endpoint is None or request.blueprint in PUBLIC_BLUEPRINTS or request.method == "OPTIONS":
         return None
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = bearer_key()
+    if key is None:
         return unauthorized("Missing Bearer API key: send 'Authorization: Bearer <api key>'.")
-    tenant = _tenant_for(key.strip())
+    tenant = _tenant_for(key)
     if tenant is None:
         return unauthorized("Invalid or revoked API key.")
     g.tenant = tenant

@@ -10,6 +10,7 @@ from .models import ApiKey
 
 api_keys = AppGroup("api-keys", help="Create, list and revoke API keys.")
 credentials = AppGroup("credentials", help="Maintain stored provider credentials.")
+threads = AppGroup("threads", help="Maintain threads and sessions.")
 
 
 @api_keys.command("create")
@@ -60,6 +61,15 @@ def rotate_key():
     click.echo(f"Re-encrypted {rotate_all_keys()} credential(s) under the first key.")
 
 
+@threads.command("purge")
+def purge_threads():
+    """Delete threads and sessions idle for longer than their agent's session_max_ttl (run it from cron)."""
+    from .services.history import purge_expired
+
+    click.echo(f"Deleted {purge_expired()} expired thread(s).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(api_keys)
     app.cli.add_command(credentials)
+    app.cli.add_command(threads)

@@ -3,10 +3,13 @@
 Blueprints whose seed documents other status codes or shapes (seed 004: 400 for a bad
 payload; seed 003: {"detail": ...}) translate this contract in their own handlers."""
 import logging
+import math
+import time
 
 from flask import jsonify
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .extensions import limiter
 from .openai_adapter import ProviderError
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,19 @@ def register_error_handlers(app):
     def handle_provider_error(err: ProviderError):
         return provider_error_response(err)
 
+    # Refusals that come before a route's own API is involved answer in this contract on every
+    # blueprint (seed 003's too): registered by status, they win over a blueprint's handlers.
+    @app.errorhandler(413)
+    def handle_too_large(err):
+        limit = app.config["ASSISTANTS_MAX_BODY_BYTES"]
+        return jsonify(error_body(413, f"The request body is larger than {limit} bytes.")), 413
+
+    @app.errorhandler(429)
+    def handle_rate_limited(err):
+        retry_after = _retry_after_seconds()
+        message = f"Too many requests with this API key ({err.description}). Retry after {retry_after} s."
+        return jsonify(error_body(429, message)), 429, {"Retry-After": str(retry_after)}
+
     # HTTPExceptions have flask-smorest's own, more specific handler; this one gets the rest.
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception):
@@ -70,3 +86,8 @@ def register_error_handlers(app):
         # Nothing about the exception goes to the client: it may name internals.
         return jsonify(error_body(500, "An internal error occurred.")), 500
 
+
+def _retry_after_seconds() -> int:
+    """Whole seconds until the breached rate-limit window resets (at least 1)."""
+    current = limiter.current_limit
+    return max(1, math.ceil(current.reset_at - time.time())) if current else 1

@@ -13,6 +13,7 @@ from assistants_app.auth import create_api_key
 from assistants_app.extensions import db
 
 from .fake_openai import FakeOpenAI
+from .live_server import LiveServer
 
 SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
 # Reversed dependency order, so rows go before the rows they point at.
@@ -110,3 +111,32 @@ def auth(api_key):
 def other_auth(app):
     """Headers of a key of another tenant."""
     return {"Authorization": f"Bearer {make_key(app, tenant='other')}"}
+
+
+@pytest.fixture
+def live_server(migrated, fake_server, tmp_path):
+    """start(workers=2, **env) runs the real gunicorn (tests/live_server.py) on the test database
+    (SQLite: a fresh file); after the test it is killed and its rows are deleted."""
+    servers = []
+
+    def start(workers=2, **env):
+        postgresql = migrated.startswith("postgresql")  # already migrated; SQLite: a new file, migrated by it
+        url = migrated if postgresql else f"sqlite:///{tmp_path}/live.sqlite3"
+        # The load tests send far more than one key's RATELIMIT_DEFAULT; test_limits.py covers that.
+        settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": fake_server.base_url,
+                    "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "RATELIMIT_DEFAULT": "1000000 per minute",
+                    **env}
+        servers.append(LiveServer(url, settings, workers=workers, log_path=tmp_path / "gunicorn.log",
+                                  migrate=not postgresql))
+        return servers[-1].start()
+
+    yield start
+    for server in servers:
+        server.stop()
+    if migrated.startswith("postgresql"):
+        app = create_app({"TESTING": True, "DATABASE_URL": migrated, "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
+        with app.app_context():
+            for table in TABLES:
+                db.session.execute(text(f"DELETE FROM {table}"))
+            db.session.commit()
+            db.engine.dispose()

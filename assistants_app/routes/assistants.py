@@ -1,6 +1,5 @@
 """Seed 000: Flowise's assistants API (/assistants)."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..extensions import db
@@ -15,9 +14,11 @@ from ..schemas.assistants import (
 )
 from ..services import assistants as service
 from ..services import get_owned, paginate, tenant
+from .etags import OptionalIfMatchBlueprint
 
-blp = Blueprint("assistants", __name__, url_prefix="/assistants",
-                description="Assistants (Flowise's API): model, instructions, tools and a credential.")
+blp = OptionalIfMatchBlueprint(
+    "assistants", __name__, url_prefix="/assistants",
+    description="Assistants (Flowise's API): model, instructions, tools and a credential.")
 
 
 @blp.route("")
@@ -43,6 +44,7 @@ class Assistants(MethodView):
 
 
 @blp.route("/<assistant_id>")
+@blp.etag
 class AssistantById(MethodView):
     @blp.response(200, AssistantSchema)
     def get(self, assistant_id):
@@ -54,7 +56,9 @@ class AssistantById(MethodView):
     @blp.alt_response(502, description="The provider failed (assistants backend only).")
     def put(self, fields, assistant_id):
         """Update an assistant; fields left out keep their values"""
-        assistant = service.update_assistant(get_owned(Assistant, assistant_id), fields)
+        assistant = get_owned(Assistant, assistant_id, for_update=True)
+        blp.check_etag(assistant, AssistantSchema)
+        service.update_assistant(assistant, fields)
         db.session.commit()
         return assistant
 
@@ -64,6 +68,7 @@ class AssistantById(MethodView):
     def delete(self, query_args, assistant_id):
         """Delete an assistant (isDeleteBoth=true: the provider's twin too)"""
         assistant = get_owned(Assistant, assistant_id)
+        blp.check_etag(assistant, AssistantSchema)
         service.delete_assistant(assistant, delete_remote=query_args["delete_remote"])
         db.session.commit()
         return {"raw": [], "affected": 1}

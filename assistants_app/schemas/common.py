@@ -1,12 +1,18 @@
 import json
+import re
 from collections.abc import Mapping
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 
+# NUL, or half of a UTF-16 surrogate pair: JSON can carry both ("\u0000", "\ud800"), but no
+# database stores them as text (PostgreSQL refuses NUL, UTF-8 has no lone surrogates).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _contains_nul(value) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return UNSTORABLE.search(value) is not None
     if isinstance(value, Mapping):
         return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -24,7 +30,8 @@ class StrictSchema(Schema):
     def refuse_nul(self, data, **kwargs):
         # No database stores NUL in text the same way (PostgreSQL refuses it): refuse it here.
         if _contains_nul(data):
-            raise ValidationError("Text must not contain NUL (\\u0000) characters.", "_schema")
+            raise ValidationError("Text must not contain NUL (\\u0000) or unpaired surrogate "
+                                  "(\\ud800-\\udfff) characters.", "_schema")
         return data
 
 

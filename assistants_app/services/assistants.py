@@ -1,6 +1,6 @@
 """Assistants: one row behind all three APIs. With the `assistants` backend the provider
 keeps a twin (details.id is its asst_ id); every other backend mints details.id here."""
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from ..errors import Conflict
 from ..extensions import db, openai_adapter
@@ -34,16 +34,18 @@ def uses_remote_assistant(assistant: Assistant) -> bool:
     return backend_api(assistant.credential) == "assistants"
 
 
+# Built once: composing a select costs about as much as running it (~0.1 ms), on every chat turn.
+BY_ID_OR_DETAILS_ID = select(Assistant).where(
+    Assistant.tenant == bindparam("tenant"),
+    or_(Assistant.id == bindparam("id"), Assistant.details_id == bindparam("id")),
+)
+
+
 def find_assistant(assistant_id: str) -> Assistant | None:
     """By the assistant's own id or by its details.id (asst_...), within the caller's tenant."""
     if not is_plausible_id(assistant_id):
         return None
-    return db.session.scalar(
-        select(Assistant).where(
-            Assistant.tenant == tenant(),
-            or_(Assistant.id == assistant_id, Assistant.details_id == assistant_id),
-        )
-    )
+    return db.session.scalar(BY_ID_OR_DETAILS_ID, {"id": assistant_id, "tenant": tenant()})
 
 
 def _details_without_id(details: dict) -> tuple[dict, str | None]:

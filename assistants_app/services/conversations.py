@@ -11,13 +11,14 @@ from datetime import timedelta
 from typing import Iterator
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from ..errors import Conflict, NotFound, ServiceError
 from ..extensions import db, openai_adapter
+from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, utcnow
 from ..openai_adapter import ChatMessage, Connection, TurnRequest, TurnResult
-from . import is_plausible_id, tenant
+from . import is_plausible_id, owned_select, tenant
 from . import history as history_policy
 from .assistants import function_tools
 from .credentials import backend_api, connection_for
@@ -62,7 +63,7 @@ def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
     """The caller's thread (of this assistant, when given); 404 when missing or expired."""
     thread = None
     if is_plausible_id(thread_id):
-        thread = db.session.scalar(select(Thread).where(Thread.id == thread_id, Thread.tenant == tenant()))
+        thread = db.session.scalar(owned_select(Thread), {"id": thread_id, "tenant": tenant()})
     if thread is None or (assistant is not None and thread.assistant_id != assistant.id):
         raise NotFound(f"No thread {thread_id[:128]!r} for this agent.")
     if history_policy.is_expired(thread):
@@ -82,18 +83,28 @@ def _turn_lock_stale_after() -> timedelta:
     return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
 
 
+# The statements of every turn, built once: composing one costs about as much as running it (~0.1 ms).
+TAKE_TURN_LOCK = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"),
+           or_(Thread.turn_token.is_(None),
+               Thread.turn_started_at < bindparam("stale_before", type_=Thread.turn_started_at.type)))
+    .values(turn_token=bindparam("token", type_=Thread.turn_token.type),
+            turn_started_at=bindparam("now", type_=Thread.turn_started_at.type))
+    .execution_options(synchronize_session=False)
+)
+LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).where(
+    Message.thread_id == bindparam("thread_id"))
+
+
 def acquire_turn(thread: Thread) -> str:
     """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
     token = secrets.token_hex(16)
     now = utcnow()
-    taken = db.session.execute(
-        update(Thread)
-        .where(Thread.id == thread.id,
-               or_(Thread.turn_token.is_(None), Thread.turn_started_at < now - _turn_lock_stale_after()))
-        .values(turn_token=token, turn_started_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+    taken = db.session.execute(TAKE_TURN_LOCK, {"thread_id": thread.id, "token": token, "now": now,
+                                                "stale_before": now - _turn_lock_stale_after()}).rowcount
+    commit_keeping_loaded()  # the assistant stays loaded: no query to read it again
+    db.session.expire(thread)  # but the thread is read again: the turn before this one may just have ended
     if taken != 1:
         raise Conflict("A turn is in progress on this thread; wait for it to finish.")
     return token
@@ -107,6 +118,26 @@ def release_turn(thread_id: str, token: str) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring the rows this session has loaded. Only for a commit whose writes
+    all went through those objects (or that writes nothing): they then hold what was committed,
+    and reading them again costs no query."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+def release_connection() -> None:
+    """Give the database connection back to the pool while the provider answers (seconds): held,
+    it would cap a worker's concurrent turns at the pool's size (5 + 10 overflow) and keep a
+    PostgreSQL transaction open. Nothing was written since acquire_turn's commit, so this commit
+    ends a read-only transaction; the rows read stay loaded for record_turn."""
+    commit_keeping_loaded()
 
 
 def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
@@ -174,9 +205,10 @@ def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
 
 def record_turn(thread: Thread, token: str, new_messages: list[ChatMessage], result: TurnResult) -> Message:
     """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-    position = db.session.scalar(
-        select(db.func.coalesce(db.func.max(Message.position), -1)).where(Message.thread_id == thread.id)
-    ) + 1
+    if thread not in db.session:  # a streamed turn ends after the view's session was closed
+        thread = db.session.get(Thread, thread.id)
+    history_policy.apply_reduction(thread)
+    position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
     for offset, message in enumerate(new_messages):
         _append(thread, position + offset, message)
     tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
@@ -188,7 +220,9 @@ def record_turn(thread: Thread, token: str, new_messages: list[ChatMessage], res
     thread.last_active_at = history_policy.current_time()
     thread.turn_token = None
     thread.turn_started_at = None
-    db.session.commit()
+    log_turn_content(thread.id, new_messages, result.text)
+    commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
+    db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
     return reply
 
 
@@ -198,6 +232,7 @@ def run_turn(thread: Thread, turn: TurnInput) -> TurnOutcome:
     token = acquire_turn(thread)
     try:
         conn, request, new_messages = prepare_turn(thread, turn)
+        release_connection()
         result = openai_adapter.run_turn(conn, request)
         reply = record_turn(thread, token, new_messages, result)
     except BaseException:
@@ -214,6 +249,7 @@ def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
     token = acquire_turn(thread)
     try:  # read after taking the lock, so the previous turn's messages are in
         conn, request, new_messages = prepare_turn(thread, turn)
+        release_connection()
         stream = openai_adapter.stream_turn(conn, request)
         # Wait for the first piece: a provider that fails at once gets a plain status (429, 502...).
         first = next(stream)

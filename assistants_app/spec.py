@@ -1,0 +1,61 @@
+"""The OpenAPI document lists every status each operation can answer.
+
+flask-smorest's catch-all `default` response is turned off (it would hide an undocumented
+status from clients and from the fuzz test); the statuses every route shares are added to
+each operation here, each route's own ones stay on its view."""
+from apispec import BasePlugin
+
+# Answered before any view runs, in the one error contract (auth.py, the rate limiter).
+SECURED = {
+    401: ("Missing, invalid or revoked API key.",
+          {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}),
+    429: ("Too many requests with this API key (RATELIMIT_DEFAULT).",
+          {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}),
+}
+# Answered while the body is read: over ASSISTANTS_MAX_BODY_BYTES, or not JSON.
+BODY = {
+    413: ("The body is larger than ASSISTANTS_MAX_BODY_BYTES.", {}),
+    400: ("The body is not valid JSON.", {}),
+}
+NOT_FOUND = {404: ("No such object (or one of another tenant).", {})}
+# Seed 003's API answers a body that is not JSON with its own 422 (as FastAPI does), never 400.
+SEED_003_PREFIX = "/api/v1/compatibility/openai/v1/"
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str, headers: dict) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+class SharedStatusesPlugin(BasePlugin):
+    """apispec plugin: adds the shared statuses an operation does not document itself."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            shared = {}
+            if operation.get("security") != []:
+                shared.update(SECURED)
+            if "requestBody" in operation:
+                shared.update(BODY)
+                if path.startswith(SEED_003_PREFIX):
+                    del shared[400]
+            if "{" in path:
+                shared.update(NOT_FOUND)
+            for status, (description, headers) in shared.items():
+                documented = responses.get(status) or responses.get(str(status))
+                if documented is None:
+                    responses[str(status)] = _error(description, headers)
+                elif status in SECURED and isinstance(documented, dict):
+                    _also_error(documented, description, headers)  # e.g. a provider's 429: either may come
+
+
+def _also_error(response: dict, description: str, headers: dict) -> None:
+    response["description"] = f"{response.get('description', '')} Or: {description}".strip()
+    response.setdefault("headers", {}).update(headers)
+    media = (response.get("content") or {}).get("application/json")
+    if media and media.get("schema") not in ("Error", ERROR_REF):
+        media["schema"] = {"oneOf": [media["schema"], ERROR_REF]}

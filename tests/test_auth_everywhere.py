@@ -1,0 +1,253 @@
+"""Auth on every route, generated from app.url_map so that a new route is covered (or fails
+here) without anyone remembering to add it:
+
+- every route but the public ones answers 401 + WWW-Authenticate: Bearer without a key,
+  with a wrong key and with a revoked one;
+- no route lets a key of another tenant read, change, chat in or delete a tenant's
+  assistants, credentials, threads or sessions: it answers exactly what it answers for an id
+  that does not exist (404, or the 422 of "no such credential"), reveals nothing of the
+  object, calls no provider, and changes nothing."""
+import re
+import uuid
+
+from sqlalchemy import select
+
+from assistants_app.extensions import db
+from assistants_app.models import ApiKey
+
+from .conftest import make_key
+
+# The routes anyone may call (DESIGN: health, the OpenAPI document and its UI).
+PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>"}
+ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+SEED_003 = "/api/v1/compatibility/openai/v1"
+
+
+def routes(app) -> list[tuple[str, str]]:
+    """(rule, method) of every route of the app, HEAD and OPTIONS aside."""
+    return sorted((rule.rule, method) for rule in app.url_map.iter_rules()
+                  for method in rule.methods - {"HEAD", "OPTIONS"})
+
+
+def fill(rule: str, values: dict | None = None) -> str:
+    """A URL for the rule: the named objects' ids, or a placeholder for any other argument."""
+    return ARGUMENT.sub(lambda m: (values or {}).get(m.group(1), "some-id"), rule)
+
+
+def assert_401(response, what):
+    assert response.status_code == 401, (what, response.status_code, response.get_data(as_text=True)[:200])
+    assert response.headers["WWW-Authenticate"].startswith("Bearer"), what
+    assert response.json["code"] == 401 and response.json["status"] == "Unauthorized", what
+
+
+def test_every_route_but_the_public_ones_needs_a_valid_key(app, client, api_key):
+    revoked_key = make_key(app, name="to-revoke")
+    revoked = {"Authorization": f"Bearer {revoked_key}"}
+    assert client.get("/assistants", headers=revoked).status_code == 200  # valid (and cached) first
+    with app.app_context():
+        row = db.session.scalar(select(ApiKey).where(ApiKey.name == "to-revoke"))
+    result = app.test_cli_runner().invoke(args=["api-keys", "revoke", str(row.id)])
+    assert result.exit_code == 0, result.output
+
+    refusals = {
+        "no key": {},
+        "wrong key": {"Authorization": "Bearer sk-asst-" + "x" * 43},
+        "revoked key": revoked,
+        "not bearer": {"Authorization": f"Basic {api_key}"},
+    }
+    checked = 0
+    for rule, method in routes(app):
+        if rule in PUBLIC_RULES:
+            continue
+        for name, headers in refusals.items():
+            body = {} if method != "GET" else None
+            response = client.open(fill(rule), method=method, headers=headers, json=body)
+            assert_401(response, f"{method} {rule} with {name}")
+            checked += 1
+    assert checked >= 4 * 20  # the routes are there: a broken url_map would pass vacuously
+
+
+def test_public_routes_answer_without_a_key(app, client):
+    public = {rule for rule, _ in routes(app)} & PUBLIC_RULES
+    assert public == PUBLIC_RULES  # they exist; if one moves, this list must follow
+    for rule in PUBLIC_RULES:
+        response = client.get(fill(rule, {"filename": "swagger-ui.css"}))
+        assert response.status_code == 200, rule
+
+
+# --- Tenants -------------------------------------------------------------------------------
+
+class Tenant:
+    """One tenant's objects: a credential, an assistant using it, a seed-004 thread with one
+    turn, and a seed-003 session with one turn."""
+
+    def __init__(self, client, headers, fake, name):
+        self.headers = headers
+        self.name = name
+        self.credential = client.post("/credentials", headers=headers, json={
+            "name": f"{name}-credential-name", "provider": "openai_compatible", "base_url": fake.base_url,
+            "api_key": f"sk-{name}-provider-key"}).json["id"]
+        details = {"model": "gpt-4", "name": f"{name}-assistant-name", "instructions": f"{name} instructions"}
+        assistant = client.post("/assistants", headers=headers,
+                                json={"details": details, "credential": self.credential}).json
+        self.assistant, self.details_id = assistant["id"], assistant["details"]["id"]
+        self.thread = client.post("/openai/initialize", headers=headers,
+                                  json={"agent_id": self.assistant}).json["thread_id"]
+        turn = {"agent_id": self.assistant, "thread_id": self.thread, "user_input": f"{name} secret question"}
+        assert client.post("/openai/chat", headers=headers, json=turn).status_code == 200
+        session = client.post(f"{SEED_003}/agents/{self.assistant}/chat/completions", headers=headers, json={
+            "messages": [{"role": "user", "content": f"{name} session question"}], "create_session": True})
+        assert session.status_code == 200, session.json
+        self.session = session.json["session_id"]
+
+    def ids(self) -> dict:
+        return {"assistant": self.assistant, "details_id": self.details_id, "credential": self.credential,
+                "thread": self.thread, "session": self.session}
+
+    def private_strings(self) -> list[str]:
+        return [f"{self.name}-credential-name", f"{self.name}-assistant-name", f"{self.name} instructions",
+                f"{self.name} secret question", f"{self.name} session question", f"{self.name}-provider-key"]
+
+
+def nonexistent_ids() -> dict:
+    return {"assistant": str(uuid.uuid4()), "details_id": "asst_" + uuid.uuid4().hex,
+            "credential": str(uuid.uuid4()), "thread": "thread_" + uuid.uuid4().hex,
+            "session": "thread_" + uuid.uuid4().hex}
+
+
+# In a probe, "victim:<object>" is the victim's id of that object, "own:<object>" the
+# intruder's own: a probe is sent once with the victim's ids and once with made-up ones.
+def probe(path: dict | None = None, json=None, query=None, expect=404):
+    return {"path": path or {}, "json": json, "query": query, "expect": expect}
+
+
+def by_id(obj: str, json=None, expect=404):
+    """The rule's one path argument, whatever its name, is the victim's object."""
+    return probe({"*": f"victim:{obj}"}, json, None, expect)
+
+
+LIST = "list"      # lists only the caller's own objects
+NO_ID = "no id"    # names no object: nothing of another tenant to reach
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+NOT_YOURS = 422  # naming a credential that is not yours: "no such credential"
+AGENT_ROUTES = {
+    "": {"GET": LIST,
+         "POST": [probe(json={"model": "gpt-4", "credential": "victim:credential"}, expect=NOT_YOURS)]},
+    "/<agent_id>": {
+        "GET": [by_id("assistant")],
+        "POST": [by_id("assistant", json={"name": "taken"}),
+                 probe({"*": "own:assistant"}, {"credential": "victim:credential"}, expect=NOT_YOURS)],
+        "DELETE": [by_id("assistant")],
+    },
+    "/<agent_id>/chat/completions": {
+        "POST": [by_id("assistant", json=CHAT),
+                 probe({"*": "own:assistant"}, {**CHAT, "store_in_session": "victim:session"})],
+    },
+}
+TURN = {"user_input": "hi"}
+# How to reach a tenant's objects through each route. Keyed by rule: a rule missing here
+# fails the test, so every new route gets classified.
+CROSS_TENANT = {
+    "/static/<path:filename>": {"GET": NO_ID},
+    "/credentials": {"GET": LIST, "POST": NO_ID},
+    "/credentials/<credential_id>": {
+        "GET": [by_id("credential")],
+        "PUT": [by_id("credential", json={"name": "taken", "api_key": "sk-replaced"})],
+        "DELETE": [by_id("credential")],
+    },
+    "/assistants": {
+        "GET": LIST,
+        "POST": [probe(json={"details": {"model": "gpt-4"}, "credential": "victim:credential"},
+                       expect=NOT_YOURS)],
+    },
+    "/assistants/<assistant_id>": {
+        "GET": [by_id("assistant")],
+        "PUT": [by_id("assistant", json={"details": {"model": "taken"}}),
+                probe({"*": "own:assistant"}, {"credential": "victim:credential"}, expect=NOT_YOURS)],
+        "DELETE": [by_id("assistant")],
+    },
+    **{f"{SEED_003}/{collection}{suffix}": methods
+       for collection in ("agents", "assistants") for suffix, methods in AGENT_ROUTES.items()},
+    "/openai/initialize": {"POST": [probe(json={"agent_id": "victim:assistant"}),
+                                    probe(json={"agent_id": "victim:details_id"})]},
+    "/openai/chat": {"POST": [
+        probe(json={"agent_id": "victim:assistant", "thread_id": "victim:thread", **TURN}),
+        probe(json={"agent_id": "own:assistant", "thread_id": "victim:thread", **TURN}),
+        probe(json={"agent_id": "own:assistant", "thread_id": "victim:session", **TURN, "stream": True}),
+    ]},
+    "/openai/delete_agent": {"POST": [probe(json={"agent_id": "victim:assistant"}),
+                                      probe(json={"agent_id": "victim:details_id"})]},
+    "/openai/get_models": {"GET": [probe(query={"credential": "victim:credential"})]},
+    "/openai/threads/<thread_id>": {"DELETE": [by_id("thread"), by_id("session")]},
+    "/openai/threads/<thread_id>/messages": {"GET": [by_id("thread"), by_id("session")]},
+}
+
+
+def render(template, victim: dict, own: dict):
+    """The template with "victim:<object>" and "own:<object>" replaced by those ids."""
+    if isinstance(template, dict):
+        return {key: render(value, victim, own) for key, value in template.items()}
+    if isinstance(template, str) and template.startswith(("victim:", "own:")):
+        whose, _, obj = template.partition(":")
+        return (victim if whose == "victim" else own)[obj]
+    return template
+
+
+def send(client, headers, rule, method, probe_, victim: dict, own: dict):
+    path = ARGUMENT.sub(lambda m: render(probe_["path"].get("*", "some-id"), victim, own), rule)
+    return client.open(path, method=method, headers=headers, json=render(probe_["json"], victim, own),
+                       query_string=render(probe_["query"], victim, own))
+
+
+def snapshot(client, tenant: Tenant) -> dict:
+    """What the owner sees of its objects."""
+    base = f"{SEED_003}/agents/{tenant.assistant}"
+    agent = client.get(base, headers=tenant.headers).json
+    return {
+        "credential": client.get(f"/credentials/{tenant.credential}", headers=tenant.headers).json,
+        "assistant": client.get(f"/assistants/{tenant.assistant}", headers=tenant.headers).json,
+        "agent": {k: v for k, v in agent.items() if k not in ("status", "status_errors")},
+        "thread": client.get(f"/openai/threads/{tenant.thread}/messages", headers=tenant.headers).json,
+        "session": client.get(f"/openai/threads/{tenant.session}/messages", headers=tenant.headers).json,
+    }
+
+
+def calls_with(fake, provider_key: str) -> list:
+    return [r for r in fake.requests if provider_key in r.headers.get("authorization", "")]
+
+
+def test_no_route_reaches_another_tenants_objects(app, client, auth, other_auth, fake):
+    victim = Tenant(client, auth, fake, "alpha")
+    intruder = Tenant(client, other_auth, fake, "bravo")
+    before = snapshot(client, victim)
+    victims_provider_calls = len(calls_with(fake, "sk-alpha-provider-key"))
+
+    unknown = sorted({rule for rule, _ in routes(app)} - PUBLIC_RULES - set(CROSS_TENANT))
+    assert not unknown, f"classify these routes in CROSS_TENANT: {unknown}"
+    probes = 0
+    for rule, method in routes(app):
+        if rule in PUBLIC_RULES:
+            continue
+        assert method in CROSS_TENANT[rule], f"classify {method} {rule} in CROSS_TENANT"
+        entry = CROSS_TENANT[rule][method]
+        if entry == LIST:
+            response = client.get(rule, headers=other_auth)
+            assert response.status_code == 200
+            listed = set(re.findall(r'"([^"]+)"', response.get_data(as_text=True)))
+            assert not set(victim.ids().values()) & listed, rule
+            continue
+        if entry == NO_ID:
+            continue
+        for probe_ in entry:
+            what = f"{method} {rule} {probe_}"
+            missing = send(client, other_auth, rule, method, probe_, nonexistent_ids(), intruder.ids())
+            response = send(client, other_auth, rule, method, probe_, victim.ids(), intruder.ids())
+            assert response.status_code == probe_["expect"], (what, response.get_data(as_text=True)[:300])
+            assert missing.status_code == response.status_code, what  # indistinguishable from nothing
+            body = response.get_data(as_text=True)
+            assert not [s for s in victim.private_strings() if s in body], what
+            probes += 1
+
+    assert probes >= 30
+    assert len(calls_with(fake, "sk-alpha-provider-key")) == victims_provider_calls  # nor its provider
+    assert snapshot(client, victim) == before    # and none changed anything

@@ -1,0 +1,232 @@
+"""Crash safety: kill -9 gunicorn workers of the real service (tests/live_server.py) in the
+middle of chat turns and assistant writes. Every write a client was told about is there,
+nothing is half-written, the killed turns' locks expire, and the service answers again
+within seconds."""
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from assistants_app import create_app
+from assistants_app.extensions import db
+from assistants_app.models import Assistant, Message, Thread, utcnow
+
+from .conftest import SECRET_KEYS
+
+OPENAI_TIMEOUT = 5  # the live_server fixture's; a turn lock is stale after OPENAI_TIMEOUT + 30 s
+STALE_AFTER = OPENAI_TIMEOUT + 30
+pytestmark = pytest.mark.slow  # a real gunicorn; in the default run too
+
+
+class Load:
+    """Client threads that loop until stopped, logging every request with its reply."""
+
+    def __init__(self, server, agent_id: str, update_ids: list[str], chats: int = 6, creators: int = 2):
+        self.server, self.agent_id = server, agent_id
+        self.stopping = threading.Event()
+        self.log: list[dict] = []
+        self._lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.chat, args=(k,)) for k in range(chats)]
+        self.threads += [threading.Thread(target=self.create, args=(k,)) for k in range(creators)]
+        self.threads += [threading.Thread(target=self.update, args=(i,)) for i in update_ids]
+
+    def send(self, kind: str, method: str, path: str, body=None, **facts):
+        reply = self.server.request(method, path, body)
+        with self._lock:
+            self.log.append({"kind": kind, "body": body, "reply": reply, **facts})
+        return reply
+
+    def new_thread(self) -> str:
+        while True:  # a killed worker may take the request with it: ask again
+            reply = self.send("initialize", "POST", "/openai/initialize", {"agent_id": self.agent_id})
+            if reply.status == 200:
+                return reply.body["thread_id"]
+            assert reply.status == 0, reply
+
+    def chat(self, k: int):
+        thread_id, n = self.new_thread(), 0
+        while not self.stopping.is_set():
+            text = f"chat {k} turn {n}"
+            reply = self.send("chat", "POST", "/openai/chat",
+                              {"agent_id": self.agent_id, "thread_id": thread_id, "user_input": text},
+                              thread_id=thread_id, text=text)
+            n += 1
+            if reply.status == 0:  # killed in flight: its lock stays until it expires; go on elsewhere
+                thread_id = self.new_thread()
+
+    def create(self, k: int):
+        n = 0
+        while not self.stopping.is_set():
+            body = {"details": {"model": f"created-{k}-{n}", "name": f"creator {k} #{n}"},
+                    "iconSrc": f"/images/{k}-{n}.png", "type": "CUSTOM"}
+            self.send("create", "POST", "/assistants", body)
+            n += 1
+
+    def update(self, assistant_id: str):
+        n = 0
+        while not self.stopping.is_set():
+            body = {"details": {"model": f"updated-{n}", "instructions": f"Version {n}."},
+                    "iconSrc": f"/v/{n}.png"}
+            self.send("update", "PUT", f"/assistants/{assistant_id}", body, assistant_id=assistant_id)
+            n += 1
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def entries(self, kind: str, status: int | None = None) -> list[dict]:
+        return [e for e in self.log if e["kind"] == kind and (status is None or e["reply"].status == status)]
+
+
+@contextmanager
+def database(server):
+    app = create_app({"TESTING": True, "DATABASE_URL": server.env["DATABASE_URL"],
+                      "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+        db.engine.dispose()
+
+
+def wait_until_answering(server, timeout: float = 30) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if server.request("GET", "/health", timeout=timeout).status == 200:
+            return time.monotonic() - started
+        time.sleep(0.01)
+    raise AssertionError(f"no answer {timeout} s after the crash\n{server.log_tail()}")
+
+
+def wait_serving(server, pids, timeout: float = 30) -> None:
+    """Until each of these workers has answered a request (seen by the connection it accepted)."""
+    waiting, deadline = set(pids), time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        for pid, connection in server.connections_by_worker().items():
+            waiting.discard(pid)
+            connection.close()
+    assert not waiting, f"workers {waiting} never answered\n{server.log_tail()}"
+
+
+def assistant_state(assistant) -> dict:
+    return {"details": dict(assistant.details), "iconSrc": assistant.icon_src}
+
+
+def test_kill_9_workers_under_load_loses_no_acknowledged_write(live_server, fake):
+    fake.delay = 0.4  # every turn is in flight for 0.4 s
+    server = live_server()
+    agent_id = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body["id"]
+    update_ids = [server.request("POST", "/assistants", {"details": {"model": "v0"}}).body["id"]
+                  for _ in range(2)]
+    figures = {}
+    with Load(server, agent_id, update_ids) as load:
+        time.sleep(1.0)
+        # Crash 1: one worker; the other keeps serving while the master replaces it.
+        victim = server.worker_pids()[0]
+        killed = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        figures["answering after 1 of 2 workers killed (s)"] = wait_until_answering(server)
+        wait_serving(server, server.wait_for_workers(exclude=[victim]))
+        figures["replacement worker serving after (s)"] = time.monotonic() - killed
+        time.sleep(1.0)
+        # Crash 2: every worker at once: nothing serves until the master has booted new ones.
+        victims = server.worker_pids()
+        killed = time.monotonic()
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        figures["answering after 2 of 2 workers killed (s)"] = wait_until_answering(server)
+        wait_serving(server, server.wait_for_workers(exclude=victims))
+        figures["both replacements serving after (s)"] = time.monotonic() - killed
+        time.sleep(1.0)
+    fake.delay = 0
+
+    statuses = {e["reply"].status for e in load.log}
+    assert statuses <= {0, 200}, [e for e in load.log if e["reply"].status not in (0, 200)]
+    killed_turns = load.entries("chat", 0)
+    assert killed_turns, "no chat turn was in flight in a killed worker"
+    figures |= {"requests": len(load.log), "acknowledged": len([e for e in load.log if e["reply"].status]),
+                "cut by the kills": len([e for e in load.log if not e["reply"].status]),
+                "turns killed in flight": len(killed_turns)}
+    print("\ncrash figures:", {k: round(v, 2) for k, v in figures.items()})
+    assert figures["answering after 2 of 2 workers killed (s)"] < 15
+
+    with database(server) as session:
+        messages = {m.id: m for m in session.scalars(select(Message))}
+        # Every acknowledged turn is there: its user message, then exactly its reply.
+        for entry in load.entries("chat", 200):
+            reply = messages[entry["reply"].body["message_id"]]
+            expected = (entry["thread_id"], "assistant", f"Echo: {entry['text']}")
+            assert (reply.thread_id, reply.role, reply.content) == expected
+            user = session.scalar(select(Message).where(Message.thread_id == reply.thread_id,
+                                                        Message.position == reply.position - 1))
+            assert (user.role, user.content) == ("user", entry["text"])
+        for entry in load.entries("initialize", 200):
+            assert session.get(Thread, entry["reply"].body["thread_id"]) is not None
+        # Nothing half-written: every thread is whole user/reply pairs, every assistant a whole row.
+        for thread in session.scalars(select(Thread)):
+            history = [(m.position, m.role, m.content) for m in thread.messages]
+            assert [p for p, _, _ in history] == list(range(len(history))), history
+            for (_, role, content), (_, reply_role, reply) in zip(history[::2], history[1::2]):
+                assert (role, reply_role, reply) == ("user", "assistant", f"Echo: {content}"), history
+            assert len(history) % 2 == 0, history
+        for assistant in session.scalars(select(Assistant)):
+            assert assistant.details.get("model") and assistant.details_id, assistant.id
+        # Every acknowledged create is there as sent; the last acknowledged update, or a later one.
+        for entry in load.entries("create", 200):
+            assistant = session.get(Assistant, entry["reply"].body["id"])
+            assert assistant_state(assistant) == {"details": entry["body"]["details"],
+                                                  "iconSrc": entry["body"]["iconSrc"]}
+        for assistant_id in update_ids:
+            sent = [e for e in load.entries("update") if e["assistant_id"] == assistant_id]
+            last_acknowledged = max(i for i, e in enumerate(sent) if e["reply"].status == 200)
+            allowed = [{"details": e["body"]["details"], "iconSrc": e["body"]["iconSrc"]}
+                       for e in sent[last_acknowledged:]]
+            assert assistant_state(session.get(Assistant, assistant_id)) in allowed
+
+        # A turn killed after taking its thread's lock and before its commit wrote nothing and left
+        # the lock (killed before: no lock; after: all written, lock freed, in the same commit).
+        # Its thread answers 409 at once until the lock is stale.
+        locked = set(session.scalars(select(Thread.id).where(Thread.turn_token.is_not(None))))
+        for entry in killed_turns:
+            written = entry["text"] in [m.content for m in messages_of(session, entry["thread_id"])]
+            assert not (written and entry["thread_id"] in locked), entry
+        assert locked
+        for thread_id in sorted(locked):
+            before = len(messages_of(session, thread_id))
+            turn = {"agent_id": agent_id, "thread_id": thread_id, "user_input": "after the crash"}
+            backdate(session, thread_id, STALE_AFTER - 5)
+            refused = server.request("POST", "/openai/chat", turn)
+            assert refused.status == 409 and refused.seconds < 0.5, refused
+            backdate(session, thread_id, STALE_AFTER + 1)
+            retried = server.request("POST", "/openai/chat", turn)
+            assert retried.status == 200, retried
+            session.expire_all()
+            assert [m.content for m in messages_of(session, thread_id)[before:]] == [
+                "after the crash", "Echo: after the crash"]
+    print(f"locked threads recovered after the stale window ({STALE_AFTER} s): {len(locked)}")
+
+    # And the service answers everyone again.
+    replies = [server.request("GET", "/assistants?page_size=5") for _ in range(10)]
+    assert [r.status for r in replies] == [200] * 10
+
+
+def messages_of(session, thread_id: str) -> list[Message]:
+    query = select(Message).where(Message.thread_id == thread_id).order_by(Message.position)
+    return list(session.scalars(query))
+
+
+def backdate(session, thread_id: str, seconds: float) -> None:
+    """The turn lock as it will be `seconds` after it was taken (the clock, without the wait)."""
+    session.execute(update(Thread).where(Thread.id == thread_id)
+                    .values(turn_started_at=utcnow() - timedelta(seconds=seconds)))
+    session.commit()

@@ -1,0 +1,138 @@
+"""Fuzzing from our own OpenAPI document: schemathesis generates valid and invalid requests
+for every operation of /openapi.json and sends them with a valid key through the WSGI app.
+No 500, no undocumented status, every response body matches its documented schema.
+
+Deterministic (hypothesis derandomize, no example database) and bounded (MAX_EXAMPLES per
+strategy); the provider is the loopback fake (app_config's OPENAI_BASE_URL)."""
+import collections
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from assistants_app import create_app
+
+from .conftest import SECRET_KEYS
+
+POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+MAX_EXAMPLES = 12
+# The valid key is sent with every case (the 401s are tests/test_auth_everywhere.py's job).
+CONFIG = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
+# Body fields that name an object: with a real id half the time, so the fuzzer gets past the 404.
+ID_FIELDS = ("agent_id", "thread_id", "credential")
+
+
+def spec_operations() -> list[tuple[str, str]]:
+    """(method, path) of every operation the document lists, read from a throwaway app."""
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
+    spec = app.test_client().get("/openapi.json").json
+    return [(method.upper(), path) for path, item in spec["paths"].items()
+            for method in item if method in ("get", "put", "post", "delete", "patch")]
+
+
+OPERATIONS = spec_operations()
+
+
+@pytest.fixture
+def app_config(app_config):
+    # The fuzzer sends a few hundred requests with one key: keep the rate limit out of its way.
+    return dict(app_config, RATELIMIT_DEFAULT="100000 per minute", OPENAI_TIMEOUT=3.0)
+
+
+def seed(client, auth, fake) -> dict:
+    """Real objects of the key's tenant, so the fuzzer also reaches past 'not found'."""
+    credential = client.post("/credentials", headers=auth, json={
+        "name": "fuzz", "provider": "openai_compatible", "base_url": fake.base_url,
+        "api": "chat_completions", "api_key": "sk-fuzz-provider-key"}).json
+    assistant = client.post("/assistants", headers=auth, json={
+        "details": {"model": "gpt-4", "instructions": "Be brief."}, "credential": credential["id"]}).json
+    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json
+    return {"agent_id": assistant["id"], "assistant_id": assistant["id"], "thread_id": thread["thread_id"],
+            "credential": credential["id"], "credential_id": credential["id"]}
+
+
+def with_real_ids(ids: dict):
+    def replace(pair):
+        case, use_real = pair
+        if use_real and isinstance(case.body, dict):
+            for name in ID_FIELDS:
+                if name in case.body:
+                    case.body[name] = ids[name]
+        return case
+    return replace
+
+
+# Any Unicode but NUL (refused with 422 everywhere), in a chat turn that reaches the fake provider.
+TURN_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40)
+CHAT_TURNS = {
+    "/openai/chat": lambda ids, text, stream: {
+        "agent_id": ids["agent_id"], "thread_id": ids["thread_id"], "user_input": text, "stream": stream},
+    "/chat/completions": lambda ids, text, stream: {
+        "messages": [{"role": "user", "content": text}], "stream": stream, "create_session": not stream},
+}
+
+
+def set_body(case, body):
+    case.body = body
+    return case
+
+
+def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStrategy]]:
+    """Valid and invalid requests; where the path names an object, also with a real one."""
+    real_path = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
+    found = [(POSITIVE, st.tuples(operation.as_strategy(), st.booleans()).map(with_real_ids(ids))),
+             (NEGATIVE, operation.as_strategy(generation_mode=NEGATIVE))]
+    if real_path:
+        found += [(mode, operation.as_strategy(generation_mode=mode, path_parameters=real_path))
+                  for mode in (POSITIVE, NEGATIVE)]
+    for suffix, make_body in CHAT_TURNS.items():
+        if operation.path.endswith(suffix):  # cross-field rules keep most generated turns from the provider
+            turns = st.tuples(operation.as_strategy(path_parameters=real_path), TURN_TEXT, st.booleans())
+            turns = turns.map(lambda t, make=make_body: set_body(t[0], make(ids, t[1], t[2])))
+            found.append((POSITIVE, turns))
+    return found
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_operation(app, client, auth, fake, method, path):
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
+    operation = schema[path][method]
+    label = f"{method} {path}"
+    cases, statuses = 0, collections.Counter()
+    for mode, strategy in strategies(operation, seed(client, auth, fake)):
+        @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
+                  phases=[Phase.explicit, Phase.generate, Phase.shrink],
+                  suppress_health_check=list(HealthCheck))
+        @given(case=strategy)
+        def run(case):
+            nonlocal cases
+            cases += 1
+            response = case.call(headers=auth)
+            statuses[response.status_code] += 1
+            case.validate_response(response, checks=CHECKS, headers=auth)
+
+        try:
+            run()
+        except Unsatisfiable:  # nothing to make invalid (GET /health has no parameters)
+            assert mode is NEGATIVE
+    print(f"fuzzed {label}: {cases} cases, statuses {dict(sorted(statuses.items()))}")
+
+
+def test_every_operation_documents_its_statuses_without_a_catch_all(client):
+    """status_code_conformance is void for an operation with a `default` response."""
+    spec = client.get("/openapi.json").json
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            assert "default" not in operation["responses"], (method, path)
+            if operation.get("security") != []:
+                assert {"401", "429"} <= set(operation["responses"]), (method, path)
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], (method, path)

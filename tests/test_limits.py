@@ -1,0 +1,276 @@
+"""Limits: the per-API-key rate limit (flask-limiter; 429 + Retry-After in the error contract,
+in Redis when REDIS_URL is set), length limits (422), and Unicode, NUL and very long strings
+on every route without a 500."""
+import json
+import os
+import re
+import uuid
+from urllib.parse import quote
+
+import pytest
+
+from assistants_app import create_app
+from assistants_app.auth import digest
+from assistants_app.extensions import db
+
+from .conftest import SECRET_KEYS, make_key
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+SEED_003 = "/api/v1/compatibility/openai/v1/agents"
+ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+@pytest.fixture
+def app_config(app_config):
+    return dict(app_config, RATELIMIT_DEFAULT="3 per minute")
+
+
+def headers_for(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def assert_429(response):
+    assert response.status_code == 429, response.get_data(as_text=True)
+    body = response.json
+    assert set(body) == {"code", "status", "message"}
+    assert (body["code"], body["status"]) == (429, "Too Many Requests")
+    assert 1 <= int(response.headers["Retry-After"]) <= 61
+    return body
+
+
+def test_a_key_past_its_limit_gets_429_with_retry_after(client, auth):
+    for _ in range(3):
+        assert client.get("/assistants", headers=auth).status_code == 200
+    body = assert_429(client.get("/assistants", headers=auth))
+    assert "3 per 1 minute" in body["message"]
+    # Every route shares the key's budget, whatever its API's own error shape.
+    assert_429(client.get(f"{SEED_003}/{uuid.uuid4()}", headers=auth))
+    assert_429(client.post("/openai/initialize", json={"agent_id": "x"}, headers=auth))
+
+
+def test_keys_are_limited_independently(app, client, auth):
+    other_same_tenant = headers_for(make_key(app, name="second"))
+    for _ in range(3):
+        client.get("/assistants", headers=auth)
+    assert_429(client.get("/assistants", headers=auth))
+    for _ in range(3):
+        assert client.get("/assistants", headers=other_same_tenant).status_code == 200
+    assert_429(client.get("/assistants", headers=other_same_tenant))
+
+
+def test_health_is_never_limited_and_keyless_requests_are_limited_by_address(client):
+    for _ in range(10):
+        assert client.get("/health").status_code == 200
+    for _ in range(3):
+        assert client.get("/openapi.json").status_code == 200
+    assert_429(client.get("/openapi.json"))
+    assert_429(client.get("/assistants"))  # the same address, no key: its budget is spent too
+    other_address = client.get("/openapi.json", environ_overrides={"REMOTE_ADDR": "10.1.2.3"})
+    assert other_address.status_code == 200
+
+
+def redis_client():
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    try:
+        connection.ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not answering on 127.0.0.1:6379, and CI must test the shared rate limit")
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    return connection
+
+
+def limit_keys(connection) -> list[str]:
+    return [k.decode() for k in connection.scan_iter(match="*assistants_app*")]
+
+
+def test_limits_are_counted_in_redis_and_shared_by_workers(app_config, fake):
+    connection = redis_client()
+    for stale in limit_keys(connection):
+        connection.delete(stale)
+    config = dict(app_config, REDIS_URL=REDIS_URL, RATELIMIT_DEFAULT="3 per minute")
+    workers = [create_app(config), create_app(config)]  # two gunicorn workers, one Redis
+    key = make_key(workers[0], name="redis")
+    try:
+        for index in range(3):
+            response = workers[index % 2].test_client().get("/assistants", headers=headers_for(key))
+            assert response.status_code == 200
+        stored = limit_keys(connection)
+        assert stored and all(digest(key) in name and key not in name for name in stored)
+        assert_429(workers[0].test_client().get("/assistants", headers=headers_for(key)))
+        assert_429(workers[1].test_client().get("/assistants", headers=headers_for(key)))
+    finally:
+        for name in limit_keys(connection):
+            connection.delete(name)
+        with workers[0].app_context():
+            db.session.execute(db.text("DELETE FROM api_keys WHERE name = 'redis'"))
+            db.session.commit()
+        for worker in workers:
+            with worker.app_context():
+                db.engine.dispose()
+
+
+def test_redis_down_limits_in_memory_instead_of_failing(app_config, fake):
+    app = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0", RATELIMIT_DEFAULT="3 per minute"))
+    key = headers_for(make_key(app, name="redis-down"))
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/assistants", headers=key).status_code == 200
+    assert_429(client.get("/assistants", headers=key))
+    with app.app_context():
+        db.session.execute(db.text("DELETE FROM api_keys WHERE name = 'redis-down'"))
+        db.session.commit()
+        db.engine.dispose()
+
+
+# --- Lengths ------------------------------------------------------------------------------
+
+@pytest.fixture
+def unlimited(app_config):
+    app_config["RATELIMIT_DEFAULT"] = "100000 per minute"
+    return app_config
+
+
+LENGTH_CASES = [
+    # (method, path, body, status): one field just past its limit.
+    ("POST", "/assistants", {"details": {"model": "m", "instructions": "i" * 256_001}}, 422),
+    ("POST", "/assistants", {"details": {"model": "m" * 257}}, 422),
+    ("POST", "/assistants", {"details": {"model": "m", "name": "n" * 257}}, 422),
+    ("POST", "/assistants", {"details": {"model": "m", "description": "d" * 513}}, 422),
+    ("POST", "/assistants", {"details": {"model": "m"}, "iconSrc": "/" * 2049}, 422),
+    ("POST", SEED_003, {"model": "m", "instructions": "i" * 256_001}, 422),
+    ("POST", SEED_003, {"model": "m", "metadata": {f"k{i}": "v" for i in range(17)}}, 422),
+    ("POST", SEED_003, {"model": "m", "metadata": {"k" * 65: "v"}}, 422),
+    ("POST", SEED_003, {"model": "m", "metadata": {"k": "v" * 513}}, 422),
+    ("POST", "/credentials", {"name": "n" * 201, "api_key": "k"}, 422),
+    ("POST", "/credentials", {"name": "n", "api_key": "k" * 4097}, 422),
+    ("POST", "/openai/initialize", {"agent_id": "a" * 129}, 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), LENGTH_CASES,
+                         ids=[f"{c[1]}-{json.dumps(c[2])[:40]}" for c in LENGTH_CASES])
+def test_lengths_past_the_limit_are_refused(unlimited, client, auth, method, path, body, status):
+    response = client.open(path, method=method, json=body, headers=auth)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+
+
+def test_message_lengths_are_refused(unlimited, client, auth, fake):
+    agent = client.post(SEED_003, json={"model": "gpt-4"}, headers=auth).json["id"]
+    thread = client.post("/openai/initialize", json={"agent_id": agent}, headers=auth).json["thread_id"]
+    too_long = "m" * 1_000_001  # under the 1 MiB body limit: the field's own limit answers
+    turn = {"agent_id": agent, "thread_id": thread}
+    assert client.post("/openai/chat", json={**turn, "user_input": too_long}, headers=auth).status_code == 400
+    assert client.post("/openai/chat", json={**turn, "message": too_long}, headers=auth).status_code == 400
+    chat = client.post(f"{SEED_003}/{agent}/chat/completions", headers=auth,
+                       json={"messages": [{"role": "user", "content": too_long}]})
+    assert chat.status_code == 422 and chat.json["detail"][0]["loc"][:2] == ["body", "messages"]
+    assert client.get(f"/openai/threads/{thread}/messages", headers=auth).json["data"] == []
+    assert fake.requests_to("/chat/completions") == []
+
+
+# --- Unicode, NUL, very long strings: never a 500 -----------------------------------------
+
+PAYLOADS = {
+    # Astral emoji, right-to-left override, a combining mark, CJK, zero-width joiner, a lone surrogate.
+    "unicode": "\U0001F600\u202eabc\u0301\u4e2d\u6587\u200d\ud800",
+    "nul": "a\x00b",
+    "long": "Ab3 \u00e9" * 60_000,
+}
+ID_FIELDS = {"agent_id": "assistant", "assistant_id": "assistant", "credential_id": "credential",
+             "credential": "credential", "thread_id": "thread", "store_in_session": "thread"}
+
+
+def spec_and_routes():
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
+    spec = app.test_client().get("/openapi.json").json
+    routes = sorted((rule.rule, method) for rule in app.url_map.iter_rules()
+                    for method in rule.methods - {"HEAD", "OPTIONS"})
+    return spec, routes
+
+
+SPEC, ROUTES = spec_and_routes()
+
+
+def resolve(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    for combined in ("oneOf", "anyOf", "allOf"):
+        if combined in schema:
+            return resolve(schema[combined][0])
+    return schema
+
+
+def instance(schema: dict, text: str, only_required: bool):
+    """A value of the schema with `text` in every string (enums keep a valid value)."""
+    schema = resolve(schema)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 0.5
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return [instance(schema.get("items", {}), text, only_required)]
+    if kind == "object" or "properties" in schema:
+        properties = {name: sub for name, sub in schema.get("properties", {}).items()
+                      if not sub.get("readOnly")}
+        if only_required:
+            properties = {name: properties[name] for name in schema.get("required", []) if name in properties}
+        value = {name: instance(sub, text, only_required) for name, sub in properties.items()}
+        if isinstance(schema.get("additionalProperties"), dict) and not only_required:
+            value[text[:64]] = instance(schema["additionalProperties"], text, only_required)
+        return value
+    return text
+
+
+def operation_for(rule: str, method: str) -> dict:
+    path = rule.replace("<", "{").replace(">", "}")
+    return SPEC["paths"].get(path, {}).get(method.lower(), {})
+
+
+def requests_for(rule, method, text, real: dict):
+    """Every argument, query parameter and body string set to `text`: with made-up ids, then
+    with real ones (so that valid-looking input reaches the database and the provider)."""
+    operation = operation_for(rule, method)
+    # In a URL, "very long" is what a server lets through (gunicorn: a 4094-byte request line).
+    wire_text = quote(text[:1000].encode("utf-8", "surrogatepass"), safe="")
+    parameters = operation.get("parameters", [])
+    query = "&".join(f"{p['name']}={wire_text}" for p in parameters if p.get("in") == "query")
+    content = operation.get("requestBody", {}).get("content", {})
+    body_schema = content.get("application/json", {}).get("schema")
+    bodies = [instance(body_schema, text, only) for only in (False, True)] if body_schema else [None]
+    made_up = wire_text
+    for use_real in (False, True):
+        path = ARGUMENT.sub(lambda m: real.get(ID_FIELDS.get(m.group(1)), made_up) if use_real else made_up,
+                            rule)
+        for body in bodies:
+            if use_real and isinstance(body, dict):
+                body = {k: real[ID_FIELDS[k]] if k in ID_FIELDS else v for k, v in body.items()}
+            yield path, query, body
+
+
+@pytest.mark.parametrize("kind", PAYLOADS)
+@pytest.mark.parametrize(("rule", "method"), ROUTES, ids=[f"{m} {r}" for r, m in ROUTES])
+def test_no_500_on_any_route(unlimited, client, auth, fake, rule, method, kind):
+    credential = client.post("/credentials", headers=auth, json={
+        "name": "c", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-x"})
+    credential = credential.json["id"]
+    assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
+                                                                "credential": credential}).json["id"]
+    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant}).json["thread_id"]
+    real = {"credential": credential, "assistant": assistant, "thread": thread}
+    sent = 0
+    for path, query, body in requests_for(rule, method, PAYLOADS[kind], real):
+        response = client.open(path, method=method, headers=auth, query_string=query or None, json=body)
+        text = response.get_data(as_text=True)
+        assert response.status_code < 500, (method, path[:100], response.status_code, text[:300])
+        if response.mimetype == "application/json":
+            json.loads(text)
+        sent += 1
+    assert sent >= 2
