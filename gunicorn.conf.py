@@ -14,4 +14,6 @@ worker_connections = int(os.environ.get("ASSISTANTS_WORKER_CONNECTIONS", 2000))
 timeout = int(float(os.environ.get("OPENAI_TIMEOUT", 120))) + 30
 graceful_timeout = 30
 keepalive = 5
+# gunicorn 27's control socket defaults to one path per user: two services on a host collide.
+control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request itself

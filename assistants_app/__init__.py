@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     _derive_settings(app)
+    app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)
 
     extensions.db.init_app(app)
     migrations = os.path.join(os.path.dirname(__file__), "migrations")

@@ -59,7 +59,6 @@ class DefaultConfig:
     OPENAPI_SWAGGER_UI_PATH = "docs"
     # Served by this app from the swagger-ui-bundle package: the docs page needs no CDN.
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
-    JSON_SORT_KEYS = False
 
 
 def parse_bool(value: str) -> bool:

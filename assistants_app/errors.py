@@ -79,6 +79,11 @@ def register_error_handlers(app):
         message = f"Too many requests with this API key ({err.description}). Retry after {retry_after} s."
         return jsonify(error_body(429, message)), 429, {"Retry-After": str(retry_after)}
 
+    # Python's json parser recurses: a body nested thousands deep is bad input, not a crash.
+    @app.errorhandler(RecursionError)
+    def handle_too_deep(err):
+        return jsonify(error_body(400, "The JSON body is nested too deeply.")), 400
+
     # HTTPExceptions have flask-smorest's own, more specific handler; this one gets the rest.
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception):

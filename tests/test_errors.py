@@ -83,3 +83,19 @@ def test_500_leaks_no_internals(app_config, fake):
     body = assert_contract(response, 500)
     assert "secret internal detail" not in response.get_data(as_text=True)
     assert body["message"] == "An internal error occurred."
+
+
+def test_deeply_nested_json_is_400_not_500(client, auth):
+    body = '{"details": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = client.post("/assistants", data=body, content_type="application/json", headers=auth)
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    assert_contract(response, 400)
+
+
+def test_answers_keep_the_schema_field_order(client, auth):
+    import json
+
+    created = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "n"}}, headers=auth)
+    body = json.loads(created.get_data(as_text=True))  # a dict keeps the order of the text
+    assert list(body) == ["id", "details", "credential", "iconSrc", "type", "createdDate", "updatedDate"]
+    assert list(body["details"]) == ["id", "name", "model"]

@@ -36,6 +36,10 @@ class AssistantFieldsSchema(StrictSchema):
 
 
 class AssistantSchema(AssistantFieldsSchema):
+    class Meta(AssistantFieldsSchema.Meta):
+        # Seed 000's order: the id first.
+        fields = ("id", "details", "credential", "iconSrc", "type", "createdDate", "updatedDate")
+
     id = fields.String(metadata={"description": "Server-owned UUID."})
     details = fields.Nested(AssistantDetailsSchema, attribute="details_with_id")
     createdDate = fields.DateTime(attribute="created_at", format="iso")
