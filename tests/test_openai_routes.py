@@ -319,8 +319,10 @@ def test_delete_agent_leaves_no_rows(app, client, auth, fake, backend):
     assert response.status_code == 200
     assert response.json == {"message": "Agent deleted successfully", "agent_id": agent["id"]}
     with app.app_context():
-        for model in (Assistant, Thread, Message):
-            assert db.session.scalar(select(func.count()).select_from(model)) == 0
+        for query in (select(Assistant).where(Assistant.id == agent["id"]),
+                      select(Thread).where(Thread.assistant_id == agent["id"]),
+                      select(Message).where(Message.thread_id == thread_id)):
+            assert db.session.scalar(select(func.count()).select_from(query.subquery())) == 0
     if backend == "assistants":
         assert agent["details"]["id"] not in fake.assistants
     if backend == "responses":
