@@ -18,6 +18,11 @@ test: install
 docs: install
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
+# Gateway overhead, concurrency, throughput and memory (bench/README.md); not a test, CI does not run it.
+# BENCH_DATABASE_URL=postgresql://... adds PostgreSQL; BENCH_ARGS=--publish writes the table into the docs.
+bench: install
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
+
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt

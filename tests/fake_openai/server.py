@@ -243,9 +243,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
                 return self._blocking_fault(h, fault)
             return self._send_json(h, reply.status, reply.body, reply.headers)
         stream_fault = fault if fault and fault.kind in STREAM_FAULTS else None
-        if self._send_stream(h, reply, stream_fault) and reply.commit:
-            with self._lock:
-                reply.commit()
+        self._send_stream(h, reply, stream_fault)
 
     def _dispatch(self, h: _Handler, path: str, query: dict, body: Any) -> Reply:
         if not path.startswith("/v1/"):
@@ -305,7 +303,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
         h.wfile.write(self._head(200, head) + data)
 
     def _send_stream(self, h: _Handler, reply: Reply, fault: Fault | None) -> bool:
-        """Write SSE frames with chunked framing; returns True if delivered intact."""
+        """Write SSE frames with chunked framing; a stream delivered intact commits its state."""
         def chunk(data: bytes) -> None:
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
@@ -321,6 +319,10 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
         if fault is None:  # last frame and terminator in one write: the client may stop reading at [DONE]
             if self.chunk_delay and len(frames) > 1:
                 self._sleep(self.chunk_delay)
+            # Stored before the last frame leaves: a client that has read the end finds the state in.
+            if reply.commit:
+                with self._lock:
+                    reply.commit()
             last = b"%x\r\n%s\r\n" % (len(frames[-1]), frames[-1]) if frames else b""
             h.wfile.write(last + b"0\r\n\r\n")
             return True

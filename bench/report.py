@@ -1,0 +1,226 @@
+"""The results table (Markdown for the terminal and README.md, a list-table for the docs) and
+publishing it: README.md's "## Benchmarks" section, and only the table of docs/benchmarks.rst."""
+from __future__ import annotations
+
+import os
+import re
+
+from .processes import ROOT
+
+DATABASE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _n(value, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _failed(section) -> str | None:
+    if section is None:
+        return "not run"
+    if "failed" in section:
+        return "failed: " + section["failed"]
+    if "pending" in section:
+        return "pending: " + section["pending"]
+    return None
+
+
+def rows(run: dict) -> list[tuple[str, str, str]]:
+    """(figure, target, measured) for one database's run."""
+    out = []
+    overhead = run.get("chat_overhead")
+    problem = _failed(overhead)
+    for mode, label in (("blocking", "chat turn"), ("streamed", "streamed turn, first delta")):
+        if problem:
+            target = "≤ 1 ms / ≤ 5 ms" if mode == "blocking" else "-"
+            out.append((f"{label}: added latency, median / p99", target, problem))
+            continue
+        o = overhead[mode]
+        added, gateway, direct = o["added"], o["gateway"], o["direct"]
+        text = (f"{_n(added['median_ms'], 3)} / {_n(added['p99_ms'], 3)} ms "
+                f"(gateway {_n(gateway['median_ms'])} ms vs direct {_n(direct['median_ms'])} ms median, "
+                f"{o['pairs']} pairs)")
+        if mode == "blocking":
+            ok = added["median_ms"] <= 1 and added["p99_ms"] <= 5
+            out.append((f"{label}: added latency, median / p99", "≤ 1 ms / ≤ 5 ms", f"{text} {_mark(ok)}"))
+        else:
+            out.append((f"{label}: added latency, median / p99", "-", text))
+    turns = run.get("concurrent_turns")
+    problem = _failed(turns)
+    label = "concurrent conversations, provider answering in 2 s"
+    if problem:
+        out.append((label, "≥ 95% of ideal, 0 errors", problem))
+    else:
+        ok = turns["fraction_of_ideal"] >= 0.95 and turns["errors"] == 0
+        delay = f"{turns['provider_delay_s']:g} s"
+        out.append((f"{turns['conversations']} {label.replace('2 s', delay)}",
+                    "≥ 95% of ideal, 0 errors",
+                    f"{turns['fraction_of_ideal']:.1%} of {_n(turns['ideal_per_s'], 0)} turns/s, "
+                    f"{turns['errors']} errors, p99 {_n(turns['p99_ms'] / 1000, 2)} s {_mark(ok)}"))
+    streams = run.get("open_streams")
+    problem = _failed(streams)
+    if problem:
+        out.append(("open streams at once", "0 errors", problem))
+    else:
+        rss = " + ".join(_n(x, 0) for x in streams["peak_rss_mb_per_worker"])
+        out.append((f"{streams['streams']:,} open streams at once", "0 errors",
+                    f"{streams['errors']} errors, {streams['peak_open']:,} open at the peak, worker RSS then "
+                    f"{rss} MB, first delta p99 {_n(streams['first_delta']['p99_ms'], 0)} ms "
+                    f"{_mark(streams['errors'] == 0)}"))
+    throughput = run.get("throughput") or {}
+    problem = _failed(throughput) if throughput else "not run"
+    for name, target in (("GET /assistants/{id}", 2000), ("POST /assistants", None),
+                         ("GET /agents/{id} (status)", 2000)):
+        t = throughput.get(name) if not problem else None
+        label = f"{name}, {t['clients'] if t and 'clients' in t else 16} clients"
+        target_text = f"≥ {target:,} req/s" if target else "-"
+        if problem or _failed(t):
+            out.append((label, target_text, problem or _failed(t)))
+            continue
+        text = (f"{_n(t['requests_per_s'])} req/s, p50 {_n(t['median_ms'])} ms, p99 {_n(t['p99_ms'])} ms, "
+                f"{t['errors']} errors")
+        if target:
+            text += " " + _mark(t["requests_per_s"] >= target and t["errors"] == 0)
+        out.append((label, target_text, text))
+    memory = run.get("memory") or {}
+    if memory.get("idle_mb"):
+        idle = memory["idle_mb"]
+        out.append(("RSS per worker, idle", "≤ 80 MB",
+                    " / ".join(_n(x, 1) for x in idle) + f" MB {_mark(max(idle) <= 80)}"))
+    if memory.get("after_load_mb"):
+        out.append(("RSS per worker, after the load", "-",
+                    " / ".join(_n(x, 1) for x in memory["after_load_mb"]) + " MB"))
+    status = run.get("status_cost")
+    problem = _failed(status)
+    label = "provider calls for status lookups of agents"
+    if problem:
+        out.append((label, "-", problem))
+    else:
+        out.append((f"provider calls for {status['agents']} agent status lookups",
+                    "≤ 1 per worker per cache TTL",
+                    f"{status['cold']['provider_calls']} from a cold cache ({status['workers']} workers), "
+                    f"{status['warm']['provider_calls']} warm, "
+                    f"{status['cold']['errors'] + status['warm']['errors']} errors"))
+    return out
+
+
+def header(meta: dict) -> str:
+    return (f"Measured {meta['date']} by `make bench` on {meta['nproc']} cores ({meta['cpu']}), "
+            f"Python {meta['python']}, gunicorn {meta['workers']} gevent workers x "
+            f"{meta['worker_connections']} connections, commit {meta['commit']}; CPU free for the run "
+            f"{meta.get('cpu_available_before', 'n/a')} / {meta.get('cpu_available_after', 'n/a')} cores "
+            f"(before / after, of {meta['nproc']}).")
+
+
+def markdown(results: dict) -> str:
+    runs = results["runs"]
+    names = list(runs)
+    table = {}
+    targets = {}
+    for name in names:
+        for figure, target, measured in rows(runs[name]):
+            table.setdefault(figure, {})[name] = measured
+            targets[figure] = target
+    lines = [header(results["meta"]), "",
+             "| figure | target | " + " | ".join(DATABASE_NAMES.get(n, n) for n in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for figure, measured in table.items():
+        lines.append(f"| {figure} | {targets[figure]} | "
+                     + " | ".join(measured.get(n, "-").replace("|", "/") for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def rst_table(results: dict) -> str:
+    """docs/benchmarks.rst's list-table: scenario, concurrency, requests/s, p50, p99, errors, notes."""
+    meta = results["meta"]
+    lines = [f".. list-table:: {header(meta).replace('`', '')}", "   :header-rows: 1", ""]
+    cells = [["scenario", "concurrency", "requests/s", "p50 (ms)", "p99 (ms)", "errors", "notes"]]
+    for database, run in results["runs"].items():
+        db = DATABASE_NAMES.get(database, database)
+        overhead = run.get("chat_overhead") or {}
+        for mode in ("blocking", "streamed"):
+            o = overhead.get(mode)
+            if o:
+                what = "chat turn" if mode == "blocking" else "streamed turn, first delta"
+                cells.append([f"{what}: added over direct ({db})", "1", "-", _n(o["added"]["median_ms"], 3),
+                              _n(o["added"]["p99_ms"], 3), "0",
+                              f"gateway {_n(o['gateway']['median_ms'])} ms vs direct "
+                              f"{_n(o['direct']['median_ms'])} ms median"])
+        turns = run.get("concurrent_turns")
+        if turns and not _failed(turns):
+            cells.append([f"conversations, provider {turns['provider_delay_s']:g} s ({db})",
+                          str(turns["conversations"]), _n(turns["turns_per_s"], 1), _n(turns["median_ms"], 0),
+                          _n(turns["p99_ms"], 0), str(turns["errors"]),
+                          f"{turns['fraction_of_ideal']:.1%} of the ideal "
+                          f"{_n(turns['ideal_per_s'], 0)} turns/s"])
+        streams = run.get("open_streams")
+        if streams and not _failed(streams):
+            cells.append([f"open streams, first delta ({db})", f"{streams['streams']:,}", "-",
+                          _n(streams["first_delta"]["median_ms"], 0), _n(streams["first_delta"]["p99_ms"], 0),
+                          str(streams["errors"]),
+                          "worker RSS at the peak "
+                          + " + ".join(_n(x, 0) for x in streams["peak_rss_mb_per_worker"]) + " MB"])
+        for name, t in (run.get("throughput") or {}).items():
+            if isinstance(t, dict) and not _failed(t):
+                cells.append([f"{name} ({db})", str(t["clients"]), _n(t["requests_per_s"], 0),
+                              _n(t["median_ms"]), _n(t["p99_ms"]), str(t["errors"]),
+                              f"workers' CPU {_n(t.get('worker_cpu_ms_per_request'), 2)} ms per request"])
+        memory = run.get("memory") or {}
+        status = run.get("status_cost")
+        notes = []
+        if memory.get("idle_mb"):
+            notes.append("idle " + " / ".join(_n(x, 1) for x in memory["idle_mb"]) + " MB")
+        if memory.get("after_load_mb"):
+            notes.append("after the load " + " / ".join(_n(x, 1) for x in memory["after_load_mb"]) + " MB")
+        if notes:
+            cells.append([f"RSS per worker ({db})", "-", "-", "-", "-", "-", ", ".join(notes)])
+        if status and not _failed(status):
+            cells.append([f"{status['agents']} agent status lookups ({db})", str(status.get("clients", "-")),
+                          "-", "-", "-",
+                          str(status["cold"]["errors"] + status["warm"]["errors"]),
+                          f"{status['cold']['provider_calls']} provider calls cold, "
+                          f"{status['warm']['provider_calls']} warm"])
+    for row in cells:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def publish(results: dict) -> list[str]:
+    """Writes the table into README.md and docs/benchmarks.rst; returns the files changed."""
+    changed = []
+    readme = os.path.join(ROOT, "README.md")
+    with open(readme) as f:
+        text = f.read()
+    section = ("## Benchmarks\n\n`make bench` measures what the gateway costs its users (bench/README.md "
+               "explains each figure); `BENCH_DATABASE_URL=postgresql://...` adds PostgreSQL.\n\n"
+               + markdown(results))
+    start = text.find("\n## Benchmarks\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        following = text.find("\n## ", start + 1)
+        text = text[:start + 1] + section + (text[following:] if following != -1 else "")
+    with open(readme, "w") as f:
+        f.write(text)
+    changed.append("README.md")
+    docs = os.path.join(ROOT, "docs", "benchmarks.rst")
+    if os.path.exists(docs):
+        with open(docs) as f:
+            text = f.read()
+        # The first list-table and its indented body (up to the first line that is not indented).
+        match = re.search(r"^\.\. list-table::.*\n(?:(?:[ \t]+.*)?\n)*?(?=\S|\Z)", text, re.M)
+        if match:
+            text = text[:match.start()] + rst_table(results) + ("\n" if match.end() < len(text) else "") \
+                + text[match.end():]
+            with open(docs, "w") as f:
+                f.write(text)
+            changed.append("docs/benchmarks.rst")
+    return changed

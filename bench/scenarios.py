@@ -1,0 +1,298 @@
+"""The measurements of issue 6, each against the running service and fake provider."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+import openai
+
+from .api import Api, ms, percentile
+from .loadgen import Connection, HTTPClosed, Tally, closed_loop
+from .processes import FakeProvider, Service
+
+MODEL = "gpt-4o-mini"
+INSTRUCTIONS = "Answer briefly."
+TURNS_PER_THREAD = 10  # a new thread every 10 turns: the history sent stays 0-18 messages long
+STATUS_PATH = "/api/v1/compatibility/openai/v1/agents/"
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much of each measurement a run makes (full, or --quick for the smoke test)."""
+
+    warmup_pairs: int = 30
+    pairs: int = 400
+    stream_pairs: int = 200
+    conversations: int = 200
+    provider_delay: float = 2.0
+    rounds: int = 3
+    streams: int = 1000
+    stream_words: int = 10
+    chunk_delay: float = 0.3
+    ramp: float = 1.5
+    clients: int = 16
+    throughput_warmup: float = 1.0
+    throughput_seconds: float = 6.0
+    status_agents: int = 100
+
+
+QUICK = Size(warmup_pairs=2, pairs=6, stream_pairs=4, conversations=10, provider_delay=0.2, rounds=2,
+             streams=20, stream_words=3, chunk_delay=0.02, ramp=0.1, clients=4, throughput_warmup=0.1,
+             throughput_seconds=0.4, status_agents=5)
+
+
+class Context:
+    def __init__(self, service: Service, fake: FakeProvider, size: Size) -> None:
+        self.service, self.fake, self.size = service, fake, size
+        self.api = Api(service.url, service.key)
+        self.host, self.port = "127.0.0.1", service.port
+        self.headers = {"Authorization": f"Bearer {service.key}"}
+
+    def new_assistant(self, credential: str | None = None) -> str:
+        body = {"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS}, "type": "CUSTOM"}
+        if credential:
+            body["credential"] = credential
+        return self.api.call("POST", "/assistants", body)["id"]
+
+    def new_threads(self, agent_id: str, count: int) -> list[str]:
+        ids: list[str] = []
+        body = json.dumps({"agent_id": agent_id}).encode()
+        tally = asyncio.run(closed_loop(
+            self.host, self.port, self.headers, lambda w, i: ("POST", "/openai/initialize", body),
+            concurrency=min(16, count), rounds=-(-count // min(16, count)),
+            check=lambda reply: ids.append(reply.json()["thread_id"]) is None))
+        if tally.errors:
+            raise RuntimeError(f"could not start threads: {dict(tally.failures)}")
+        return ids[:count]
+
+
+def summary(values: list[float]) -> dict:
+    return {"median_ms": ms(percentile(values, 50), 3), "p99_ms": ms(percentile(values, 99), 3)}
+
+
+# ---------------------------------------------------------------------------------- 1. overhead
+def chat_overhead(ctx: Context) -> dict:
+    """Interleaved pairs: one turn through /openai/chat, the same request straight to the fake."""
+    size = ctx.size
+    agent_id = ctx.new_assistant()
+    direct = openai.OpenAI(base_url=ctx.fake.base_url, api_key="sk-bench", max_retries=0, timeout=30)
+    out = {}
+    for mode, count in (("blocking", size.pairs), ("streamed", size.stream_pairs)):
+        gateway_times, direct_times, added = [], [], []
+        thread_id, history = None, []
+        workers_cpu = ctx.service.workers_cpu()
+        for i in range(size.warmup_pairs + count):
+            if i % TURNS_PER_THREAD == 0:
+                thread_id = ctx.api.call("POST", "/openai/initialize", {"agent_id": agent_id})["thread_id"]
+                history = []
+            text = f"Question {i}: how are things today?"
+            messages = [{"role": "system", "content": INSTRUCTIONS}, *history,
+                        {"role": "user", "content": text}]
+            body = {"agent_id": agent_id, "thread_id": thread_id, "user_input": text}
+            if mode == "blocking":
+                steps = (lambda: _gateway_turn(ctx.api, body), lambda: _direct_turn(direct, messages))
+            else:
+                steps = (lambda: _gateway_stream(ctx.api, body), lambda: _direct_stream(direct, messages))
+            first, second = steps if i % 2 == 0 else steps[::-1]  # alternate who goes first
+            a, b = first(), second()
+            through_gateway, straight = (a, b) if i % 2 == 0 else (b, a)
+            history += [{"role": "user", "content": text}, {"role": "assistant", "content": "Echo: " + text}]
+            if i >= size.warmup_pairs:
+                gateway_times.append(through_gateway)
+                direct_times.append(straight)
+                added.append(through_gateway - straight)
+        turns = size.warmup_pairs + count
+        out[mode] = {"pairs": count, "added": summary(added), "gateway": summary(gateway_times),
+                     "direct": summary(direct_times),
+                     # The workers' CPU per turn (a thread started every 10 turns included): unlike
+                     # latency, it does not grow when other processes compete for the cores.
+                     "worker_cpu_ms_per_turn": ms((ctx.service.workers_cpu() - workers_cpu) / turns)}
+    direct.close()
+    return out
+
+
+def _gateway_turn(api: Api, body: dict) -> float:
+    t0 = time.perf_counter()
+    reply = api.call("POST", "/openai/chat", body)
+    elapsed = time.perf_counter() - t0
+    if reply["response"] != "Echo: " + body["user_input"]:
+        raise RuntimeError(f"unexpected reply {reply!r}")
+    return elapsed
+
+
+def _direct_turn(client: openai.OpenAI, messages: list[dict]) -> float:
+    t0 = time.perf_counter()
+    client.chat.completions.create(model=MODEL, messages=messages)
+    return time.perf_counter() - t0
+
+
+def _gateway_stream(api: Api, body: dict) -> float:
+    first, _, _ = api.stream("/openai/chat", {**body, "stream": True})
+    return first
+
+
+def _direct_stream(client: openai.OpenAI, messages: list[dict]) -> float:
+    """Seconds to the first chunk carrying text (the gateway's first delta carries text too)."""
+    t0 = time.perf_counter()
+    first = None
+    stream = client.chat.completions.create(model=MODEL, messages=messages, stream=True,
+                                            stream_options={"include_usage": True})
+    for chunk in stream:
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter() - t0
+    return first
+
+
+# ---------------------------------------------------------------------------------- 2. concurrency
+def concurrent_turns(ctx: Context) -> dict:
+    """N conversations at once, the provider holding each answer `provider_delay` seconds."""
+    size = ctx.size
+    agent_id = ctx.new_assistant()
+    threads = ctx.new_threads(agent_id, size.conversations)
+    bodies = [json.dumps({"agent_id": agent_id, "thread_id": t, "user_input": "Hello there"}).encode()
+              for t in threads]
+    ctx.fake.configure(delay=size.provider_delay)
+    workers_cpu = ctx.service.workers_cpu()
+    try:
+        tally = asyncio.run(closed_loop(
+            ctx.host, ctx.port, ctx.headers, lambda w, i: ("POST", "/openai/chat", bodies[w]),
+            concurrency=size.conversations, rounds=size.rounds, timeout=60 + size.provider_delay))
+    finally:
+        ctx.fake.configure()
+    ideal = size.conversations / size.provider_delay
+    achieved = tally.completed / tally.elapsed
+    return {"conversations": size.conversations, "provider_delay_s": size.provider_delay,
+            "rounds": size.rounds,
+            "turns": tally.completed, "errors": tally.errors, "failures": dict(tally.failures),
+            "turns_per_s": round(achieved, 2), "ideal_per_s": round(ideal, 2),
+            "fraction_of_ideal": round(achieved / ideal, 4), **summary(tally.latencies),
+            "worker_cpu_ms_per_turn": ms((ctx.service.workers_cpu() - workers_cpu) / max(1, tally.completed))}
+
+
+def open_streams(ctx: Context) -> dict:
+    """N streamed turns open at once; the provider sends one word every `chunk_delay` seconds."""
+    size = ctx.size
+    agent_id = ctx.new_assistant()
+    threads = ctx.new_threads(agent_id, size.streams)
+    text = " ".join(f"word{n}" for n in range(size.stream_words))
+    ctx.fake.configure(chunk_delay=size.chunk_delay)
+    try:
+        result = asyncio.run(_open_streams(ctx, agent_id, threads, text))
+    finally:
+        ctx.fake.configure()
+    return result
+
+
+async def _open_streams(ctx: Context, agent_id: str, threads: list[str], text: str) -> dict:
+    size = ctx.size
+    tally = Tally()
+    first_deltas: list[float] = []
+    state = {"open": 0, "peak_open": 0, "peak_rss": [], "peak_rss_total": 0.0}
+    done = asyncio.Event()
+
+    async def one(index: int, thread_id: str) -> None:
+        await asyncio.sleep(size.ramp * index / len(threads))
+        conn = Connection(ctx.host, ctx.port, ctx.headers)
+        body = json.dumps({"agent_id": agent_id, "thread_id": thread_id, "user_input": text,
+                           "stream": True}).encode()
+        t0 = time.perf_counter()
+        state["open"] += 1
+        state["peak_open"] = max(state["peak_open"], state["open"])
+        try:
+            request = conn.request("POST", "/openai/chat", body, first_event=b"event: delta",
+                                   until=b"event: done")
+            reply = await asyncio.wait_for(request, 120)
+        except (HTTPClosed, OSError, asyncio.TimeoutError) as exc:
+            tally.failures[type(exc).__name__] += 1
+            return
+        finally:
+            state["open"] -= 1
+            conn.close()
+        tally.statuses[reply.status] += 1
+        if reply.status != 200:
+            tally.failures[f"HTTP {reply.status}"] += 1
+        elif b"event: error" in reply.body or b"event: done" not in reply.body:
+            tally.failures["error event" if b"event: error" in reply.body else "no done event"] += 1
+        else:
+            tally.latencies.append(time.perf_counter() - t0)
+            first_deltas.append(reply.first_event_at - t0)
+
+    async def sample_memory() -> None:
+        while not done.is_set():
+            sizes = ctx.service.worker_rss_mb()
+            if sum(sizes) > state["peak_rss_total"]:
+                state["peak_rss_total"], state["peak_rss"] = sum(sizes), sizes
+            try:
+                await asyncio.wait_for(done.wait(), 0.2)
+            except asyncio.TimeoutError:
+                pass
+
+    started = time.perf_counter()
+    sampler = asyncio.create_task(sample_memory())
+    await asyncio.gather(*(one(i, t) for i, t in enumerate(threads)))
+    done.set()
+    await sampler
+    return {"streams": len(threads), "chunk_delay_s": size.chunk_delay, "completed": tally.completed,
+            "errors": tally.errors, "failures": dict(tally.failures), "peak_open": state["peak_open"],
+            "elapsed_s": round(time.perf_counter() - started, 2),
+            "first_delta": summary(first_deltas), "stream_duration": summary(tally.latencies),
+            "peak_rss_mb_per_worker": [round(x, 1) for x in state["peak_rss"]]}
+
+
+# ---------------------------------------------------------------------------------- 3. throughput
+def throughput(ctx: Context, has_status_route: bool) -> dict:
+    size = ctx.size
+    agent_ids = [ctx.new_assistant() for _ in range(10)]
+    create = json.dumps({"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS},
+                         "type": "CUSTOM"}).encode()
+    targets = {
+        "GET /assistants/{id}": (lambda w, i: ("GET", f"/assistants/{agent_ids[(w + i) % 10]}", None), None),
+        "POST /assistants": (lambda w, i: ("POST", "/assistants", create), None),
+    }
+    if has_status_route:
+        targets["GET /agents/{id} (status)"] = (
+            lambda w, i: ("GET", STATUS_PATH + agent_ids[(w + i) % 10], None),
+            lambda reply: b'"AVAILABLE"' in reply.body)
+    out = {}
+    for name, (make, check) in targets.items():
+        asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=size.clients,
+                                duration=size.throughput_warmup, check=check))
+        workers_cpu = ctx.service.workers_cpu()
+        tally = asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=size.clients,
+                                        duration=size.throughput_seconds, check=check))
+        workers_cpu = ctx.service.workers_cpu() - workers_cpu
+        out[name] = {"clients": size.clients, "requests_per_s": round(tally.completed / tally.elapsed, 1),
+                     "requests": tally.completed, "errors": tally.errors, "failures": dict(tally.failures),
+                     **summary(tally.latencies),
+                     "generator_cpu_share": round(tally.generator_cpu / tally.elapsed, 3),
+                     "workers_cpu_share": round(workers_cpu / tally.elapsed, 3),
+                     "worker_cpu_ms_per_request": ms(workers_cpu / max(1, tally.completed))}
+    if not has_status_route:
+        out["GET /agents/{id} (status)"] = {"pending": "the seed-003 routes are not in the app yet"}
+    return out
+
+
+# ---------------------------------------------------------------------------------- 5. status cost
+def status_cost(ctx: Context) -> dict:
+    """Provider calls made while looking up N agents, from a cold models cache: the agents use a
+    credential of their own, so nothing before warmed its cache."""
+    size = ctx.size
+    credential = ctx.api.call("POST", "/credentials", {
+        "name": "bench provider", "provider": "openai_compatible", "base_url": ctx.fake.base_url,
+        "api_key": "sk-bench-status"}, expect=201)["id"]
+    agent_ids = [ctx.new_assistant(credential) for _ in range(size.status_agents)]
+    # As many clients as divide the count (10 for 100), so each agent is looked up exactly once.
+    clients = max(n for n in range(1, min(size.clients, len(agent_ids)) + 1) if len(agent_ids) % n == 0)
+    rounds = len(agent_ids) // clients
+    out = {"agents": len(agent_ids), "clients": clients, "workers": len(ctx.service.worker_pids())}
+    for phase in ("cold", "warm"):
+        ctx.fake.clear()
+        tally = asyncio.run(closed_loop(
+            ctx.host, ctx.port, ctx.headers,
+            lambda w, i: ("GET", STATUS_PATH + agent_ids[(w * rounds + i) % len(agent_ids)], None),
+            concurrency=clients, rounds=rounds, check=lambda reply: b'"AVAILABLE"' in reply.body))
+        out[phase] = {"lookups": tally.completed + tally.errors, "errors": tally.errors,
+                      "provider_calls": ctx.fake.count("")}
+    return out

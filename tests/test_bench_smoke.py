@@ -1,0 +1,34 @@
+"""The benchmark harness (bench/, `make bench`) is not a test, but it must not rot: run it in its
+tiny mode, end to end (fake provider process, gunicorn, every measurement), in seconds."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bench.scenarios import STATUS_PATH  # noqa: F401  (the harness imports cleanly)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECTIONS = ("chat_overhead", "status_cost", "throughput", "concurrent_turns", "open_streams")
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_bench_runs_every_measurement(tmp_path):
+    output = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_DATABASE_URL"}  # SQLite only: seconds
+    command = [sys.executable, "-m", "bench", "--quick", "--output", str(output), "--time-limit", "90"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(output.read_text())
+    run = results["runs"]["sqlite"]
+    for section in SECTIONS:
+        assert "failed" not in run[section], (section, run[section])
+    assert run["chat_overhead"]["blocking"]["added"]["median_ms"] is not None
+    assert run["concurrent_turns"]["errors"] == 0 and run["open_streams"]["errors"] == 0
+    assert run["open_streams"]["completed"] == run["open_streams"]["streams"]
+    calls = run["status_cost"]["cold"]["provider_calls"] + run["status_cost"]["warm"]["provider_calls"]
+    assert 1 <= calls <= run["status_cost"]["workers"]  # the models list: once per worker per cache TTL
+    assert all(size > 0 for size in run["memory"]["idle_mb"])
+    assert "| figure | target | SQLite |" in done.stdout  # the table
