@@ -20,17 +20,7 @@ from .fake_openai import FakeOpenAI, Fault
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean(fake):
-    fake.reset()
-    yield
+# `fake` (conftest.py): the session's loopback server, reset before each test.
 
 
 @pytest.fixture

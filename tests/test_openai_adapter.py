@@ -37,16 +37,7 @@ WEATHER_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_fake(fake):
-    fake.reset()
+# `fake` (conftest.py): the session's loopback server, reset before each test.
 
 
 def make_app(**config):

@@ -166,7 +166,6 @@ def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
 
 def prepare_turn(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, list[ChatMessage]]:
     assistant = thread.assistant
-    details = assistant.details
     conn = connection_for(assistant.credential)
     new_messages = _new_messages(thread, turn)
     request = _turn_request(
