@@ -50,11 +50,15 @@ def error_body(status: int, message: str | None = None, errors: dict | None = No
     return body
 
 
+def provider_error_headers(err: ProviderError) -> dict:
+    """Retry-After in whole seconds (at least 1) when the provider rate-limited us."""
+    if err.retry_after is None:
+        return {}
+    return {"Retry-After": str(max(1, int(round(err.retry_after))))}
+
+
 def provider_error_response(err: ProviderError):
-    headers = {}
-    if err.retry_after is not None:
-        headers["Retry-After"] = str(max(1, int(round(err.retry_after))))
-    return jsonify(error_body(err.http_status, err.message)), err.http_status, headers
+    return jsonify(error_body(err.http_status, err.message)), err.http_status, provider_error_headers(err)
 
 
 def register_error_handlers(app):

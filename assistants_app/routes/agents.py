@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
-from ..errors import ServiceError
+from ..errors import ServiceError, provider_error_headers
 from ..extensions import db
 from ..openai_adapter import ProviderError
 from ..schemas.agent_chat import ChatCompletionRequestSchema, ChatCompletionSchema
@@ -83,10 +83,7 @@ def make_blueprint(collection: str, name: str) -> Blueprint:
 
     @blp.errorhandler(ProviderError)
     def provider_error(err: ProviderError):
-        headers = {}
-        if err.retry_after is not None:
-            headers["Retry-After"] = str(max(1, int(round(err.retry_after))))
-        return {"detail": err.message}, err.http_status, headers
+        return {"detail": err.message}, err.http_status, provider_error_headers(err)
 
     def errors(*statuses):
         descriptions = {404: NOT_FOUND, 409: "A turn is in progress in this session.",
