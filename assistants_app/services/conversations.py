@@ -42,6 +42,16 @@ class TurnInput:
 
 
 @dataclass
+class PreparedTurn:
+    """What a turn sends the provider, and what record_turn writes besides the reply."""
+
+    conn: Connection
+    request: TurnRequest
+    new_messages: list[ChatMessage]
+    reduction: history_policy.Reduction | None = None
+
+
+@dataclass
 class TurnOutcome:
     thread: Thread
     result: TurnResult
@@ -164,18 +174,21 @@ def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=turn.text)]
 
 
-def prepare_turn(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, list[ChatMessage]]:
+def prepare_turn(thread: Thread, turn: TurnInput) -> PreparedTurn:
     assistant = thread.assistant
     conn = connection_for(assistant.credential)
     new_messages = _new_messages(thread, turn)
+    history, reduction = [], None
+    if conn.api == "chat_completions":  # the other backends keep the history at the provider
+        history, reduction = history_policy.history_for_provider(conn, thread, new_messages)
     request = _turn_request(
         assistant, turn, new_messages,
-        history=history_policy.history_for_provider(conn, thread, new_messages) if conn.api == "chat_completions" else [],
+        history=history,
         remote_thread_id=thread.remote_id,
         remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
         pending_run_id=thread.pending_run_id,
     )
-    return conn, request, new_messages
+    return PreparedTurn(conn, request, new_messages, reduction)
 
 
 def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
@@ -202,11 +215,12 @@ def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
     return row
 
 
-def record_turn(thread: Thread, token: str, new_messages: list[ChatMessage], result: TurnResult) -> Message:
+def record_turn(thread: Thread, prepared: PreparedTurn, result: TurnResult) -> Message:
     """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
     if thread not in db.session:  # a streamed turn ends after the view's session was closed
         thread = db.session.get(Thread, thread.id)
-    history_policy.apply_reduction(thread)
+    new_messages = prepared.new_messages
+    history_policy.apply_reduction(thread, prepared.reduction)
     position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
     for offset, message in enumerate(new_messages):
         _append(thread, position + offset, message)
@@ -230,10 +244,10 @@ def run_turn(thread: Thread, turn: TurnInput) -> TurnOutcome:
     thread_id = thread.id
     token = acquire_turn(thread)
     try:
-        conn, request, new_messages = prepare_turn(thread, turn)
+        prepared = prepare_turn(thread, turn)
         release_connection()
-        result = openai_adapter.run_turn(conn, request)
-        reply = record_turn(thread, token, new_messages, result)
+        result = openai_adapter.run_turn(prepared.conn, prepared.request)
+        reply = record_turn(thread, prepared, result)
     except BaseException:
         release_turn(thread_id, token)
         raise
@@ -247,9 +261,9 @@ def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
     thread_id = thread.id
     token = acquire_turn(thread)
     try:  # read after taking the lock, so the previous turn's messages are in
-        conn, request, new_messages = prepare_turn(thread, turn)
+        prepared = prepare_turn(thread, turn)
         release_connection()
-        stream = openai_adapter.stream_turn(conn, request)
+        stream = openai_adapter.stream_turn(prepared.conn, prepared.request)
         # Wait for the first piece: a provider that fails at once gets a plain status (429, 502...).
         first = next(stream)
     except BaseException:
@@ -262,7 +276,7 @@ def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
                 if isinstance(item, str):
                     yield item
                 else:
-                    reply = record_turn(thread, token, new_messages, item)
+                    reply = record_turn(thread, prepared, item)
                     yield TurnOutcome(thread, item, reply)
                     return
         except BaseException:  # a provider failure, or the client went away (GeneratorExit)

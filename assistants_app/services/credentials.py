@@ -9,7 +9,7 @@ from ..errors import Conflict, ServiceError, invalid
 from ..extensions import db
 from ..models import Assistant, Credential
 from ..openai_adapter import Connection
-from . import tenant
+from . import is_plausible_id, owned_select, tenant
 
 OPENAI_HOST = "api.openai.com"
 
@@ -74,9 +74,9 @@ def find_credential(credential_id: str | None) -> Credential | None:
     """The caller's credential by id, for an assistant to use; 422 when it does not exist."""
     if credential_id is None:
         return None
-    credential = db.session.scalar(
-        select(Credential).where(Credential.id == credential_id, Credential.tenant == tenant())
-    )
+    credential = None
+    if is_plausible_id(credential_id):
+        credential = db.session.scalar(owned_select(Credential), {"id": credential_id, "tenant": tenant()})
     if credential is None:
         raise invalid("credential", f"No credential with id {credential_id[:100]!r}.")
     return credential

@@ -6,8 +6,7 @@ A history over the length is reduced by session_summarization_strategy: `delete_
 drops the oldest turns; `summarize` replaces them by a summary the assistant's model
 writes, kept as the history's first message (Message.is_summary). The reduction is planned
 when the turn is prepared and written by apply_reduction() in the turn's own commit
-(record_turn): a turn that fails leaves the history as it was. The plan waits in flask.g,
-which a streamed response keeps (its database session does not survive the view).
+(record_turn): a turn that fails leaves the history as it was.
 
 The clock is app.config["CLOCK"] (a callable returning an aware UTC datetime) when set,
 so tests can move time; otherwise the system clock."""
@@ -15,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy import delete, select
 
 from ..errors import invalid
@@ -68,24 +67,20 @@ class Reduction:
     position: int
 
 
-def _reductions() -> dict[str, Reduction]:
-    return g.setdefault("history_reductions", {})
-
-
-def history_for_provider(conn: Connection, thread: Thread, new_messages: list[ChatMessage]) -> list[ChatMessage]:
+def history_for_provider(conn: Connection, thread: Thread,
+                         new_messages: list[ChatMessage]) -> tuple[list[ChatMessage], Reduction | None]:
     """The stored history, oldest first, as the provider receives it: reduced to fit
-    session_max_length together with this turn's new messages."""
+    session_max_length together with this turn's new messages; and the reduction, if any,
+    for apply_reduction() to write with the turn."""
     assistant = thread.assistant
     rows = list(thread.messages)
-    _reductions().pop(thread.id, None)  # a plan of an earlier turn in this request is void
     if assistant.session_max_length:
         return _fit(conn, thread, rows, new_messages, assistant.session_max_length)
-    return [as_chat(row, assistant) for row in rows]
+    return [as_chat(row, assistant) for row in rows], None
 
 
-def apply_reduction(thread: Thread) -> None:
-    """Write the reduction planned for this thread's turn, if any (call inside the turn's commit)."""
-    reduction = _reductions().pop(thread.id, None)
+def apply_reduction(thread: Thread, reduction: Reduction | None) -> None:
+    """Write a reduction history_for_provider() planned (call inside the turn's commit)."""
     if reduction is None:
         return
     db.session.execute(delete(Message).where(Message.id.in_(reduction.dropped_ids)))
@@ -106,7 +101,7 @@ def _turns(rows: list[Message]) -> list[list[Message]]:
 
 
 def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: list[ChatMessage],
-         limit: int) -> list[ChatMessage]:
+         limit: int) -> tuple[list[ChatMessage], Reduction | None]:
     incoming = sum(size(m) for m in new_messages)
     budget = limit - incoming
     if budget < 0:
@@ -114,7 +109,7 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
                                   f"session_max_length ({limit}).")
     assistant = thread.assistant
     if sum(size(row) for row in rows) <= budget:
-        return [as_chat(row, assistant) for row in rows]
+        return [as_chat(row, assistant) for row in rows], None
     summarize = assistant.session_summarization_strategy == "summarize"
     kept = _turns(rows)
     # Answering tool calls: the provider needs the assistant message that asked for them.
@@ -133,14 +128,14 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
             instructions=f"{SUMMARY_PROMPT} Use at most {room} characters.")
         summary = text.strip()[:room] or None
     history = [as_chat(row, assistant) for row in kept_rows]
+    reduction = None
     if dropped:
         # The summary takes the newest dropped row's place: before every kept row.
-        _reductions()[thread.id] = Reduction([row.id for row in dropped], summary,
-                                             max(row.position for row in dropped))
+        reduction = Reduction([row.id for row in dropped], summary, max(row.position for row in dropped))
     if summary:
         role = "user" if assistant.chat_system_instruction_mode == "user-message" else "system"
         history.insert(0, ChatMessage(role=role, content=SUMMARY_PREFIX + summary))
-    return history
+    return history, reduction
 
 
 def purge_expired() -> int:
