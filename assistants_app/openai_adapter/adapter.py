@@ -5,11 +5,13 @@ app state when it is called: the iterator it returns may run outside the app con
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterator
 
 from flask import current_app
 
 from . import assistants, chat_completions, responses
+from .addresses import AddressPolicy
 from .calls import Call, Settings
 from .clients import ClientCache
 from .errors import ProviderError
@@ -19,6 +21,9 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "openai_adapter"
 BACKENDS = {"chat_completions": chat_completions, "responses": responses, "assistants": assistants}
+# What a model id looks like: a list of anything else (an internal service's reply) is not shown.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
+MAX_MODELS = 2000
 SUMMARY_PROMPT = ("Summarize the conversation below concisely. Keep the facts, names, numbers, decisions "
                   "and open questions that a later reply would need. Answer with the summary only.")
 
@@ -26,9 +31,10 @@ SUMMARY_PROMPT = ("Summarize the conversation below concisely. Keep the facts, n
 class AdapterState:
     """What one Flask app keeps for the adapter."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, policy: AddressPolicy) -> None:
         self.settings = settings
-        self.clients = ClientCache(settings)
+        self.policy = policy
+        self.clients = ClientCache(settings, policy)
 
 
 class OpenAIAdapter:
@@ -37,13 +43,20 @@ class OpenAIAdapter:
             self.init_app(app)
 
     def init_app(self, app) -> None:
-        """Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2)
-        and OPENAI_RETRY_BACKOFF (0.25 s), once: later config changes need a new init_app."""
-        settings = Settings(timeout=float(app.config.get("OPENAI_TIMEOUT", 120.0)),
-                            connect_timeout=float(app.config.get("OPENAI_CONNECT_TIMEOUT", 5.0)),
-                            max_retries=int(app.config.get("OPENAI_MAX_RETRIES", 2)),
-                            backoff=float(app.config.get("OPENAI_RETRY_BACKOFF", 0.25)))
-        app.extensions[EXTENSION] = AdapterState(settings)
+        """Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2),
+        OPENAI_RETRY_BACKOFF (0.25 s), PROVIDER_MAX_REPLY_BYTES, PROVIDER_MAX_TURN_BYTES and
+        PROVIDER_ALLOWED_HOSTS, once: later config changes need a new init_app."""
+        defaults = Settings()
+        config = app.config
+        settings = Settings(timeout=float(config.get("OPENAI_TIMEOUT", defaults.timeout)),
+                            connect_timeout=float(config.get("OPENAI_CONNECT_TIMEOUT", defaults.connect_timeout)),
+                            max_retries=int(config.get("OPENAI_MAX_RETRIES", defaults.max_retries)),
+                            backoff=float(config.get("OPENAI_RETRY_BACKOFF", defaults.backoff)),
+                            max_reply_bytes=int(config.get("PROVIDER_MAX_REPLY_BYTES", defaults.max_reply_bytes)),
+                            max_turn_bytes=int(config.get("PROVIDER_MAX_TURN_BYTES", defaults.max_turn_bytes)),
+                            log_content=bool(config.get("LOG_CONTENT", False)))
+        policy = AddressPolicy.parse(config.get("PROVIDER_ALLOWED_HOSTS"))
+        app.extensions[EXTENSION] = AdapterState(settings, policy)
 
     @staticmethod
     def _state() -> AdapterState:
@@ -53,9 +66,15 @@ class OpenAIAdapter:
         """The cached openai client for ``conn`` (for tests and benchmarks; routes use the methods)."""
         return self._state().clients.get(conn)
 
-    def _begin(self, conn: Connection, subject: str, *, timeout: float | None = None, lookup: bool = False):
+    def _begin(self, conn: Connection, subject: str, *, timeout: float | None = None, lookup: bool = False,
+               turn: bool = False):
         state = self._state()
-        return state.clients.get(conn), Call(state.settings, conn, subject, timeout=timeout, lookup=lookup)
+        client = state.clients.get(conn)  # first: building one is not the provider's time
+        return client, Call(state.settings, conn, subject, timeout=timeout, lookup=lookup, turn=turn)
+
+    def provider_url_problem(self, base_url: str) -> str | None:
+        """Why a tenant's credential may not use this base_url (PROVIDER_ALLOWED_HOSTS), or None."""
+        return self._state().policy.check_url(base_url)
 
     @staticmethod
     def _backend(conn: Connection):
@@ -66,11 +85,13 @@ class OpenAIAdapter:
 
     # ------------------------------------------------------------------ models
     def list_models(self, conn: Connection, *, timeout: float | None = None) -> list[str]:
-        """The provider's model ids, sorted. ``timeout`` replaces OPENAI_TIMEOUT (status checks)."""
+        """The provider's model ids, sorted: only ids that look like model names, at most
+        MAX_MODELS. ``timeout`` replaces OPENAI_TIMEOUT (status checks)."""
         client, call = self._begin(conn, "the model list", timeout=timeout)
         page = call.send(lambda t: client.models.list(timeout=t))
         with call.guard():
-            return sorted(model.id for model in page.data)
+            ids = {model.id for model in page.data if isinstance(model.id, str) and MODEL_ID.fullmatch(model.id)}
+            return sorted(ids)[:MAX_MODELS]
 
     # ------------------------------------------------------------------ remote assistants
     def create_remote_assistant(self, conn: Connection, spec: AssistantSpec) -> str:
@@ -90,16 +111,16 @@ class OpenAIAdapter:
             if exc.kind != "not_found":
                 raise
 
-    def remote_assistant_exists(self, conn: Connection, remote_id: str, *,
-                                timeout: float | None = None) -> bool:
+    def remote_assistant_metadata(self, conn: Connection, remote_id: str, *,
+                                  timeout: float | None = None) -> dict[str, str] | None:
+        """The remote assistant's metadata, or None when the provider has no such assistant."""
         client, call = self._begin(conn, f"remote assistant '{remote_id}'", timeout=timeout, lookup=True)
         try:
-            assistants.retrieve_assistant(client, remote_id, call)
+            return assistants.retrieve_assistant(client, remote_id, call)
         except ProviderError as exc:
             if exc.kind == "not_found":
-                return False
+                return None
             raise
-        return True
 
     # ------------------------------------------------------------------ remote threads
     def create_remote_thread(self, conn: Connection) -> str | None:
@@ -127,7 +148,7 @@ class OpenAIAdapter:
     def run_turn(self, conn: Connection, req: TurnRequest) -> TurnResult:
         """One blocking turn. chat_completions and responses send a real non-streamed request."""
         backend = self._backend(conn)
-        client, call = self._begin(conn, f"model '{req.model}'")
+        client, call = self._begin(conn, f"model '{req.model}'", turn=True)
         return backend.run_turn(client, req, call)
 
     def stream_turn(self, conn: Connection, req: TurnRequest) -> Iterator[str | TurnResult]:
@@ -135,7 +156,7 @@ class OpenAIAdapter:
         failure, also mid-stream. The request is sent on the first ``next()``: call it before
         committing to a 200 to answer early failures (429, 401...) with a proper status."""
         backend = self._backend(conn)
-        client, call = self._begin(conn, f"model '{req.model}'")
+        client, call = self._begin(conn, f"model '{req.model}'", turn=True)
         return backend.stream_turn(client, req, call)
 
     def summarize(self, conn: Connection, model: str, messages: list[ChatMessage], *,
@@ -143,7 +164,7 @@ class OpenAIAdapter:
         """A short summary of ``messages`` from one stateless call (chat.completions, or responses
         with store=False for a responses credential). ``instructions`` replaces the default prompt."""
         self._backend(conn)
-        client, call = self._begin(conn, f"model '{model}'")
+        client, call = self._begin(conn, f"model '{model}'", turn=True)
         backend = responses if conn.api == "responses" else chat_completions
         text = chat_completions.transcript(messages)
         return backend.summarize(client, model, text, instructions or SUMMARY_PROMPT, call)

@@ -65,8 +65,7 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
     parts: list[str] = []
     result = None
     with call.guard(stream):
-        for event in stream:
-            call.check_deadline()
+        for event in call.read(stream):
             name = event.event
             if name == "thread.message.delta":
                 for part in event.data.delta.content or ():
@@ -86,18 +85,16 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                 run = event.data
                 reason = run.incomplete_details.reason if run.incomplete_details is not None else None
                 if reason != "max_completion_tokens":
-                    raise call.failed("provider_error",
-                                      f"the provider's run stopped early ({reason or 'incomplete'})")
+                    raise call.failed(f"stopped its run for {call.subject} early", reason)
                 result = TurnResult(text="".join(parts), usage=usage_of(run), finish_reason="length",
                                     response_id=run.id)
             elif name in RUN_FAILED:
                 error = event.data.last_error
-                said = f": {error.message}" if error is not None and error.message else ""
-                raise call.failed("provider_error", f"the provider's run {RUN_FAILED[name]}{said}")
+                raise call.failed(f"ended its run for {call.subject}: it {RUN_FAILED[name]}",
+                                  error.code if error is not None else None)
             elif name == "error":  # openai raises APIError itself when the data nests an "error" object
-                said = getattr(event.data, "message", None) or "unknown error"
-                raise call.failed("provider_error", "the provider reported an error while answering for "
-                                  f"{call.subject}: {said}")
+                raise call.failed(f"reported an error while answering for {call.subject}",
+                                  getattr(event.data, "code", None))
         if result is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
     yield result
@@ -132,5 +129,9 @@ def delete_assistant(client, remote_id: str, call: Call) -> None:
     call.send(lambda timeout: client.beta.assistants.delete(remote_id, timeout=timeout))
 
 
-def retrieve_assistant(client, remote_id: str, call: Call) -> None:
-    call.send(lambda timeout: client.beta.assistants.retrieve(remote_id, timeout=timeout))
+def retrieve_assistant(client, remote_id: str, call: Call) -> dict[str, str]:
+    """The remote assistant's metadata (it raises not_found when there is none)."""
+    assistant = call.send(lambda timeout: client.beta.assistants.retrieve(remote_id, timeout=timeout))
+    with call.guard():
+        metadata = assistant.metadata or {}
+        return {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import httpx2
 import openai
 
-from .errors import ProviderError, retry_after_seconds, scrub, timed_out, translate
+from .errors import ProviderError, known_code, retry_after_seconds, timed_out, translate, where
+from .transport import ReadBudget, budget_applied
 
 T = TypeVar("T")
 
@@ -21,21 +22,26 @@ class Settings:
     connect_timeout: float = 5.0  # OPENAI_CONNECT_TIMEOUT: cap on each TCP/TLS connect
     max_retries: int = 2  # OPENAI_MAX_RETRIES
     backoff: float = 0.25  # OPENAI_RETRY_BACKOFF: seconds before the first retry, doubled after each
+    max_reply_bytes: int = 8 * 1024 * 1024  # PROVIDER_MAX_REPLY_BYTES: a lookup's reply (model lists...)
+    max_turn_bytes: int = 64 * 1024 * 1024  # PROVIDER_MAX_TURN_BYTES: a turn's whole reply or stream
+    log_content: bool = False  # LOG_CONTENT: a provider's error text may quote the conversation
 
 
 class Call:
     """The deadline, retry policy and error context of one operation (a turn, a lookup...)."""
 
-    __slots__ = ("conn", "subject", "lookup", "budget", "end", "settings")
+    __slots__ = ("conn", "subject", "lookup", "budget", "end", "settings", "reading")
 
     def __init__(self, settings: Settings, conn, subject: str, *, timeout: float | None = None,
-                 lookup: bool = False) -> None:
+                 lookup: bool = False, turn: bool = False) -> None:
         self.settings = settings
         self.conn = conn
         self.subject = subject  # what the provider is asked about, for messages: "model 'gpt-4o'"
         self.lookup = lookup  # a provider 404 means not_found (else provider_error)
         self.budget = settings.timeout if timeout is None else timeout
         self.end = time.monotonic() + self.budget
+        # Applied by the transport to every read and write this call makes (transport.py).
+        self.reading = ReadBudget(self.end, settings.max_turn_bytes if turn else settings.max_reply_bytes)
 
     def timeout(self) -> httpx2.Timeout:
         """The per-request timeout: whatever is left of the budget, connect capped."""
@@ -52,12 +58,32 @@ class Call:
         return timed_out(self.conn, self.budget)
 
     def error(self, exc: BaseException, *, mid_stream: bool = False) -> ProviderError:
+        if self.reading.refused is not None:
+            return ProviderError("address_refused", f"{where(self.conn)} may not be reached: "
+                                                    f"{self.reading.refused}")
+        if self.reading.too_large:
+            return ProviderError("too_large", f"the reply of {where(self.conn)} for {self.subject} was larger "
+                                              f"than {self.reading.max_bytes} bytes")
         return translate(exc, self.conn, subject=self.subject, lookup=self.lookup, mid_stream=mid_stream,
-                         budget=self.budget)
+                         budget=self.budget, log_text=self.settings.log_content)
 
-    def failed(self, kind: str, message: str) -> ProviderError:
-        """A ProviderError for a failure the provider reported inside a well-formed reply."""
-        return ProviderError(kind, scrub(message, self.conn.api_key))
+    def failed(self, what: str, code=None) -> ProviderError:
+        """A ProviderError for a failure the provider reported inside a well-formed reply: ``what``
+        the provider did, in this service's words; of the provider's own only a known error code."""
+        code = known_code(code)
+        return ProviderError("provider_error", f"{where(self.conn)} {what}{f' ({code})' if code else ''}")
+
+    def read(self, stream) -> Iterator:
+        """Iterate a streamed reply under this call's deadline and byte limit."""
+        iterator = iter(stream)
+        while True:
+            with budget_applied(self.reading):
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            self.check_deadline()
+            yield item
 
     def send(self, request: Callable[[httpx2.Timeout], T]) -> T:
         """``request(timeout)`` with retries on connection errors, 429 and 5xx, inside the deadline.
@@ -67,12 +93,14 @@ class Call:
         """
         attempt = 0
         while True:
+            self.reading.received = 0
             try:
-                return request(self.timeout())
+                with budget_applied(self.reading):
+                    return request(self.timeout())
             except ProviderError:
                 raise
             except Exception as exc:
-                wait = self._retry_wait(exc, attempt)
+                wait = None if self.reading.refused or self.reading.too_large else self._retry_wait(exc, attempt)
                 if wait is None:
                     raise self.error(exc) from None
             attempt += 1
@@ -119,7 +147,8 @@ class _Guard:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if self.stream is not None:
             try:
-                self.stream.close()
+                with budget_applied(self.call.reading):
+                    self.stream.close()
             except Exception:  # closing a broken connection may fail again: the first error matters
                 pass
         if exc is None or isinstance(exc, ProviderError) or not isinstance(exc, Exception):

@@ -91,8 +91,7 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
     calls: dict[int, list] = {}  # tool-call index -> [id, name, [argument pieces]]
     usage = finish = response_id = None
     with call.guard(stream):
-        for chunk in stream:
-            call.check_deadline()
+        for chunk in call.read(stream):
             response_id = chunk.id
             if chunk.usage is not None:
                 usage = chunk.usage

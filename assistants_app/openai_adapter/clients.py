@@ -8,23 +8,29 @@ from collections import OrderedDict
 import httpx2
 import openai
 
+from .addresses import AddressPolicy
 from .calls import Settings
-from .errors import ProviderError, scrub
+from .errors import ProviderError, where
+from .transport import default_ssl_context, http_client
 
 # Local servers (vLLM, Ollama, llama.cpp) take any key; an empty one would make openai fall
 # back to the OPENAI_API_KEY environment variable and send the app's key to someone else.
 KEYLESS_PLACEHOLDER = "EMPTY"
 
 
-def build_client(conn, settings: Settings) -> openai.OpenAI:
-    """A client with our timeout and no retries of its own: Call.send retries within the deadline."""
+def build_client(conn, settings: Settings, policy: AddressPolicy, ssl_context) -> openai.OpenAI:
+    """A client with our timeout and no retries of its own (Call.send retries within the
+    deadline), over the guarded transport: the address policy for a tenant's credential, the
+    call's deadline and byte limit for every connection, no redirects."""
     timeout = httpx2.Timeout(settings.timeout, connect=settings.connect_timeout)
     api_key = conn.api_key or KEYLESS_PLACEHOLDER
+    transport = http_client(None if conn.trusted else policy, timeout, ssl_context)
     if conn.api_version:
         return openai.AzureOpenAI(azure_endpoint=conn.base_url, api_version=conn.api_version, api_key=api_key,
-                                  organization=conn.organization, timeout=timeout, max_retries=0)
+                                  organization=conn.organization, timeout=timeout, max_retries=0,
+                                  http_client=transport)
     return openai.OpenAI(api_key=api_key, base_url=conn.base_url, organization=conn.organization,
-                         timeout=timeout, max_retries=0)
+                         timeout=timeout, max_retries=0, http_client=transport)
 
 
 class ClientCache:
@@ -36,14 +42,16 @@ class ClientCache:
     pools close when they are garbage collected.
     """
 
-    def __init__(self, settings: Settings, maxsize: int = 256) -> None:
+    def __init__(self, settings: Settings, policy: AddressPolicy | None = None, maxsize: int = 256) -> None:
         self._settings = settings
+        self._policy = policy or AddressPolicy()  # none given: public addresses only
+        self._ssl_context = default_ssl_context()
         self._maxsize = maxsize
         self._clients: OrderedDict[str, tuple[tuple, openai.OpenAI]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, conn) -> openai.OpenAI:
-        fields = (conn.api_key, conn.base_url, conn.organization, conn.api_version)
+        fields = (conn.api_key, conn.base_url, conn.organization, conn.api_version, conn.trusted)
         key = conn.cache_key
         with self._lock:
             entry = self._clients.get(key)
@@ -51,11 +59,10 @@ class ClientCache:
                 self._clients.move_to_end(key)
                 return entry[1]
         try:  # outside the lock: building a client reads certificates, which takes milliseconds
-            client = build_client(conn, self._settings)
-        except Exception as exc:
-            where = conn.base_url or "https://api.openai.com/v1"
-            raise ProviderError("provider_error", f"could not set up a client for the provider at {where}: "
-                                f"{scrub(str(exc), conn.api_key)}") from None
+            client = build_client(conn, self._settings, self._policy, self._ssl_context)
+        except Exception:  # e.g. a malformed base_url stored before it was checked
+            raise ProviderError("provider_error", f"could not set up a client for {where(conn)}: "
+                                "check its base_url") from None
         with self._lock:
             entry = self._clients.get(key)
             if entry is not None and entry[0] == fields:  # another thread built it first

@@ -16,6 +16,9 @@ class Connection:
     organization: str | None = None
     api_version: str | None = None  # set => Azure OpenAI (base_url is the azure_endpoint)
     provider: str = "openai"  # "openai" | "azure" | "openai_compatible"
+    # The operator's own provider (OPENAI_BASE_URL): any address, and its URL is not shown to
+    # clients. A tenant's credential (False) may reach only what PROVIDER_ALLOWED_HOSTS allows.
+    trusted: bool = False
 
 
 @dataclass

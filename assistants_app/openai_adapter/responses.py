@@ -58,14 +58,14 @@ def turn_result(response, text: str, call: Call) -> TurnResult:
     finish = "stop"
     if response.status == "failed":
         error = response.error
-        raise call.failed("provider_error", "the provider could not complete the reply: "
-                          + (error.message if error is not None else "response.failed"))
+        raise call.failed(f"could not complete the reply for {call.subject}",
+                          error.code if error is not None else None)
     if response.status == "incomplete":
         details = response.incomplete_details
         reason = details.reason if details is not None else None
         if reason != "max_output_tokens":
-            raise call.failed("provider_error",
-                              f"the provider stopped the reply early ({reason or 'incomplete'})")
+            raise call.failed(f"stopped the reply for {call.subject} early",
+                              reason)
         finish = "length"
     tool_calls = [ToolCall(item.call_id, item.name, item.arguments)
                   for item in response.output if item.type == "function_call"]
@@ -90,8 +90,7 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
     parts: list[str] = []
     final = None
     with call.guard(stream):
-        for event in stream:
-            call.check_deadline()
+        for event in call.read(stream):
             kind = event.type
             if kind == "response.output_text.delta":
                 if event.delta:
@@ -100,8 +99,8 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
             elif kind in FINAL_EVENTS:  # read on to the end: a fully read response keeps its connection
                 final = event.response
             elif kind == "error":  # the documented flat error event (openai raises on the nested one)
-                raise call.failed("provider_error", "the provider reported an error while answering for "
-                                  f"{call.subject}: {event.message}")
+                raise call.failed(f"reported an error while answering for {call.subject}",
+                                  event.code)
         if final is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
         result = turn_result(final, "".join(parts), call)
