@@ -18,7 +18,7 @@ API_SPEC_OPTIONS = {
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    _private_directory(app.instance_path)
     app.config.from_object(config.DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(config.from_environment())
@@ -62,6 +62,7 @@ def _derive_settings(app: Flask) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     if url.startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+        _private_sqlite_file(url)
     app.config["MAX_CONTENT_LENGTH"] = app.config["ASSISTANTS_MAX_BODY_BYTES"]
     # Rate limits are counted in Redis when there is one (shared by workers and hosts). flask-limiter
     # keeps settings an app leaves out from the previous app: every app sets them all.
@@ -70,6 +71,26 @@ def _derive_settings(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     keys = crypto.parse_keys(app.config.get("ASSISTANTS_SECRET_KEYS")) or _instance_secret_keys(app)
     app.extensions["credential_cipher"] = crypto.CredentialCipher(keys)
+
+
+def _private_directory(path: str) -> None:
+    """instance/ holds the database and the secret keys: only the service's user may enter it."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        os.chmod(path, 0o700)
+    except OSError:  # not ours to change (a mounted volume): its owner decides
+        pass
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file readable by the service's user only (SQLite gives its -wal and
+    -shm files the same mode); SQLite itself would create it world-readable."""
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(directory):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _cors_origins(setting: str) -> str | list[str]:

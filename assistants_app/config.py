@@ -22,6 +22,10 @@ ENVIRONMENT_SETTINGS = {
     "LOG_CONTENT": bool,
     "CORS_ORIGINS": str,
     "LOG_LEVEL": str,
+    "PROVIDER_ALLOWED_HOSTS": str,
+    "PROVIDER_MAX_REPLY_BYTES": int,
+    "PROVIDER_MAX_TURN_BYTES": int,
+    "MODELS_CACHE_MAX_BYTES": int,
 }
 
 
@@ -43,6 +47,14 @@ class DefaultConfig:
     ASSISTANTS_MAX_BODY_BYTES = 1024 * 1024
     REDIS_URL = None
     MODELS_CACHE_TTL = 60.0
+    # The in-process cache of provider answers (without REDIS_URL) holds at most this much.
+    MODELS_CACHE_MAX_BYTES = 32 * 1024 * 1024
+    # Tenants' credentials may reach public addresses only, plus these (host, host:port or CIDR,
+    # comma-separated). The service's own provider (OPENAI_BASE_URL) is always allowed.
+    PROVIDER_ALLOWED_HOSTS = ""
+    # Provider replies past these sizes are cut off with a 502: a lookup's (model lists...) and a turn's.
+    PROVIDER_MAX_REPLY_BYTES = 8 * 1024 * 1024
+    PROVIDER_MAX_TURN_BYTES = 64 * 1024 * 1024
     STATUS_TIMEOUT = 2.0
     RATELIMIT_DEFAULT = "600 per minute"
     LOG_CONTENT = False

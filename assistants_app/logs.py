@@ -2,12 +2,16 @@
 LOG_CONTENT=true, and secrets never are."""
 import json
 import logging
+import re
 import sys
 import time
 import traceback
 import uuid
 
 from flask import current_app, g, request
+
+# A client's X-Request-Id is kept only if it cannot forge a log line or a header.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 access_log = logging.getLogger("assistants_app.access")
 content_log = logging.getLogger("assistants_app.content")
@@ -78,7 +82,8 @@ def init_app(app) -> None:
     @app.before_request
     def start_timer():
         g.request_started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.after_request
     def log_request(response):

@@ -119,6 +119,8 @@ class Service:
             "ASSISTANTS_BIND": f"127.0.0.1:{self.port}",
             # The limiter stays on (its cost is measured) but the load must not run into it.
             "RATELIMIT_DEFAULT": "1000000000 per minute",
+            # The status benchmark stores credentials on the loopback fake.
+            "PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
         for name in ("REDIS_URL", "FLASK_APP"):  # measure the default single-host setup

@@ -56,9 +56,9 @@ class AssistantById(MethodView):
     @blp.alt_response(502, description="The provider failed (assistants backend only).")
     def put(self, fields, assistant_id):
         """Update an assistant; fields left out keep their values"""
-        assistant = get_owned(Assistant, assistant_id, for_update=True)
+        assistant = get_owned(Assistant, assistant_id)
         blp.check_etag(assistant, AssistantSchema)
-        service.update_assistant(assistant, fields)
+        service.update_assistant(assistant, fields, precondition=lambda row: blp.check_etag(row, AssistantSchema))
         db.session.commit()
         return assistant
 

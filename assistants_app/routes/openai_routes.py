@@ -23,8 +23,7 @@ from ..schemas.chat import (
     ThreadMessagesSchema,
 )
 from ..services import assistants, conversations, get_owned
-from ..services.credentials import connection_for
-from ..services.models_cache import cached_models
+from ..services.models_cache import models_of
 
 blp = Blueprint("openai", __name__, url_prefix="/openai",
                 description="Threads and chat turns with an assistant (seed 004's routes.openai_routes).")
@@ -231,7 +230,7 @@ def get_models(query):
     - 429, 502, 504: The provider rate-limited the request, failed, or did not answer in time.
     """
     credential = get_owned(Credential, query["credential"]) if "credential" in query else None
-    return {"models": cached_models(connection_for(credential))}
+    return {"models": models_of(credential)}
 
 
 @blp.route("/threads/<thread_id>")

@@ -3,6 +3,11 @@ from marshmallow import fields, validate, validates_schema, ValidationError
 
 from .common import StrictSchema
 
+# Keys and header values go into HTTP headers as they are: a control character (a pasted
+# newline) would make the HTTP library quote the header, key and all, in its error.
+HEADER_SAFE = validate.Regexp(r"^[\x21-\x7e]+\Z", error="Only printable ASCII characters, without spaces: "
+                                                         "check for a pasted newline or space.")
+
 PROVIDERS = ("openai", "azure", "openai_compatible")
 APIS = ("chat_completions", "responses", "assistants")
 
@@ -21,12 +26,12 @@ class CredentialSchema(StrictSchema):
                                  "`chat_completions` for any other base_url."},
     )
     api_key = fields.String(
-        required=True, load_only=True, validate=validate.Length(min=1, max=4096),
+        required=True, load_only=True, validate=[validate.Length(min=1, max=4096), HEADER_SAFE],
         metadata={"description": "Write-only; stored encrypted, never returned."},
     )
     api_key_hint = fields.String(dump_only=True, metadata={"description": "The key's last 4 characters."})
-    organization = fields.String(allow_none=True, validate=validate.Length(max=200))
-    api_version = fields.String(allow_none=True, validate=validate.Length(max=64))
+    organization = fields.String(allow_none=True, validate=[validate.Length(max=200), HEADER_SAFE])
+    api_version = fields.String(allow_none=True, validate=[validate.Length(max=64), HEADER_SAFE])
     created_at = fields.DateTime(dump_only=True, format="iso")
     updated_at = fields.DateTime(dump_only=True, format="iso")
 

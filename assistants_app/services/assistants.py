@@ -1,13 +1,27 @@
 """Assistants: one row behind all three APIs. With the `assistants` backend the provider
-keeps a twin (details.id is its asst_ id); every other backend mints details.id here."""
+keeps a twin (details.id is its asst_ id); every other backend mints details.id here.
+
+The twin is written before the row, with no database connection held while the provider
+answers: an update locks the row only afterwards, and answers 409 if it changed meanwhile."""
+import hashlib
+
 from sqlalchemy import bindparam, or_, select
 
-from ..errors import Conflict
+from ..errors import Conflict, invalid
 from ..extensions import db, openai_adapter
-from ..models import Assistant, new_token_id, new_uuid
+from ..models import Assistant, Credential, new_token_id, new_uuid
 from ..openai_adapter import AssistantSpec, ProviderError
-from . import is_plausible_id, tenant
+from . import is_plausible_id, lock_row, release_connection, tenant
 from .credentials import backend_api, connection_for, find_credential
+
+# The remote twin's metadata names its assistant and (as a digest) its tenant: a remote
+# assistant may be adopted only by the tenant whose service wrote it, or through a
+# credential of the caller's own.
+APP_ID_KEY, TENANT_KEY = "assistants_app_id", "assistants_app_tenant"
+
+
+def tenant_tag(name: str) -> str:
+    return hashlib.sha256(f"assistants_app tenant {name}".encode()).hexdigest()[:32]
 
 
 def function_tools(details: dict) -> list[dict]:
@@ -15,8 +29,7 @@ def function_tools(details: dict) -> list[dict]:
     return [tool for tool in details.get("tools") or [] if isinstance(tool, dict)]
 
 
-def remote_spec(assistant: Assistant) -> AssistantSpec:
-    details = assistant.details
+def remote_spec(assistant_id: str, details: dict) -> AssistantSpec:
     tools = [{"type": tool} for tool in details.get("tools") or [] if tool in ("code_interpreter", "file_search")]
     return AssistantSpec(
         model=details["model"],
@@ -26,7 +39,7 @@ def remote_spec(assistant: Assistant) -> AssistantSpec:
         temperature=details.get("temperature"),
         top_p=details.get("top_p"),
         tools=tools + function_tools(details),
-        metadata={"assistants_app_id": assistant.id},
+        metadata={APP_ID_KEY: assistant_id, TENANT_KEY: tenant_tag(tenant())},
     )
 
 
@@ -53,51 +66,86 @@ def _details_without_id(details: dict) -> tuple[dict, str | None]:
     return details, details.pop("id", None)
 
 
-def _link_remote(assistant: Assistant, adopt_id: str | None) -> None:
-    """Create the provider's twin, or adopt (and update) the one the client named."""
-    conn = connection_for(assistant.credential)
-    if adopt_id:
-        taken = db.session.scalar(
-            select(Assistant.id).where(Assistant.tenant == tenant(), Assistant.details_id == adopt_id)
-        )
-        if taken and taken != assistant.id:
-            raise Conflict(f"Remote assistant {adopt_id!r} is already linked to assistant {taken}.")
-        openai_adapter.update_remote_assistant(conn, adopt_id, remote_spec(assistant))
-        assistant.details_id = adopt_id
-    else:
-        assistant.details_id = openai_adapter.create_remote_assistant(conn, remote_spec(assistant))
+def _check_not_linked(assistant_id: str, adopt_id: str) -> None:
+    taken = db.session.scalar(
+        select(Assistant.id).where(Assistant.tenant == tenant(), Assistant.details_id == adopt_id))
+    if taken and taken != assistant_id:
+        raise Conflict(f"Remote assistant {adopt_id!r} is already linked to assistant {taken}.")
+
+
+def _check_adoptable(conn, credential: Credential | None, adopt_id: str) -> None:
+    """Through the shared default provider, only a remote assistant this tenant made."""
+    if credential is not None:
+        return  # the caller's own provider account
+    metadata = openai_adapter.remote_assistant_metadata(conn, adopt_id)
+    if metadata is not None:
+        if metadata.get(TENANT_KEY) == tenant_tag(tenant()):
+            return
+        owner = metadata.get(APP_ID_KEY)
+        if owner and db.session.scalar(select(Assistant.id).where(Assistant.id == owner,
+                                                                  Assistant.tenant == tenant())):
+            return
+    raise invalid("details", f"details.id {adopt_id!r}: no remote assistant of this tenant has that id.")
+
+
+def _write_twin(conn, credential: Credential | None, assistant_id: str, details: dict,
+                remote_id: str | None, adopt: bool) -> str:
+    """Create the provider's twin, or update (adopting, when asked) an existing one; its id."""
+    spec = remote_spec(assistant_id, details)
+    if remote_id is None:
+        return openai_adapter.create_remote_assistant(conn, spec)
+    if adopt:
+        _check_adoptable(conn, credential, remote_id)
+    openai_adapter.update_remote_assistant(conn, remote_id, spec)
+    return remote_id
 
 
 def create_assistant(fields: dict) -> Assistant:
     details, adopt_id = _details_without_id(fields.pop("details"))
     credential = find_credential(fields.pop("credential_id", None))
     # The id is minted here: the remote twin's metadata names it.
-    assistant = Assistant(id=new_uuid(), tenant=tenant(), credential=credential, details=details, **fields)
-    if uses_remote_assistant(assistant):
-        _link_remote(assistant, adopt_id)
+    assistant_id = new_uuid()
+    if backend_api(credential) == "assistants":
+        conn = connection_for(credential)
+        if adopt_id:
+            _check_not_linked(assistant_id, adopt_id)
+        release_connection()
+        details_id = _write_twin(conn, credential, assistant_id, details, adopt_id, adopt=bool(adopt_id))
     else:
-        assistant.details_id = new_token_id("asst_")
+        details_id = new_token_id("asst_")
+    assistant = Assistant(id=assistant_id, tenant=tenant(), credential=credential, details=details,
+                          details_id=details_id, **fields)
     db.session.add(assistant)
     return assistant
 
 
-def update_assistant(assistant: Assistant, fields: dict) -> Assistant:
-    was_remote = uses_remote_assistant(assistant)
+def update_assistant(assistant: Assistant, fields: dict, precondition=None) -> Assistant:
+    """Fields left out keep their values; `details`, when given, replaces the old ones.
+    ``precondition(assistant)`` (an If-Match check) runs on the row as locked for the write."""
+    fields = dict(fields)
     if "credential_id" in fields:
-        assistant.credential = find_credential(fields.pop("credential_id"))
+        fields["credential"] = find_credential(fields.pop("credential_id"))
+    adopt_id = None
     if "details" in fields:
-        details, adopt_id = _details_without_id(fields.pop("details"))
-        assistant.details = details
+        fields["details"], adopt_id = _details_without_id(fields["details"])
+    credential = fields.get("credential", assistant.credential)
+    if backend_api(credential) == "assistants":
+        # The provider first, with no connection held; the row is then locked and must not have moved.
+        read_version = assistant.updated_at
+        remote_id = adopt_id or (assistant.details_id if uses_remote_assistant(assistant) else None)
+        conn = connection_for(credential)
+        if adopt_id:
+            _check_not_linked(assistant.id, adopt_id)
+        release_connection()
+        fields["details_id"] = _write_twin(conn, credential, assistant.id, fields.get("details", assistant.details),
+                                           remote_id, adopt=bool(adopt_id) and adopt_id != assistant.details_id)
+        lock_row(assistant, unchanged_since=read_version)
     else:
-        adopt_id = None
+        lock_row(assistant)
+    if precondition is not None:
+        precondition(assistant)
     for name, value in fields.items():
         setattr(assistant, name, value)
-    if uses_remote_assistant(assistant):
-        if was_remote and not adopt_id:
-            conn = connection_for(assistant.credential)
-            openai_adapter.update_remote_assistant(conn, assistant.details_id, remote_spec(assistant))
-        else:
-            _link_remote(assistant, adopt_id)
     return assistant
 
 
@@ -105,14 +153,15 @@ def delete_assistant(assistant: Assistant, *, delete_remote: bool) -> None:
     """Deletes the row, its threads and messages. With delete_remote, also the provider's
     twin (one already gone counts as deleted; any other failure deletes nothing) and, best
     effort, the provider-side conversations of its threads."""
-    if delete_remote:
-        conn = connection_for(assistant.credential) if backend_api(assistant.credential) != "chat_completions" else None
+    if delete_remote and backend_api(assistant.credential) != "chat_completions":
+        conn = connection_for(assistant.credential)
+        remote_threads = [thread.remote_id for thread in assistant.threads if thread.remote_id]
+        release_connection()
         if uses_remote_assistant(assistant):
             openai_adapter.delete_remote_assistant(conn, assistant.details_id)
-        for thread in assistant.threads:
-            if thread.remote_id:
-                try:
-                    openai_adapter.delete_remote_thread(conn, thread.remote_id)
-                except ProviderError:
-                    pass  # best effort: the local history goes regardless
+        for remote_id in remote_threads:
+            try:
+                openai_adapter.delete_remote_thread(conn, remote_id)
+            except ProviderError:
+                pass  # best effort: the local history goes regardless
     db.session.delete(assistant)

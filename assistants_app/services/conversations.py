@@ -18,7 +18,7 @@ from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, utcnow
 from ..openai_adapter import ChatMessage, Connection, TurnRequest, TurnResult
-from . import is_plausible_id, owned_select, tenant
+from . import commit_keeping_loaded, is_plausible_id, owned_select, release_connection, tenant
 from . import history as history_policy
 from .assistants import function_tools
 from .credentials import backend_api, connection_for
@@ -62,7 +62,9 @@ def start_thread(assistant: Assistant) -> Thread:
     """A new thread; backends that keep history remotely get their conversation first."""
     remote_id = None
     if backend_api(assistant.credential) != "chat_completions":
-        remote_id = openai_adapter.create_remote_thread(connection_for(assistant.credential))
+        conn = connection_for(assistant.credential)
+        release_connection()
+        remote_id = openai_adapter.create_remote_thread(conn)
     thread = Thread(tenant=tenant(), assistant=assistant, remote_id=remote_id,
                     last_active_at=history_policy.current_time())
     db.session.add(thread)
@@ -84,7 +86,9 @@ def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
 
 def delete_thread(thread: Thread) -> None:
     if thread.remote_id:
-        openai_adapter.delete_remote_thread(connection_for(thread.assistant.credential), thread.remote_id)
+        conn = connection_for(thread.assistant.credential)
+        release_connection()
+        openai_adapter.delete_remote_thread(conn, thread.remote_id)
     db.session.delete(thread)
 
 
@@ -128,26 +132,6 @@ def release_turn(thread_id: str, token: str) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-
-
-def commit_keeping_loaded() -> None:
-    """Commit without expiring the rows this session has loaded. Only for a commit whose writes
-    all went through those objects (or that writes nothing): they then hold what was committed,
-    and reading them again costs no query."""
-    session = db.session()
-    expire, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
-
-
-def release_connection() -> None:
-    """Give the database connection back to the pool while the provider answers (seconds): held,
-    it would cap a worker's concurrent turns at the pool's size (5 + 10 overflow) and keep a
-    PostgreSQL transaction open. Nothing was written since acquire_turn's commit, so this commit
-    ends a read-only transaction; the rows read stay loaded for record_turn."""
-    commit_keeping_loaded()
 
 
 def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
@@ -299,6 +283,7 @@ def _stateless(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnR
 def run_stateless(assistant: Assistant, turn: TurnInput) -> TurnResult:
     """A turn that stores nothing: turn.messages are the whole conversation."""
     conn, request = _stateless(assistant, turn)
+    release_connection()
     return openai_adapter.run_turn(conn, request)
 
 
@@ -306,5 +291,6 @@ def stream_stateless(assistant: Assistant, turn: TurnInput) -> Iterator[str | Tu
     """Streamed run_stateless: text deltas, then the TurnResult. The provider's first answer is
     awaited before returning, so one that fails at once raises here, not mid-stream."""
     conn, request = _stateless(assistant, turn)
+    release_connection()
     stream = openai_adapter.stream_turn(conn, request)
     return itertools.chain((next(stream),), stream)

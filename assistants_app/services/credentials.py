@@ -6,12 +6,15 @@ from sqlalchemy import select
 
 from ..crypto import CredentialUndecryptable
 from ..errors import Conflict, ServiceError, invalid
-from ..extensions import db
+from ..extensions import db, openai_adapter
 from ..models import Assistant, Credential
 from ..openai_adapter import Connection
 from . import is_plausible_id, owned_select, tenant
 
 OPENAI_HOST = "api.openai.com"
+# Where a credential's key goes: changing one of these needs the key again in the same request,
+# or a tenant's key holder could point a stored key at a server of theirs.
+ADDRESS_FIELDS = ("base_url", "provider", "api", "api_version")
 
 
 class ProviderNotConfigured(ServiceError):
@@ -41,6 +44,13 @@ def _check_provider(credential: Credential) -> None:
         raise invalid("base_url", "An OpenAI-compatible server needs its base_url.")
 
 
+def _check_address(base_url: str | None) -> None:
+    """A tenant's credential reaches public addresses, or what PROVIDER_ALLOWED_HOSTS allows."""
+    problem = openai_adapter.provider_url_problem(base_url) if base_url else None
+    if problem:
+        raise invalid("base_url", problem)
+
+
 def create_credential(fields: dict) -> Credential:
     api_key = fields.pop("api_key")
     credential = Credential(tenant=tenant(), **fields)
@@ -48,12 +58,19 @@ def create_credential(fields: dict) -> Credential:
     credential.api_key_ciphertext = cipher().encrypt(api_key)
     credential.api_key_hint = key_hint(api_key)
     _check_provider(credential)
+    _check_address(credential.base_url)
     db.session.add(credential)
     return credential
 
 
 def update_credential(credential: Credential, fields: dict) -> Credential:
     api_key = fields.pop("api_key", None)
+    moved = [name for name in ADDRESS_FIELDS if name in fields and fields[name] != getattr(credential, name)]
+    if moved and api_key is None:
+        raise invalid("api_key", f"Changing {', '.join(moved)} sends the stored key somewhere else: "
+                                 "send the api_key for the new address in the same request.")
+    if "base_url" in moved:
+        _check_address(fields["base_url"])
     for name, value in fields.items():
         setattr(credential, name, value)
     if api_key is not None:
@@ -127,6 +144,7 @@ def default_connection() -> Connection:
         api_key=api_key or "not-needed",
         base_url=base_url,
         provider="openai" if not base_url else "openai_compatible",
+        trusted=True,  # the operator's own setting: any address
     )
 
 

@@ -22,6 +22,7 @@ from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread, utcnow
 from ..openai_adapter import ChatMessage, Connection, ProviderError
 from ..openai_adapter.adapter import SUMMARY_PROMPT
+from . import release_connection
 from .credentials import ProviderNotConfigured, connection_for
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
     summary = None
     room = budget - sum(size(row) for row in kept_rows) - len(SUMMARY_PREFIX)
     if summarize and dropped and room >= MIN_SUMMARY_ROOM:
+        release_connection()
         text = openai_adapter.summarize(
             conn, assistant.model, [as_chat(row, assistant) for row in dropped],
             instructions=f"{SUMMARY_PROMPT} Use at most {room} characters.")

@@ -4,25 +4,25 @@ Checked at lookup, each within STATUS_TIMEOUT seconds: the credential exists and
 provider answers and offers the agent's model; with the `assistants` backend, the remote
 assistant still exists. Provider answers (failures included) are cached for MODELS_CACHE_TTL
 seconds per credential, so looking up many agents costs one provider call per period."""
-import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
-from ..extensions import openai_adapter
 from ..models import Assistant
 from ..openai_adapter import Connection, ProviderError
+from . import release_connection
 from .credentials import ProviderNotConfigured, connection_for
-from .models_cache import cached_models
+from .models_cache import cached_models, cached_remote_assistant_exists, is_cached
 
 AVAILABLE, UNAVAILABLE = "AVAILABLE", "UNAVAILABLE"
 # Distinct providers asked at once when a list is checked: N dead providers cost one timeout, not N.
 PARALLEL_CHECKS = 16
+# Providers one list request may ask (those answered recently are free): a page of 999 agents
+# must not make the service call 999 hosts for one request.
+PROVIDERS_PER_LIST = 32
 MODELS_SHOWN = 10
-
-_remote_locks: dict[str, threading.Lock] = {}
-_remote_locks_guard = threading.Lock()
+NOT_CHECKED = ("Not checked: this page names more than {limit} providers that were not asked recently. "
+               "Ask for a smaller page (limit), or for this agent alone.")
 
 
 def _timeout() -> float:
@@ -34,31 +34,6 @@ def provider_label(assistant: Assistant) -> str:
     if credential is None:
         return "the service's default provider (OPENAI_BASE_URL / OPENAI_API_KEY)"
     return f"credential {credential.name!r} ({credential.id})"
-
-
-def _remote_assistant_exists(conn: Connection, remote_id: str) -> bool:
-    """Cached like the model list (answers and failures), in the same store."""
-    cache = current_app.extensions["models_cache"]
-    key = f"remote_assistant:{conn.cache_key}:{remote_id}"
-    cached = cache.store.get(key)
-    if cached is None:
-        with _remote_locks_guard:
-            if len(_remote_locks) > 10_000:
-                _remote_locks.clear()
-            lock = _remote_locks.setdefault(key, threading.Lock())
-        with lock:
-            cached = cache.store.get(key)
-            if cached is None:
-                try:
-                    value = {"exists": openai_adapter.remote_assistant_exists(conn, remote_id, timeout=_timeout())}
-                except ProviderError as err:
-                    value = {"error": {"kind": err.kind, "message": err.message}}
-                cached = json.dumps(value)
-                cache.store.set(key, cached, cache.ttl)
-    value = json.loads(cached)
-    if "error" in value:
-        raise ProviderError(value["error"]["kind"], value["error"]["message"])
-    return value["exists"]
 
 
 def _provider_problem(assistant: Assistant, err: ProviderError) -> str:
@@ -77,7 +52,8 @@ def agent_status(assistant: Assistant) -> tuple[str, list[str]]:
         conn = connection_for(assistant.credential)
     except ProviderNotConfigured as err:
         return UNAVAILABLE, [err.message]
-    model = assistant.model
+    model, remote_id, label = assistant.model, assistant.details_id, provider_label(assistant)
+    release_connection()  # what follows may wait STATUS_TIMEOUT on the provider
     try:
         models = cached_models(conn, timeout=_timeout())
     except ProviderError as err:
@@ -86,38 +62,56 @@ def agent_status(assistant: Assistant) -> tuple[str, list[str]]:
     # Azure lists its base models, not the deployment names a request names: answering is the test there.
     if conn.provider != "azure" and model not in models:
         offered = ", ".join(models[:MODELS_SHOWN]) + (", ..." if len(models) > MODELS_SHOWN else "")
-        errors.append(f"Model {model!r} is not offered by the provider of {provider_label(assistant)}; "
+        errors.append(f"Model {model!r} is not offered by the provider of {label}; "
                       f"it offers: {offered or 'no models'}. Set the agent's model to one of them, or deploy "
                       f"{model!r} there.")
     if conn.api == "assistants":
         try:
-            if not _remote_assistant_exists(conn, assistant.details_id):
-                errors.append(f"The provider of {provider_label(assistant)} no longer has the remote assistant "
-                              f"{assistant.details_id!r} behind this agent: delete the agent and create it again.")
+            if not cached_remote_assistant_exists(conn, remote_id, timeout=_timeout()):
+                errors.append(f"The provider of {label} no longer has the remote assistant "
+                              f"{remote_id!r} behind this agent: delete the agent and create it again.")
         except ProviderError as err:
             errors.append(_provider_problem(assistant, err))
     return (UNAVAILABLE if errors else AVAILABLE), errors
 
 
 def agent_statuses(assistants: list[Assistant]) -> dict[str, tuple[str, list[str]]]:
-    """Each agent's status; the providers behind them are asked in parallel first (then cached)."""
-    _warm_caches(assistants)
-    return {assistant.id: agent_status(assistant) for assistant in assistants}
+    """Each agent's status; the providers behind them are asked in parallel first (then cached),
+    at most PROVIDERS_PER_LIST of them."""
+    unchecked = _warm_caches(assistants)
+    statuses = {}
+    for assistant in assistants:
+        if assistant.id in unchecked:
+            statuses[assistant.id] = (UNAVAILABLE, [NOT_CHECKED.format(limit=PROVIDERS_PER_LIST)])
+        else:
+            statuses[assistant.id] = agent_status(assistant)
+    return statuses
 
 
-def _warm_caches(assistants: list[Assistant]) -> None:
+def _warm_caches(assistants: list[Assistant]) -> set[str]:
+    """Ask the providers behind ``assistants`` in parallel; the ids of agents left unchecked
+    because the page needs more than PROVIDERS_PER_LIST provider calls."""
     models_lookups: dict[str, Connection] = {}
     remote_lookups: dict[tuple[str, str], Connection] = {}
+    unchecked, calls = set(), 0
     for assistant in assistants:
         try:
             conn = connection_for(assistant.credential)
         except ProviderNotConfigured:
             continue
+        new_models = conn.cache_key not in models_lookups and not is_cached(conn)
+        remote = (conn.cache_key, assistant.details_id) if conn.api == "assistants" else None
+        new_remote = remote is not None and remote not in remote_lookups and not is_cached(conn, remote[1])
+        if calls + new_models + new_remote > PROVIDERS_PER_LIST:
+            unchecked.add(assistant.id)
+            continue
+        calls += new_models + new_remote
         models_lookups.setdefault(conn.cache_key, conn)
-        if conn.api == "assistants":
-            remote_lookups.setdefault((conn.cache_key, assistant.details_id), conn)
-    if len(models_lookups) + len(remote_lookups) < 2:
-        return  # one lookup: agent_status asks it directly
+        if remote is not None:
+            remote_lookups.setdefault(remote, conn)
+    if calls < 2:
+        return unchecked  # one lookup at most: agent_status asks it directly
+    release_connection()
     app = current_app._get_current_object()
 
     def models(conn) -> bool:
@@ -132,7 +126,7 @@ def _warm_caches(assistants: list[Assistant]) -> None:
         (_, remote_id), conn = item
         with app.app_context():
             try:
-                _remote_assistant_exists(conn, remote_id)
+                cached_remote_assistant_exists(conn, remote_id, timeout=_timeout())
             except ProviderError:
                 pass
 
@@ -140,3 +134,4 @@ def _warm_caches(assistants: list[Assistant]) -> None:
         answered = {key for key, ok in zip(models_lookups, pool.map(models, models_lookups.values())) if ok}
         # agent_status skips the remote check when the provider did not answer: so do we.
         list(pool.map(remote, [item for item in remote_lookups.items() if item[0][0] in answered]))
+    return unchecked
