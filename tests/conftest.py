@@ -71,6 +71,8 @@ def app_config(migrated, fake_server, tmp_path):
         "MODELS_CACHE_TTL": 60.0,
         "STATUS_TIMEOUT": 1.0,
         "REDIS_URL": None,
+        # Tenants' credentials point at loopback fakes (this one, refused ports): allowed explicitly.
+        "PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
     }
 
 
@@ -84,6 +86,27 @@ def app(app_config, fake):
             db.session.execute(text(f"DELETE FROM {table}"))
         db.session.commit()
         db.engine.dispose()
+
+
+@pytest.fixture
+def make_app_with(app_config):
+    """make_app_with(**settings) -> (test client, auth headers) of another app on the test
+    database; its rows are deleted and its engine disposed afterwards."""
+    apps = []
+
+    def make(**overrides):
+        other = create_app(dict(app_config, **overrides))
+        apps.append(other)
+        return other.test_client(), {"Authorization": f"Bearer {make_key(other)}"}
+
+    yield make
+    for other in apps:
+        with other.app_context():
+            db.session.remove()
+            for table in TABLES:
+                db.session.execute(text(f"DELETE FROM {table}"))
+            db.session.commit()
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -125,7 +148,7 @@ def live_server(migrated, fake_server, tmp_path):
         # The load tests send far more than one key's RATELIMIT_DEFAULT; test_limits.py covers that.
         settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": fake_server.base_url,
                     "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "RATELIMIT_DEFAULT": "1000000 per minute",
-                    **env}
+                    "PROVIDER_ALLOWED_HOSTS": "127.0.0.1", **env}
         servers.append(LiveServer(url, settings, workers=workers, log_path=tmp_path / "gunicorn.log",
                                   migrate=not postgresql))
         return servers[-1].start()

@@ -182,7 +182,8 @@ def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fa
 def test_refused_connection_is_502(client, auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
     thread_id = initialize(client, auth, agent["id"])
-    client.put(f"/credentials/{agent['credential']}", headers=auth, json={"base_url": fake.refused_base_url()})
+    client.put(f"/credentials/{agent['credential']}", headers=auth, 
+               json={"base_url": fake.refused_base_url(), "api_key": "sk-moved"})
     response = chat(client, auth, agent["id"], thread_id, "hello")
     assert response.status_code == 502
     assert messages(client, auth, thread_id) == []
