@@ -291,3 +291,33 @@ def test_the_sqlite_file_and_instance_folder_are_private(tmp_path):
                       "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
     assert stat.S_IMODE(os.stat(tmp_path / "private.sqlite3").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(app.instance_path).st_mode) == 0o700
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+@pytest.mark.slow
+def test_worker_memory_stays_flat_after_repeated_huge_model_lists(live_server):
+    # Ten ~5 MB model lists, each on its own credential: a worker used to keep every one of
+    # them (and a lock per key) for good.
+    server = live_server(workers=1)
+    models = [{"id": f"model-{i:06d}-" + "x" * 180, "object": "model"} for i in range(22_000)]
+    body = json.dumps({"object": "list", "data": models}).encode()
+    assert 4_000_000 < len(body) < 8 * 1024 * 1024
+    with Listener("big", body=body) as big:
+        credentials = [server.request("POST", "/credentials", {
+            "name": f"big {i}", "provider": "openai_compatible", "base_url": big.base_url, "api_key": "k"}).body["id"]
+            for i in range(10)]
+        [worker] = server.worker_pids()
+        for i, credential in enumerate(credentials):
+            listed = server.request("GET", f"/openai/get_models?credential={credential}", timeout=60)
+            assert listed.status == 200 and len(listed.body["models"]) == 2000, listed
+            if i == 2:
+                warm = rss_mb(worker)
+        grown = rss_mb(worker) - warm
+    assert grown < 20, f"worker RSS grew {grown:.0f} MB after warm-up"
