@@ -34,8 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     models_cache.init_app(app)
     app.config["API_SPEC_OPTIONS"] = API_SPEC_OPTIONS
     extensions.api.init_app(app)
-    for blueprint in BLUEPRINTS:
-        extensions.api.register_blueprint(blueprint)
+    for blueprint, options in BLUEPRINTS:
+        extensions.api.register_blueprint(blueprint, **options)
     for blueprint in FLASK_BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register_error_handlers(app)

@@ -64,7 +64,7 @@ def rotate_key():
 @threads.command("purge")
 def purge_threads():
     """Delete threads and sessions idle for longer than their agent's session_max_ttl (run it from cron)."""
-    from .services.history import purge_expired
+    from .services.sessions import purge_expired
 
     click.echo(f"Deleted {purge_expired()} expired thread(s).")
 

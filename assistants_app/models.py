@@ -112,9 +112,25 @@ class Assistant(db.Model):
         back_populates="assistant", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    # The agents API's live status, set on an instance before the agent is serialized (not stored).
+    live_status = None
+    live_status_errors = ()
+
     @property
     def model(self) -> str:
         return self.details.get("model", "")
+
+    @property
+    def name(self) -> str | None:
+        return self.details.get("name")
+
+    @property
+    def description(self) -> str | None:
+        return self.details.get("description")
+
+    @property
+    def instructions(self) -> str | None:
+        return self.details.get("instructions")
 
     @property
     def details_with_id(self) -> dict:

@@ -12,11 +12,12 @@ import pytest
 from flask import Flask
 
 from assistants_app.openai_adapter import (AssistantSpec, ChatMessage, Connection, OpenAIAdapter,
-                                           ProviderError, ToolCall, TurnRequest, TurnResult, Usage)
+                                           ProviderError, TextDelta, ToolCall, TurnDone, TurnRequest, Usage)
 from assistants_app.openai_adapter import assistants as assistants_backend
 from assistants_app.openai_adapter import responses as responses_backend
 from assistants_app.openai_adapter.calls import Call, Settings
 from assistants_app.openai_adapter.clients import ClientCache
+from assistants_app.services import history
 from tests.fake_openai import FakeOpenAI, Fault
 
 pytestmark = [
@@ -78,13 +79,13 @@ def turn_request(adapter, conn, text="Hello there", **fields):
 
 
 def take_turn(adapter, conn, req, mode):
-    """(TurnResult, text deltas); a streamed turn must end with exactly one TurnResult."""
+    """(TurnDone, text deltas); a streamed turn must end with exactly one TurnDone."""
     if mode == "blocking":
         return adapter.run_turn(conn, req), []
     items = list(adapter.stream_turn(conn, req))
-    assert isinstance(items[-1], TurnResult)
-    assert all(isinstance(item, str) for item in items[:-1])
-    return items[-1], items[:-1]
+    assert isinstance(items[-1], TurnDone)
+    assert all(isinstance(item, TextDelta) for item in items[:-1])
+    return items[-1], [item.text for item in items[:-1]]
 
 
 def failed_turn(adapter, conn, req, mode):
@@ -96,7 +97,7 @@ def failed_turn(adapter, conn, req, mode):
             adapter.run_turn(conn, req)
         else:
             for item in adapter.stream_turn(conn, req):
-                deltas.append(item)
+                deltas.append(item.text)
     return caught.value, deltas, time.monotonic() - start
 
 
@@ -618,7 +619,7 @@ def test_persistently_dropped_blocking_reply_is_unreachable(adapter, fake):
 def test_closing_a_stream_early_releases_it(adapter, fake):
     conn = connection(fake, "chat_completions")
     stream = adapter.stream_turn(conn, turn_request(adapter, conn))
-    assert next(stream) == "Echo:"
+    assert next(stream) == TextDelta("Echo:")
     stream.close()  # the client went away mid-reply
     assert adapter.run_turn(conn, turn_request(adapter, conn)).text == "Echo: Hello there"
 
@@ -699,33 +700,25 @@ CONVERSATION = [ChatMessage("user", "I live in Paris."), ChatMessage("assistant"
                 ChatMessage("tool", "sunny", tool_call_id="c1")]
 
 
-@pytest.mark.parametrize("api", ["chat_completions", "assistants"])
-def test_summarize_with_chat_completions(adapter, fake, api):
+@pytest.mark.parametrize("api", ["chat_completions", "responses", "assistants"])
+def test_a_summary_is_one_stateless_chat_completion(adapter, fake, api):
     fake.reply = lambda conversation: "  The user lives in Paris; it is sunny.  "
-    summary = adapter.summarize(connection(fake, api), "gpt-4", CONVERSATION)
+    summary = history.summarize(connection(fake, api), "gpt-4", CONVERSATION, room=200)
 
     assert summary == "The user lives in Paris; it is sunny."
     body = fake.requests_to("/chat/completions")[-1].json
-    assert body["messages"][0]["role"] == "system" and "Summarize" in body["messages"][0]["content"]
+    assert body["messages"][0] == {"role": "system",
+                                   "content": f"{history.SUMMARY_PROMPT} Use at most 200 characters."}
     assert body["messages"][1]["content"] == (
         "user: I live in Paris.\nassistant: Nice city.\nuser: Weather?\n"
         "assistant called get_weather({})\ntool: sunny")
-
-
-def test_summarize_with_responses_is_stateless(adapter, fake):
-    fake.reply = lambda conversation: "Paris, sunny."
-    summary = adapter.summarize(connection(fake, "responses"), "gpt-4", CONVERSATION, instructions="Sum up.")
-
-    assert summary == "Paris, sunny."
-    body = fake.requests_to("/responses")[-1].json
-    assert body["store"] is False and "conversation" not in body and body["instructions"] == "Sum up."
-    assert fake.conversations == {}
+    assert len(fake.requests) == 1 and fake.conversations == {}  # nothing stored at the provider
 
 
 def test_summarize_maps_errors(adapter, fake):
     fake.add_fault(Fault("status", status=429, retry_after=60, path="/chat/completions"))
     with pytest.raises(ProviderError) as caught:
-        adapter.summarize(connection(fake, "chat_completions"), "gpt-4", CONVERSATION)
+        history.summarize(connection(fake, "chat_completions"), "gpt-4", CONVERSATION, room=200)
     assert caught.value.kind == "rate_limited" and caught.value.retry_after == 60
 
 
@@ -785,7 +778,7 @@ def test_incomplete_response_at_max_tokens_is_length():
                               "incomplete_details": {"reason": "max_output_tokens"}}})])
     req = TurnRequest(model="gpt-4", new_messages=[ChatMessage("user", "Hi")], remote_thread_id="conv_1")
     *deltas, result = responses_backend.stream_turn(client, req, mock_call("responses"))
-    assert deltas == ["Hi"] and result.finish_reason == "length" and result.usage == Usage(5, 2, 7)
+    assert deltas == [TextDelta("Hi")] and result.finish_reason == "length" and result.usage == Usage(5, 2, 7)
 
 
 @pytest.mark.parametrize("event, said", [("thread.run.failed", "failed (rate_limit_exceeded)"),

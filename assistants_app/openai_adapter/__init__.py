@@ -9,8 +9,8 @@ adapter (OpenAIAdapter, the Flask extension).
 """
 from .adapter import OpenAIAdapter
 from .errors import ProviderError
-from .interface import (AssistantSpec, ChatMessage, Connection, ToolCall, TurnRequest, TurnResult,
+from .interface import (AssistantSpec, ChatMessage, Connection, TextDelta, ToolCall, TurnDone, TurnRequest,
                         Usage)
 
-__all__ = ["AssistantSpec", "ChatMessage", "Connection", "OpenAIAdapter", "ProviderError", "ToolCall",
-           "TurnRequest", "TurnResult", "Usage"]
+__all__ = ["AssistantSpec", "ChatMessage", "Connection", "OpenAIAdapter", "ProviderError", "TextDelta",
+           "ToolCall", "TurnDone", "TurnRequest", "Usage"]

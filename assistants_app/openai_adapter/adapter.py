@@ -15,7 +15,7 @@ from .addresses import AddressPolicy
 from .calls import Call, Settings
 from .clients import ClientCache
 from .errors import ProviderError
-from .interface import AssistantSpec, ChatMessage, Connection, TurnRequest, TurnResult
+from .interface import AssistantSpec, Connection, TextDelta, TurnDone, TurnRequest
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,6 @@ BACKENDS = {"chat_completions": chat_completions, "responses": responses, "assis
 # What a model id looks like: a list of anything else (an internal service's reply) is not shown.
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
 MAX_MODELS = 2000
-SUMMARY_PROMPT = ("Summarize the conversation below concisely. Keep the facts, names, numbers, decisions "
-                  "and open questions that a later reply would need. Answer with the summary only.")
 
 
 class AdapterState:
@@ -145,26 +143,16 @@ class OpenAIAdapter:
                 log.warning("could not delete remote thread %s: %s", remote_id, exc.message)
 
     # ------------------------------------------------------------------ turns
-    def run_turn(self, conn: Connection, req: TurnRequest) -> TurnResult:
+    def run_turn(self, conn: Connection, req: TurnRequest) -> TurnDone:
         """One blocking turn. chat_completions and responses send a real non-streamed request."""
         backend = self._backend(conn)
         client, call = self._begin(conn, f"model '{req.model}'", turn=True)
         return backend.run_turn(client, req, call)
 
-    def stream_turn(self, conn: Connection, req: TurnRequest) -> Iterator[str | TurnResult]:
-        """Text deltas as they arrive, then one TurnResult, last. Raises ProviderError on any
+    def stream_turn(self, conn: Connection, req: TurnRequest) -> Iterator[TextDelta | TurnDone]:
+        """TextDelta items as the text arrives, then one TurnDone, last. Raises ProviderError on any
         failure, also mid-stream. The request is sent on the first ``next()``: call it before
         committing to a 200 to answer early failures (429, 401...) with a proper status."""
         backend = self._backend(conn)
         client, call = self._begin(conn, f"model '{req.model}'", turn=True)
         return backend.stream_turn(client, req, call)
-
-    def summarize(self, conn: Connection, model: str, messages: list[ChatMessage], *,
-                  instructions: str | None = None) -> str:
-        """A short summary of ``messages`` from one stateless call (chat.completions, or responses
-        with store=False for a responses credential). ``instructions`` replaces the default prompt."""
-        self._backend(conn)
-        client, call = self._begin(conn, f"model '{model}'", turn=True)
-        backend = responses if conn.api == "responses" else chat_completions
-        text = chat_completions.transcript(messages)
-        return backend.summarize(client, model, text, instructions or SUMMARY_PROMPT, call)

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
-from .interface import AssistantSpec, ToolCall, TurnRequest, TurnResult, Usage
+from .interface import AssistantSpec, TextDelta, ToolCall, TurnDone, TurnRequest, Usage
 
 RUN_FAILED = {"thread.run.failed": "failed", "thread.run.cancelled": "was cancelled",
               "thread.run.expired": "expired"}
@@ -60,7 +60,7 @@ def usage_of(run) -> Usage | None:
     return Usage(prompt, completion, usage.total_tokens or prompt + completion)
 
 
-def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResult]:
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | TurnDone]:
     stream = open_run(client, req, call)
     parts: list[str] = []
     result = None
@@ -71,22 +71,22 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                 for part in event.data.delta.content or ():
                     if part.type == "text" and part.text is not None and part.text.value:
                         parts.append(part.text.value)
-                        yield part.text.value
+                        yield TextDelta(part.text.value)
             elif name == "thread.run.completed":
                 run = event.data
-                result = TurnResult(text="".join(parts), usage=usage_of(run), response_id=run.id)
+                result = TurnDone(text="".join(parts), usage=usage_of(run), response_id=run.id)
             elif name == "thread.run.requires_action":
                 run = event.data
                 tool_calls = [ToolCall(c.id, c.function.name, c.function.arguments)
                               for c in run.required_action.submit_tool_outputs.tool_calls]
-                result = TurnResult(text="".join(parts), tool_calls=tool_calls, usage=usage_of(run),
+                result = TurnDone(text="".join(parts), tool_calls=tool_calls, usage=usage_of(run),
                                     finish_reason="tool_calls", response_id=run.id, pending_run_id=run.id)
             elif name == "thread.run.incomplete":
                 run = event.data
                 reason = run.incomplete_details.reason if run.incomplete_details is not None else None
                 if reason != "max_completion_tokens":
                     raise call.failed(f"stopped its run for {call.subject} early", reason)
-                result = TurnResult(text="".join(parts), usage=usage_of(run), finish_reason="length",
+                result = TurnDone(text="".join(parts), usage=usage_of(run), finish_reason="length",
                                     response_id=run.id)
             elif name in RUN_FAILED:
                 error = event.data.last_error
@@ -100,9 +100,9 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
     yield result
 
 
-def run_turn(client, req: TurnRequest, call: Call) -> TurnResult:
+def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:
     result = None
-    for result in stream_turn(client, req, call):  # the last item is the TurnResult
+    for result in stream_turn(client, req, call):  # the last item is the TurnDone
         pass
     return result
 

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
-from .interface import ChatMessage, ToolCall, TurnRequest, TurnResult, Usage
+from .interface import ChatMessage, TextDelta, ToolCall, TurnDone, TurnRequest, Usage
 
 FINISH_REASONS = {"tool_calls": "tool_calls", "function_call": "tool_calls", "length": "length"}
 
@@ -71,19 +71,19 @@ def usage_of(usage) -> Usage | None:
     return Usage(prompt, completion, usage.total_tokens or prompt + completion)
 
 
-def run_turn(client, req: TurnRequest, call: Call) -> TurnResult:
+def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:
     params = request_params(req)
     completion = call.send(lambda timeout: client.chat.completions.create(**params, timeout=timeout))
     with call.guard():
         choice = completion.choices[0]
         message = choice.message
         tool_calls = [ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()]
-        return TurnResult(text=message.content or "", tool_calls=tool_calls, usage=usage_of(completion.usage),
+        return TurnDone(text=message.content or "", tool_calls=tool_calls, usage=usage_of(completion.usage),
                           finish_reason=FINISH_REASONS.get(choice.finish_reason, "stop"),
                           response_id=completion.id)
 
 
-def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResult]:
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | TurnDone]:
     params = request_params(req)
     stream = call.send(lambda timeout: client.chat.completions.create(
         **params, stream=True, stream_options={"include_usage": True}, timeout=timeout))
@@ -111,30 +111,11 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
                     finish = choice.finish_reason
                 if delta.content:
                     parts.append(delta.content)
-                    yield delta.content
+                    yield TextDelta(delta.content)
         if finish is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
         tool_calls = [ToolCall(entry[0] or "", entry[1], "".join(entry[2]))
                       for _, entry in sorted(calls.items())]
-        result = TurnResult(text="".join(parts), tool_calls=tool_calls, usage=usage_of(usage),
+        result = TurnDone(text="".join(parts), tool_calls=tool_calls, usage=usage_of(usage),
                             finish_reason=FINISH_REASONS.get(finish, "stop"), response_id=response_id)
     yield result
-
-
-def transcript(messages: list[ChatMessage]) -> str:
-    """A conversation as plain text, for a summarizing model."""
-    lines = []
-    for message in messages:
-        if message.content:
-            lines.append(f"{message.role}: {message.content}")
-        for c in message.tool_calls or ():
-            lines.append(f"{message.role} called {c['name']}({c['arguments']})")
-    return "\n".join(lines)
-
-
-def summarize(client, model: str, text: str, prompt: str, call: Call) -> str:
-    messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
-    completion = call.send(lambda timeout: client.chat.completions.create(
-        model=model, messages=messages, timeout=timeout))
-    with call.guard():
-        return (completion.choices[0].message.content or "").strip()

@@ -63,9 +63,18 @@ class Usage:
     total_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the reply's text, as the provider streamed it."""
+
+    text: str
+
+
 @dataclass
-class TurnResult:
-    text: str  # "" when the model only called tools
+class TurnDone:
+    """How a turn ended: the last item of a streamed turn, the result of a blocking one."""
+
+    text: str  # the whole reply; "" when the model only called tools
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str = "stop"  # "stop" | "length" | "tool_calls"

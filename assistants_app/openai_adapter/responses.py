@@ -6,7 +6,7 @@ from typing import Iterator
 
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
-from .interface import ToolCall, TurnRequest, TurnResult, Usage
+from .interface import TextDelta, ToolCall, TurnDone, TurnRequest, Usage
 
 FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
@@ -53,8 +53,8 @@ def request_params(req: TurnRequest) -> dict:
     return params
 
 
-def turn_result(response, text: str, call: Call) -> TurnResult:
-    """The TurnResult of a finished Response; a failed or cut-short one raises ProviderError."""
+def turn_result(response, text: str, call: Call) -> TurnDone:
+    """The TurnDone of a finished Response; a failed or cut-short one raises ProviderError."""
     finish = "stop"
     if response.status == "failed":
         error = response.error
@@ -73,18 +73,18 @@ def turn_result(response, text: str, call: Call) -> TurnResult:
     if usage is not None:
         usage = Usage(usage.input_tokens or 0, usage.output_tokens or 0,
                       usage.total_tokens or (usage.input_tokens or 0) + (usage.output_tokens or 0))
-    return TurnResult(text=text, tool_calls=tool_calls, usage=usage,
+    return TurnDone(text=text, tool_calls=tool_calls, usage=usage,
                       finish_reason="tool_calls" if tool_calls else finish, response_id=response.id)
 
 
-def run_turn(client, req: TurnRequest, call: Call) -> TurnResult:
+def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:
     params = request_params(req)
     response = call.send(lambda timeout: client.responses.create(**params, timeout=timeout))
     with call.guard():
         return turn_result(response, response.output_text, call)
 
 
-def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResult]:
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | TurnDone]:
     params = request_params(req)
     stream = call.send(lambda timeout: client.responses.create(**params, stream=True, timeout=timeout))
     parts: list[str] = []
@@ -95,7 +95,7 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[str | TurnResu
             if kind == "response.output_text.delta":
                 if event.delta:
                     parts.append(event.delta)
-                    yield event.delta
+                    yield TextDelta(event.delta)
             elif kind in FINAL_EVENTS:  # read on to the end: a fully read response keeps its connection
                 final = event.response
             elif kind == "error":  # the documented flat error event (openai raises on the nested one)
@@ -113,10 +113,3 @@ def create_thread(client, call: Call) -> str:
 
 def delete_thread(client, remote_id: str, call: Call) -> None:
     call.send(lambda timeout: client.conversations.delete(remote_id, timeout=timeout))
-
-
-def summarize(client, model: str, text: str, prompt: str, call: Call) -> str:
-    response = call.send(lambda timeout: client.responses.create(
-        model=model, instructions=prompt, input=text, store=False, timeout=timeout))
-    with call.guard():
-        return turn_result(response, response.output_text, call).text.strip()

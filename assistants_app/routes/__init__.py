@@ -1,9 +1,16 @@
-"""Blueprints, registered in this order by create_app()."""
-from .agents import assistants_blp as agents_as_assistants, blp as agents
+"""Blueprints, registered in this order by create_app(): (blueprint, registration options).
+The agents API's blueprint is registered twice, under /agents and under /assistants."""
+from . import agents
 from .assistants import blp as assistants
 from .credentials import blp as credentials
 from .openai_routes import blp as openai
 from .public import blp as health, assets
 
-BLUEPRINTS = (health, credentials, assistants, agents, agents_as_assistants, openai)
+BLUEPRINTS = (
+    (health, {}),
+    (credentials, {}),
+    (assistants, {}),
+    *((agents.blp, {"name": name, "url_prefix": prefix}) for name, prefix in agents.MOUNTS),
+    (openai, {}),
+)
 FLASK_BLUEPRINTS = (assets,)

@@ -24,11 +24,9 @@ from ..schemas.agents import (
 )
 from ..services import agents, completions
 
-BASE = "/api/v1/compatibility/openai/v1"
 LOCATIONS = {"json": "body", "query": "query", "view_args": "path"}
 ERROR_TYPES = {"Missing data for required field.": "missing", "Unknown field.": "extra_forbidden",
                "Field may not be null.": "none_forbidden", "Invalid JSON body.": "json_invalid"}
-NOT_FOUND = "No agent found with the specified ID."
 
 
 def _error_type(message: str) -> str:
@@ -53,109 +51,106 @@ def validation_details(messages, loc: list) -> list[dict]:
     return [{"loc": loc or ["body"], "msg": str(messages), "type": _error_type(str(messages))}]
 
 
-def make_blueprint(collection: str, name: str) -> Blueprint:
-    """The API under /{collection}: called once for /agents and once for /assistants."""
-    blp = Blueprint(name, __name__, url_prefix=f"{BASE}/{collection}",
-                    description=f"Seed 003's agents API under /{collection}: agents with live status, "
-                                "and OpenAI-compatible chat completions with sessions.")
+AGENTS_PREFIX = "/api/v1/compatibility/openai/v1"
+# Registered twice by create_app(): the same routes under /agents and under /assistants.
+MOUNTS = (("agents", f"{AGENTS_PREFIX}/agents"), ("agents-as-assistants", f"{AGENTS_PREFIX}/assistants"))
 
-    @blp.errorhandler(UnprocessableEntity)
-    def invalid_request(err):
-        messages = (getattr(err, "data", None) or {}).get("messages") or {"json": [err.description]}
+blp = Blueprint("agents", __name__,
+                description="The agents API (VMware Private AI Services' OpenAI compatibility): agents with "
+                            "live status, and OpenAI-compatible chat completions with sessions.")
+
+
+@blp.errorhandler(UnprocessableEntity)
+def invalid_request(err):
+    messages = (getattr(err, "data", None) or {}).get("messages") or {"json": [err.description]}
+    return {"detail": validation_details(messages, [])}, 422
+
+@blp.errorhandler(HTTPException)
+def http_error(err):
+    messages = (getattr(err, "data", None) or {}).get("messages")
+    if err.code == 400 and messages:  # webargs: a body that is not JSON
         return {"detail": validation_details(messages, [])}, 422
+    return {"detail": err.description}, err.code
 
-    @blp.errorhandler(HTTPException)
-    def http_error(err):
-        messages = (getattr(err, "data", None) or {}).get("messages")
-        if err.code == 400 and messages:  # webargs: a body that is not JSON
-            return {"detail": validation_details(messages, [])}, 422
-        return {"detail": err.description}, err.code
+@blp.errorhandler(RecursionError)
+def too_deep(err):  # json.loads on a body nested thousands deep
+    return {"detail": [{"loc": ["body"], "msg": "JSON nested too deeply.", "type": "json_invalid"}]}, 422
 
-    @blp.errorhandler(RecursionError)
-    def too_deep(err):  # json.loads on a body nested thousands deep
-        return {"detail": [{"loc": ["body"], "msg": "JSON nested too deeply.", "type": "json_invalid"}]}, 422
+@blp.errorhandler(ServiceError)
+def service_error(err: ServiceError):
+    if err.status == 422:
+        return {"detail": validation_details(err.errors or {"json": [err.message]}, [])}, 422
+    return {"detail": err.message}, err.status, err.headers
 
-    @blp.errorhandler(ServiceError)
-    def service_error(err: ServiceError):
-        if err.status == 422:
-            return {"detail": validation_details(err.errors or {"json": [err.message]}, [])}, 422
-        return {"detail": err.message}, err.status, err.headers
+@blp.errorhandler(ProviderError)
+def provider_error(err: ProviderError):
+    return {"detail": err.message}, err.http_status, provider_error_headers(err)
 
-    @blp.errorhandler(ProviderError)
-    def provider_error(err: ProviderError):
-        return {"detail": err.message}, err.http_status, provider_error_headers(err)
+def errors(*statuses):
+    descriptions = {404: agents.NOT_FOUND, 409: "A turn is in progress in this session.",
+                    429: "The provider rate-limited the request (see Retry-After).",
+                    502: "The provider failed, is unreachable, or rejected the credential.",
+                    504: "The provider did not answer within OPENAI_TIMEOUT."}
 
-    def errors(*statuses):
-        descriptions = {404: NOT_FOUND, 409: "A turn is in progress in this session.",
-                        429: "The provider rate-limited the request (see Retry-After).",
-                        502: "The provider failed, is unreachable, or rejected the credential.",
-                        504: "The provider did not answer within OPENAI_TIMEOUT."}
+    def decorate(view):
+        view = blp.alt_response(422, schema=ValidationErrorSchema, description="Validation Error")(view)
+        for status in statuses:
+            view = blp.alt_response(status, schema=DetailSchema, description=descriptions[status])(view)
+        return view
+    return decorate
 
-        def decorate(view):
-            view = blp.alt_response(422, schema=ValidationErrorSchema, description="Validation Error")(view)
-            for status in statuses:
-                view = blp.alt_response(status, schema=DetailSchema, description=descriptions[status])(view)
-            return view
-        return decorate
+@blp.route("")
+class Agents(MethodView):
+    @blp.arguments(AgentListQuerySchema, location="query")
+    @blp.response(200, AgentListSchema)
+    @errors()
+    def get(self, args):
+        """List agents, with each one's live status"""
+        return agents.list_agents(args)
 
-    @blp.route("")
-    class Agents(MethodView):
-        @blp.arguments(AgentListQuerySchema, location="query")
-        @blp.response(200, AgentListSchema)
-        @errors()
-        def get(self, args):
-            """List agents, with each one's live status"""
-            return agents.list_agents(args)
+    @blp.arguments(AgentCreateSchema)
+    @blp.response(201, AgentSchema)
+    @errors(502, 504)
+    def post(self, fields):
+        """Create an agent"""
+        assistant = agents.create_agent(fields)
+        db.session.commit()
+        return agents.with_status(assistant)
 
-        @blp.arguments(AgentCreateSchema)
-        @blp.response(201, AgentSchema)
-        @errors(502, 504)
-        def post(self, fields):
-            """Create an agent"""
-            assistant = agents.create_agent(fields)
-            db.session.commit()
-            return agents.agent_object(assistant)
+@blp.route("/<agent_id>")
+class AgentById(MethodView):
+    @blp.response(200, AgentSchema)
+    @errors(404)
+    def get(self, agent_id):
+        """Get an agent: its configuration and live status"""
+        return agents.with_status(agents.find_agent(agent_id))
 
-    @blp.route("/<agent_id>")
-    class AgentById(MethodView):
-        @blp.response(200, AgentSchema)
-        @errors(404)
-        def get(self, agent_id):
-            """Get an agent: its configuration and live status"""
-            return agents.agent_object(agents.find_agent(agent_id))
+    @blp.arguments(AgentUpdateSchema)
+    @blp.response(200, AgentSchema)
+    @errors(404, 502, 504)
+    def post(self, fields, agent_id):
+        """Update an agent: fields left out keep their values; a metadata key set to null is removed"""
+        assistant = agents.update_agent(agents.find_agent(agent_id), fields)
+        db.session.commit()
+        return agents.with_status(assistant)
 
-        @blp.arguments(AgentUpdateSchema)
-        @blp.response(200, AgentSchema)
-        @errors(404, 502, 504)
-        def post(self, fields, agent_id):
-            """Update an agent: fields left out keep their values; a metadata key set to null is removed"""
-            assistant = agents.update_agent(agents.find_agent(agent_id), fields)
-            db.session.commit()
-            return agents.agent_object(assistant)
+    @blp.response(200, AgentDeletedSchema)
+    @errors(404, 502, 504)
+    def delete(self, agent_id):
+        """Delete an agent and its sessions"""
+        deleted = agents.delete_agent(agents.find_agent(agent_id))
+        db.session.commit()
+        return deleted
 
-        @blp.response(200, AgentDeletedSchema)
-        @errors(404, 502, 504)
-        def delete(self, agent_id):
-            """Delete an agent and its sessions"""
-            deleted = agents.delete_agent(agents.find_agent(agent_id))
-            db.session.commit()
-            return deleted
-
-    @blp.route("/<agent_id>/chat/completions", methods=["POST"])
-    @blp.arguments(ChatCompletionRequestSchema)
-    @blp.response(200, ChatCompletionSchema,
-                  description="chat.completion; with stream=true, chat.completion.chunk events, then [DONE].")
-    @errors(404, 409, 429, 502, 504)
-    def chat_completions(body, agent_id):
-        """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""
-        reply = completions.complete(agents.find_agent(agent_id), body)
-        if isinstance(reply, dict):
-            return reply
-        return Response(stream_with_context(reply), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    return blp
-
-
-blp = make_blueprint("agents", "agents")
-assistants_blp = make_blueprint("assistants", "agents-as-assistants")
+@blp.route("/<agent_id>/chat/completions", methods=["POST"])
+@blp.arguments(ChatCompletionRequestSchema)
+@blp.response(200, ChatCompletionSchema,
+              description="chat.completion; with stream=true, chat.completion.chunk events, then [DONE].")
+@errors(404, 409, 429, 502, 504)
+def chat_completions(body, agent_id):
+    """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""
+    reply = completions.complete(agents.find_agent(agent_id), body)
+    if isinstance(reply, dict):
+        return reply
+    return Response(stream_with_context(reply), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -22,7 +22,7 @@ from ..schemas.chat import (
     ThreadDeletedSchema,
     ThreadMessagesSchema,
 )
-from ..services import assistants, conversations, get_owned
+from ..services import assistants, get_owned, threads, turns
 from ..services.models_cache import models_of
 
 blp = Blueprint("openai", __name__, url_prefix="/openai",
@@ -38,13 +38,6 @@ def service_error(err: ServiceError):
     # Seed 004 documents 400 for an invalid payload, also when a service finds it invalid.
     status = 400 if err.status == 422 else err.status
     return error_body(status, err.message, err.errors), status, err.headers
-
-
-def find_agent(agent_id: str):
-    assistant = assistants.find_assistant(agent_id)
-    if assistant is None:
-        raise ServiceError(404, f"Agent {agent_id[:128]!r} not found.")
-    return assistant
 
 
 def document_errors(*statuses):
@@ -84,7 +77,7 @@ def initialize(body):
     - 429, 502, 504: The provider failed to start a conversation (``responses`` and
       ``assistants`` backends only).
     """
-    thread = conversations.start_thread(find_agent(body["agent_id"]))
+    thread = threads.start_thread(assistants.get_assistant(body["agent_id"]))
     db.session.commit()
     return {"message": "Assistant initialized", "thread_id": thread.id, "agent_id": body["agent_id"]}
 
@@ -126,20 +119,19 @@ def openai_chat(body):
     - 409 Conflict: A turn is in progress on this thread.
     - 429, 502, 504: The provider rate-limited the turn, failed, or did not answer in time.
     """
-    assistant = find_agent(body["agent_id"])
-    thread = conversations.find_thread(body["thread_id"], assistant)
-    turn = conversations.TurnInput(text=body.get("user_input") or body.get("message"),
-                                   tool_outputs=body.get("tool_outputs") or [])
+    assistant = assistants.get_assistant(body["agent_id"])
+    thread = threads.find_thread(body["thread_id"], assistant)
+    turn = turns.TurnInput(text=body.get("user_input") or body.get("message"),
+                           tool_outputs=body.get("tool_outputs") or [])
     if body["stream"]:
-        events = conversations.stream_turn(thread, turn)
-        return Response(stream_with_context(_sse(events, body["agent_id"])), mimetype="text/event-stream",
+        stream = turns.stream(assistant, turn, thread)
+        return Response(stream_with_context(_sse(stream, body["agent_id"])), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    outcome = conversations.run_turn(thread, turn)
-    return _reply(outcome, body["agent_id"])
+    return _reply(turns.complete(assistant, turn, thread), body["agent_id"])
 
 
-def _reply(outcome: conversations.TurnOutcome, agent_id: str) -> dict:
-    result = outcome.result
+def _reply(outcome: turns.TurnOutcome, agent_id: str) -> dict:
+    result = outcome.done
     return {
         "message": "Retrieved response",
         "response": result.text,
@@ -156,19 +148,19 @@ def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-def _sse(events, agent_id: str):
+def _sse(stream: turns.TurnStream, agent_id: str):
     try:
-        for item in events:
-            if isinstance(item, str):
-                yield _event("delta", {"delta": item})
-            else:
-                done = _reply(item, agent_id)
-                del done["message"], done["response"]
-                yield _event("done", done)
+        for text in stream:
+            yield _event("delta", {"delta": text})
+        done = _reply(stream.outcome, agent_id)
+        del done["message"], done["response"]
+        yield _event("done", done)
     except ProviderError as err:
         yield _event("error", provider_error_response(err)[0].get_json())
     except ServiceError as err:
         yield _event("error", error_body(err.status, err.message))
+    finally:
+        stream.close()
 
 
 @blp.route("/delete_agent", methods=["POST"])
@@ -197,7 +189,7 @@ def delete_agent_route(body):
     - 404 Not Found: Agent with the specified ID not found.
     - 429, 502, 504: The provider failed to delete the remote assistant (nothing was deleted).
     """
-    assistants.delete_assistant(find_agent(body["agent_id"]), delete_remote=True)
+    assistants.delete_assistant(assistants.get_assistant(body["agent_id"]), delete_remote=True)
     db.session.commit()
     return {"message": "Agent deleted successfully", "agent_id": body["agent_id"]}
 
@@ -240,7 +232,7 @@ class ThreadById(MethodView):
     @document_errors(429, 502, 504)
     def delete(self, thread_id):
         """Delete a thread and its messages"""
-        conversations.delete_thread(conversations.find_thread(thread_id))
+        threads.delete_thread(threads.find_thread(thread_id))
         db.session.commit()
         return {"id": thread_id}
 
@@ -251,4 +243,4 @@ class ThreadMessages(MethodView):
     @blp.alt_response(404, description="Unknown or expired thread.")
     def get(self, thread_id):
         """A thread's messages, oldest first"""
-        return {"data": conversations.list_messages(conversations.find_thread(thread_id))}
+        return {"data": threads.list_messages(threads.find_thread(thread_id))}

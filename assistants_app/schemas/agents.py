@@ -92,15 +92,23 @@ class AgentUpdateSchema(AgentFieldsSchema):
     metadata = _metadata(allow_null_values=True)
 
 
+class UnixSeconds(fields.Integer):
+    """A datetime as whole unix seconds."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else int(value.timestamp())
+
+
 class AgentSchema(StrictSchema):
-    """The seed's agent object, field for field (plus `credential`, this service's extension)."""
+    """The seed's agent object, field for field (plus `credential`, this service's extension),
+    read from the Assistant row: name, description, instructions and model live in its details."""
 
     name = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
     instructions = fields.String(allow_none=True)
     session_max_ttl = fields.Integer(allow_none=True)
     completion_role = fields.String(allow_none=True)
-    tools = fields.List(fields.Nested(AgentToolSchema))
+    tools = fields.List(fields.Nested(AgentToolSchema), attribute="agent_tools")
     index_id = fields.String(allow_none=True)
     index_top_n = fields.Integer(allow_none=True)
     index_similarity_cutoff = fields.Float(allow_none=True)
@@ -108,15 +116,17 @@ class AgentSchema(StrictSchema):
     index_reference_delimiter = fields.String(allow_none=True)
     session_max_length = fields.Integer(allow_none=True)
     session_summarization_strategy = fields.String()
-    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(), attribute="agent_metadata")
     id = fields.String()
-    object = fields.String(metadata={"example": "agent"})
-    created_at = fields.Integer(metadata={"description": "Unix seconds."})
+    object = fields.Constant("agent", metadata={"example": "agent"})
+    created_at = UnixSeconds(metadata={"description": "Unix seconds."})
     model = fields.String()
-    status = fields.String(metadata={"description": "AVAILABLE or UNAVAILABLE, checked at lookup."})
-    status_errors = fields.List(fields.String(), metadata={"description": "Why the agent is unavailable."})
+    status = fields.String(attribute="live_status",
+                           metadata={"description": "AVAILABLE or UNAVAILABLE, checked at lookup."})
+    status_errors = fields.List(fields.String(), attribute="live_status_errors",
+                                metadata={"description": "Why the agent is unavailable."})
     chat_system_instruction_mode = fields.String()
-    credential = fields.String(allow_none=True)
+    credential = fields.String(attribute="credential_id", allow_none=True)
 
 
 class AgentListQuerySchema(StrictSchema):

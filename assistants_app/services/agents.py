@@ -1,6 +1,7 @@
-"""Seed 003's view of an assistant: an agent. One Assistant row stands behind it: name,
-description, instructions and model live in Assistant.details (seed 000 shows the same
-assistant), `tools` in agent_tools, `metadata` in agent_metadata, the rest in their columns."""
+"""The agents API's view of an assistant: an agent. One Assistant row stands behind it: name,
+description, instructions and model live in Assistant.details (the Flowise API shows the same
+assistant), `tools` in agent_tools, `metadata` in agent_metadata, the rest in their columns;
+AgentSchema reads them off the row."""
 from sqlalchemy import and_, func, or_, select
 
 from ..errors import NotFound, ServiceError, invalid
@@ -8,7 +9,7 @@ from ..extensions import db
 from ..models import Assistant
 from ..schemas.agents import METADATA_PAIRS
 from . import tenant
-from .assistants import create_assistant, delete_assistant, find_assistant, update_assistant
+from .assistants import create_assistant, delete_assistant, find_assistant, get_assistant, update_assistant
 from .status import agent_status, agent_statuses
 
 NOT_FOUND = "No agent found with the specified ID."
@@ -17,40 +18,13 @@ DETAIL_FIELDS = ("name", "description", "instructions", "model")
 
 def find_agent(agent_id: str) -> Assistant:
     """By the agent's id or its details.id (asst_...), within the caller's tenant."""
-    assistant = find_assistant(agent_id)
-    if assistant is None:
-        raise NotFound(NOT_FOUND)
+    return get_assistant(agent_id, NOT_FOUND)
+
+
+def with_status(assistant: Assistant) -> Assistant:
+    """The agent with its live status checked (AgentSchema serializes both)."""
+    assistant.live_status, assistant.live_status_errors = agent_status(assistant)
     return assistant
-
-
-def agent_object(assistant: Assistant, status: tuple[str, list[str]] | None = None) -> dict:
-    """The seed's agent object; `status` is computed live unless given."""
-    state, errors = status or agent_status(assistant)
-    details = assistant.details
-    return {
-        "name": details.get("name"),
-        "description": details.get("description"),
-        "instructions": details.get("instructions"),
-        "session_max_ttl": assistant.session_max_ttl,
-        "completion_role": assistant.completion_role,
-        "tools": assistant.agent_tools or [],
-        "index_id": assistant.index_id,
-        "index_top_n": assistant.index_top_n,
-        "index_similarity_cutoff": assistant.index_similarity_cutoff,
-        "index_reference_format": assistant.index_reference_format,
-        "index_reference_delimiter": assistant.index_reference_delimiter,
-        "session_max_length": assistant.session_max_length,
-        "session_summarization_strategy": assistant.session_summarization_strategy,
-        "metadata": assistant.agent_metadata or {},
-        "id": assistant.id,
-        "object": "agent",
-        "created_at": int(assistant.created_at.timestamp()),
-        "model": assistant.model,
-        "status": state,
-        "status_errors": errors,
-        "chat_system_instruction_mode": assistant.chat_system_instruction_mode,
-        "credential": assistant.credential_id,
-    }
 
 
 def _row_fields(fields: dict) -> dict:
@@ -134,6 +108,7 @@ def list_agents(args: dict) -> dict:
     if forward != ascending:
         rows.reverse()
     statuses = agent_statuses(rows)
-    data = [agent_object(row, statuses[row.id]) for row in rows]
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more, "num_objects": total}
+    for row in rows:
+        row.live_status, row.live_status_errors = statuses[row.id]
+    return {"object": "list", "data": rows, "first_id": rows[0].id if rows else None,
+            "last_id": rows[-1].id if rows else None, "has_more": has_more, "num_objects": total}

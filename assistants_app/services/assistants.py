@@ -7,7 +7,7 @@ import hashlib
 
 from sqlalchemy import bindparam, or_, select
 
-from ..errors import Conflict, invalid
+from ..errors import Conflict, NotFound, invalid
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Credential, new_token_id, new_uuid
 from ..openai_adapter import AssistantSpec, ProviderError
@@ -59,6 +59,14 @@ def find_assistant(assistant_id: str) -> Assistant | None:
     if not is_plausible_id(assistant_id):
         return None
     return db.session.scalar(BY_ID_OR_DETAILS_ID, {"id": assistant_id, "tenant": tenant()})
+
+
+def get_assistant(assistant_id: str, not_found: str | None = None) -> Assistant:
+    """find_assistant(), or 404 with ``not_found`` (by default, the seed-004 API's sentence)."""
+    assistant = find_assistant(assistant_id)
+    if assistant is None:
+        raise NotFound(not_found or f"Agent {assistant_id[:128]!r} not found.")
+    return assistant
 
 
 def _details_without_id(details: dict) -> tuple[dict, str | None]:

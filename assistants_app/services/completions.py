@@ -13,8 +13,8 @@ from typing import Iterator
 from ..errors import NotFound, ServiceError, invalid
 from ..extensions import db
 from ..models import Assistant, Thread, new_token_id
-from ..openai_adapter import ChatMessage, ProviderError, TurnResult
-from . import conversations
+from ..openai_adapter import ChatMessage, ProviderError, TurnDone
+from . import threads, turns
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +28,19 @@ def complete(assistant: Assistant, body: dict) -> dict | Iterator[str]:
     thread, created = _session(assistant, body)
     session_id = thread.id if thread else None
     try:
-        if body.get("stream"):
-            events = (conversations.stream_turn(thread, turn) if thread
-                      else conversations.stream_stateless(assistant, turn))
-        elif thread:
-            return completion(assistant, conversations.run_turn(thread, turn).result, session_id)
-        else:
-            return completion(assistant, conversations.run_stateless(assistant, turn), None)
+        if not body.get("stream"):
+            return completion(assistant, turns.complete(assistant, turn, thread).done, session_id)
+        stream = turns.stream(assistant, turn, thread)
     except BaseException:
         if created:
             _discard(session_id)
         raise
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     # Read now: the generator runs after the view's database session has closed.
-    return _chunks(events, assistant.model, _role(assistant), session_id, created, include_usage)
+    return _chunks(stream, assistant.model, _role(assistant), session_id, created, include_usage)
 
 
-def turn_input(body: dict) -> conversations.TurnInput:
+def turn_input(body: dict) -> turns.TurnInput:
     messages = [ChatMessage(role="system" if m["role"] == "developer" else m["role"], content=m.get("content"),
                             tool_calls=[{"id": c["id"], "name": c["function"]["name"],
                                          "arguments": c["function"]["arguments"]}
@@ -55,7 +51,7 @@ def turn_input(body: dict) -> conversations.TurnInput:
     if tools is not None:
         tools = [{"type": "function", "function": {k: v for k, v in t["function"].items() if v is not None}}
                  for t in tools]
-    return conversations.TurnInput(
+    return turns.TurnInput(
         messages=messages, temperature=body.get("temperature"), top_p=body.get("top_p"),
         max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"), stop=body.get("stop"),
         seed=body.get("seed"), tools=tools or None)
@@ -63,12 +59,12 @@ def turn_input(body: dict) -> conversations.TurnInput:
 
 def _session(assistant: Assistant, body: dict) -> tuple[Thread | None, bool]:
     if body.get("create_session"):
-        thread = conversations.start_thread(assistant)
+        thread = threads.start_thread(assistant)
         db.session.flush()  # the turn lock is taken by id
         return thread, True
     if body.get("store_in_session"):
         try:
-            return conversations.find_thread(body["store_in_session"], assistant), False
+            return threads.find_thread(body["store_in_session"], assistant), False
         except NotFound as err:  # the seed calls threads sessions
             raise NotFound(err.message.replace("thread", "session", 1).replace("Thread", "Session", 1)) from None
     return None, False
@@ -81,19 +77,19 @@ def _discard(thread_id: str) -> None:
         # Fetched again: a streamed turn ends in another database session than the one that began it.
         thread = db.session.get(Thread, thread_id)
         if thread is not None:
-            conversations.delete_thread(thread)
+            threads.delete_thread(thread)
             db.session.commit()
     except Exception:  # the turn's own error is the one to report
         log.exception("could not discard session %s", thread_id)
         db.session.rollback()
 
 
-def _tool_calls(result: TurnResult) -> list[dict]:
+def _tool_calls(result: TurnDone) -> list[dict]:
     return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in result.tool_calls]
 
 
-def _usage(result: TurnResult) -> dict:
+def _usage(result: TurnDone) -> dict:
     return vars(result.usage) if result.usage else {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
@@ -101,7 +97,7 @@ def _role(assistant: Assistant) -> str:
     return assistant.completion_role or "assistant"
 
 
-def completion(assistant: Assistant, result: TurnResult, session_id: str | None) -> dict:
+def completion(assistant: Assistant, result: TurnDone, session_id: str | None) -> dict:
     message = {"role": _role(assistant), "content": result.text if result.text or not result.tool_calls else None}
     if result.tool_calls:
         message["tool_calls"] = _tool_calls(result)
@@ -115,7 +111,7 @@ def _sse(data: dict | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
 
 
-def _chunks(events, model: str, role: str, session_id: str | None, created: bool,
+def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | None, created: bool,
             include_usage: bool) -> Iterator[str]:
     base = {"id": new_token_id("chatcmpl-"), "object": "chat.completion.chunk", "created": int(time.time()),
             "model": model}
@@ -127,15 +123,13 @@ def _chunks(events, model: str, role: str, session_id: str | None, created: bool
     completed = False
     try:
         yield chunk({"role": role, "content": ""})
-        for item in events:
-            if isinstance(item, str):
-                yield chunk({"content": item})
-                continue
-            result = item if isinstance(item, TurnResult) else item.result
-            delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(_tool_calls(result))]}
-            yield chunk(delta if result.tool_calls else {}, result.finish_reason)
-            if include_usage:
-                yield _sse({**base, "choices": [], "usage": _usage(result), "session_id": session_id})
+        for text in stream:
+            yield chunk({"content": text})
+        done = stream.outcome.done
+        delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(_tool_calls(done))]}
+        yield chunk(delta if done.tool_calls else {}, done.finish_reason)
+        if include_usage:
+            yield _sse({**base, "choices": [], "usage": _usage(done), "session_id": session_id})
         completed = True
         yield _sse("[DONE]")
     except ProviderError as err:  # mid-stream: OpenAI's error event, which the openai client raises as APIError
@@ -143,8 +137,6 @@ def _chunks(events, model: str, role: str, session_id: str | None, created: bool
     except ServiceError as err:
         yield _sse({"error": {"message": err.message, "type": "service_error", "code": err.status}})
     finally:
-        close = getattr(events, "close", None)
-        if close:
-            close()  # frees the turn lock now, inside the request's context
+        stream.close()  # frees the turn lock now, inside the request's context
         if created and not completed:
             _discard(session_id)

@@ -1,48 +1,27 @@
-"""What of a thread's history the provider sees, and when a thread has expired.
+"""What of a thread's history the provider sees (chat_completions keeps it here).
 
-Seed 003's session settings live on the assistant: session_max_ttl (idle seconds before
-a thread expires) and session_max_length (characters of history the provider may see).
-A history over the length is reduced by session_summarization_strategy: `delete_oldest`
-drops the oldest turns; `summarize` replaces them by a summary the assistant's model
-writes, kept as the history's first message (Message.is_summary). The reduction is planned
-when the turn is prepared and written by apply_reduction() in the turn's own commit
-(record_turn): a turn that fails leaves the history as it was.
-
-The clock is app.config["CLOCK"] (a callable returning an aware UTC datetime) when set,
-so tests can move time; otherwise the system clock."""
-import logging
+An assistant's session_max_length caps the characters of history the provider may see.
+A history over it is reduced by session_summarization_strategy: `delete_oldest` drops the
+oldest turns; `summarize` replaces them by a summary the assistant's model writes, kept as
+the history's first message (Message.is_summary). The reduction is planned when the turn
+is prepared and written by apply_reduction() in the turn's own commit: a turn that fails
+leaves the history as it was."""
+import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from ..errors import invalid
 from ..extensions import db, openai_adapter
-from ..models import Assistant, Message, Thread, utcnow
-from ..openai_adapter import ChatMessage, Connection, ProviderError
-from ..openai_adapter.adapter import SUMMARY_PROMPT
+from ..models import Assistant, Message, Thread
+from ..openai_adapter import ChatMessage, Connection, TurnRequest
 from . import release_connection
-from .credentials import ProviderNotConfigured, connection_for
-
-log = logging.getLogger(__name__)
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
+SUMMARY_PROMPT = ("Summarize the conversation below concisely. Keep the facts, names, numbers, decisions "
+                  "and open questions that a later reply would need. Answer with the summary only.")
 # A summary shorter than this would say nothing: below it, summarize drops the turns instead.
 MIN_SUMMARY_ROOM = 40
-REMOTE_DELETE_TIMEOUT = 10.0
-
-
-def current_time() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else utcnow()
-
-
-def is_expired(thread: Thread, now=None) -> bool:
-    ttl = thread.assistant.session_max_ttl
-    if not ttl:
-        return False
-    return (now or current_time()) - thread.last_active_at > timedelta(seconds=ttl)
 
 
 def size(message) -> int:
@@ -111,24 +90,22 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
     assistant = thread.assistant
     if sum(size(row) for row in rows) <= budget:
         return [as_chat(row, assistant) for row in rows], None
-    summarize = assistant.session_summarization_strategy == "summarize"
+    summarizing = assistant.session_summarization_strategy == "summarize"
     kept = _turns(rows)
     # Answering tool calls: the provider needs the assistant message that asked for them.
     pinned = 1 if new_messages and new_messages[0].role == "tool" else 0
     # With summarize, recent turns may use half the budget; the summary gets the rest.
-    target = budget // 2 if summarize else budget
+    target = budget // 2 if summarizing else budget
     dropped: list[Message] = []
     while len(kept) > pinned and sum(size(row) for turn in kept for row in turn) > target:
         dropped.extend(kept.pop(0))
     kept_rows = [row for turn in kept for row in turn]
     summary = None
     room = budget - sum(size(row) for row in kept_rows) - len(SUMMARY_PREFIX)
-    if summarize and dropped and room >= MIN_SUMMARY_ROOM:
+    if summarizing and dropped and room >= MIN_SUMMARY_ROOM:
         release_connection()
-        text = openai_adapter.summarize(
-            conn, assistant.model, [as_chat(row, assistant) for row in dropped],
-            instructions=f"{SUMMARY_PROMPT} Use at most {room} characters.")
-        summary = text.strip()[:room] or None
+        text = summarize(conn, assistant.model, [as_chat(row, assistant) for row in dropped], room)
+        summary = text[:room] or None
     history = [as_chat(row, assistant) for row in kept_rows]
     reduction = None
     if dropped:
@@ -140,30 +117,21 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
     return history, reduction
 
 
-def purge_expired() -> int:
-    """Delete every thread (of every tenant) idle for longer than its assistant's session_max_ttl;
-    their provider-side conversations too, best effort. Returns how many were deleted."""
-    count = 0
-    moment = current_time()
-    ttl_assistants = db.session.scalars(select(Assistant).where(Assistant.session_max_ttl.is_not(None))).all()
-    for assistant in ttl_assistants:
-        cutoff = moment - timedelta(seconds=assistant.session_max_ttl)
-        expired = db.session.scalars(select(Thread).where(
-            Thread.assistant_id == assistant.id, Thread.last_active_at < cutoff,
-            Thread.turn_token.is_(None))).all()  # a turn in progress finishes first
-        for thread in expired:
-            _delete_remote(thread)
-            db.session.delete(thread)
-            count += 1
-        db.session.commit()
-    return count
+def transcript(messages: list[ChatMessage]) -> str:
+    """A conversation as plain text, for a summarizing model."""
+    lines = []
+    for message in messages:
+        if message.content:
+            lines.append(f"{message.role}: {message.content}")
+        for c in message.tool_calls or ():
+            lines.append(f"{message.role} called {c['name']}({c['arguments']})")
+    return "\n".join(lines)
 
 
-def _delete_remote(thread: Thread) -> None:
-    if not thread.remote_id:
-        return
-    try:
-        conn = connection_for(thread.assistant.credential)
-        openai_adapter.delete_remote_thread(conn, thread.remote_id, timeout=REMOTE_DELETE_TIMEOUT)
-    except (ProviderNotConfigured, ProviderError) as err:
-        log.warning("could not delete remote thread %s: %s", thread.remote_id, getattr(err, "message", err))
+def summarize(conn: Connection, model: str, messages: list[ChatMessage], room: int) -> str:
+    """A summary of ``messages`` in at most about ``room`` characters: one stateless Chat
+    Completions call, whatever the credential's backend."""
+    request = TurnRequest(model=model, instructions=f"{SUMMARY_PROMPT} Use at most {room} characters.",
+                          new_messages=[ChatMessage("user", transcript(messages))])
+    stateless = dataclasses.replace(conn, api="chat_completions")
+    return openai_adapter.run_turn(stateless, request).text.strip()

@@ -1,8 +1,15 @@
-"""Threads and chat turns, for seed 004's threads and seed 003's sessions alike.
+"""The turn pipeline: every API that chats goes through it.
 
-A turn holds the thread's turn lock (a second turn meanwhile gets 409), calls the
-provider, and only then writes the new messages and the reply in one commit. A failed
-turn writes nothing: the history is exactly what it was."""
+    outcome = turns.complete(assistant, turn_input, thread)   # blocking
+    stream = turns.stream(assistant, turn_input, thread)      # streamed:
+    for text in stream: ...                                   # the reply's pieces as they arrive,
+    stream.outcome                                            # then how the turn ended
+
+A turn on a stored thread is owned by a ThreadTurn, from its lock to its one commit: it takes
+the thread's lock (a second turn meanwhile gets 409), reads what the provider needs, gives the
+database connection back while the provider answers, and ends in one commit that writes the
+new messages and the reply and frees the lock -- or frees the lock alone: a failed turn writes
+nothing. Without a thread a turn is stateless: its messages are the whole conversation."""
 import dataclasses
 import itertools
 import secrets
@@ -13,15 +20,16 @@ from typing import Iterator
 from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
 
-from ..errors import Conflict, NotFound, ServiceError
+from ..errors import Conflict, ServiceError
 from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, utcnow
-from ..openai_adapter import ChatMessage, Connection, TurnRequest, TurnResult
-from . import commit_keeping_loaded, is_plausible_id, owned_select, release_connection, tenant
-from . import history as history_policy
+from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
+from . import commit_keeping_loaded, release_connection
+from . import history
 from .assistants import function_tools
-from .credentials import backend_api, connection_for
+from .credentials import connection_for
+from .sessions import current_time
 
 
 @dataclass
@@ -42,54 +50,79 @@ class TurnInput:
 
 
 @dataclass
-class PreparedTurn:
-    """What a turn sends the provider, and what record_turn writes besides the reply."""
-
-    conn: Connection
-    request: TurnRequest
-    new_messages: list[ChatMessage]
-    reduction: history_policy.Reduction | None = None
-
-
-@dataclass
 class TurnOutcome:
-    thread: Thread
-    result: TurnResult
-    reply: Message
+    """How a turn ended, and (on a stored thread) its stored reply."""
+
+    done: TurnDone
+    thread: Thread | None = None
+    reply: Message | None = None
 
 
-def start_thread(assistant: Assistant) -> Thread:
-    """A new thread; backends that keep history remotely get their conversation first."""
-    remote_id = None
-    if backend_api(assistant.credential) != "chat_completions":
-        conn = connection_for(assistant.credential)
+def complete(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> TurnOutcome:
+    """A blocking turn, on ``thread`` or (None) stateless."""
+    if thread is None:
+        conn, request = _stateless(assistant, turn)
         release_connection()
-        remote_id = openai_adapter.create_remote_thread(conn)
-    thread = Thread(tenant=tenant(), assistant=assistant, remote_id=remote_id,
-                    last_active_at=history_policy.current_time())
-    db.session.add(thread)
-    return thread
+        return TurnOutcome(openai_adapter.run_turn(conn, request))
+    with ThreadTurn(thread, turn) as owner:
+        done = openai_adapter.run_turn(owner.conn, owner.request)
+        return TurnOutcome(done, thread, owner.record(done))
 
 
-def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
-    """The caller's thread (of this assistant, when given); 404 when missing or expired."""
-    thread = None
-    if is_plausible_id(thread_id):
-        thread = db.session.scalar(owned_select(Thread), {"id": thread_id, "tenant": tenant()})
-    if thread is None or (assistant is not None and thread.assistant_id != assistant.id):
-        raise NotFound(f"No thread {thread_id[:128]!r} for this agent.")
-    if history_policy.is_expired(thread):
-        raise NotFound(f"Thread {thread_id!r} expired: it was not used for more than "
-                       f"{thread.assistant.session_max_ttl} seconds. Start a new one.")
-    return thread
-
-
-def delete_thread(thread: Thread) -> None:
-    if thread.remote_id:
-        conn = connection_for(thread.assistant.credential)
+def stream(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> "TurnStream":
+    """A streamed turn. The lock, the input and the provider's first answer are checked before
+    this returns: a busy thread, bad input or a provider that fails at once raise here, so the
+    route answers them with a plain status rather than inside a stream."""
+    owner = None
+    if thread is None:
+        conn, request = _stateless(assistant, turn)
         release_connection()
-        openai_adapter.delete_remote_thread(conn, thread.remote_id)
-    db.session.delete(thread)
+    else:
+        owner = ThreadTurn(thread, turn).__enter__()
+        conn, request = owner.conn, owner.request
+    try:
+        items = openai_adapter.stream_turn(conn, request)
+        first = next(items)
+    except BaseException:
+        if owner is not None:
+            owner.__exit__(None, None, None)
+        raise
+    return TurnStream(first, items, owner, thread)
+
+
+class TurnStream:
+    """Iterating yields the reply's text as it arrives; ``outcome`` is set once all of it was
+    read. A provider failure raises ProviderError from the iteration. ``close()`` (the client
+    went away, or the route is done) frees the lock of a turn that did not finish."""
+
+    def __init__(self, first: TextDelta | TurnDone, items: Iterator[TextDelta | TurnDone],
+                 owner: "ThreadTurn | None", thread: Thread | None):
+        self._first, self._items, self._owner, self._thread = first, items, owner, thread
+        self.outcome: TurnOutcome | None = None
+        self._pieces = self._read()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    def _read(self) -> Iterator[str]:
+        try:
+            for item in itertools.chain((self._first,), self._items):
+                if isinstance(item, TextDelta):
+                    yield item.text
+                else:
+                    reply = self._owner.record(item) if self._owner is not None else None
+                    self.outcome = TurnOutcome(item, self._thread, reply)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._items.close()  # the provider's stream: its connection goes back, or is dropped, now
+        if self._owner is not None:
+            self._owner.__exit__(None, None, None)  # frees the lock unless the turn was recorded
+
+    def close(self) -> None:
+        self._pieces.close()
+        self._finish()  # also when the pieces were never read
 
 
 def _turn_lock_stale_after() -> timedelta:
@@ -111,7 +144,38 @@ LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).wher
     Message.thread_id == bindparam("thread_id"))
 
 
-def acquire_turn(thread: Thread) -> str:
+class ThreadTurn:
+    """Owns one turn on a stored thread from its lock to its one commit (a context manager)."""
+
+    def __init__(self, thread: Thread, turn: TurnInput):
+        self.thread, self.turn = thread, turn
+        self.token: str | None = None
+        self.finished = False
+
+    def __enter__(self) -> "ThreadTurn":
+        self.token = _take_lock(self.thread)
+        try:  # read after taking the lock, so the previous turn's messages are in
+            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn)
+            release_connection()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def record(self, done: TurnDone) -> Message:
+        """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
+        reply = _record(self.thread, self.new_messages, self.reduction, done)
+        self.finished = True
+        return reply
+
+    def __exit__(self, *exc) -> bool:
+        if not self.finished:
+            self.finished = True
+            _free_lock(self.thread.id, self.token)
+        return False
+
+
+def _take_lock(thread: Thread) -> str:
     """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
     token = secrets.token_hex(16)
     now = utcnow()
@@ -124,7 +188,7 @@ def acquire_turn(thread: Thread) -> str:
     return token
 
 
-def release_turn(thread_id: str, token: str) -> None:
+def _free_lock(thread_id: str, token: str) -> None:
     db.session.rollback()
     db.session.execute(
         update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
@@ -158,21 +222,22 @@ def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=turn.text)]
 
 
-def prepare_turn(thread: Thread, turn: TurnInput) -> PreparedTurn:
+def _prepare(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, list[ChatMessage],
+                                                     history.Reduction | None]:
     assistant = thread.assistant
     conn = connection_for(assistant.credential)
     new_messages = _new_messages(thread, turn)
-    history, reduction = [], None
+    past, reduction = [], None
     if conn.api == "chat_completions":  # the other backends keep the history at the provider
-        history, reduction = history_policy.history_for_provider(conn, thread, new_messages)
+        past, reduction = history.history_for_provider(conn, thread, new_messages)
     request = _turn_request(
         assistant, turn, new_messages,
-        history=history,
+        history=past,
         remote_thread_id=thread.remote_id,
         remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
         pending_run_id=thread.pending_run_id,
     )
-    return PreparedTurn(conn, request, new_messages, reduction)
+    return conn, request, new_messages, reduction
 
 
 def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
@@ -199,98 +264,30 @@ def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
     return row
 
 
-def record_turn(thread: Thread, prepared: PreparedTurn, result: TurnResult) -> Message:
-    """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-    if thread not in db.session:  # a streamed turn ends after the view's session was closed
+def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.Reduction | None,
+            done: TurnDone) -> Message:
+    if thread not in db.session:  # a streamed turn may end in another database session than it began
         thread = db.session.get(Thread, thread.id)
-    new_messages = prepared.new_messages
-    history_policy.apply_reduction(thread, prepared.reduction)
+    history.apply_reduction(thread, reduction)
     position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
     for offset, message in enumerate(new_messages):
         _append(thread, position + offset, message)
-    tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
+    tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
     reply = _append(thread, position + len(new_messages),
-                    ChatMessage(role="assistant", content=result.text if not tool_calls else (result.text or None),
+                    ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
                                 tool_calls=tool_calls or None))
     thread.pending_tool_calls = tool_calls or None
-    thread.pending_run_id = result.pending_run_id
-    thread.last_active_at = history_policy.current_time()
+    thread.pending_run_id = done.pending_run_id
+    thread.last_active_at = current_time()
     thread.turn_token = None
     thread.turn_started_at = None
-    log_turn_content(thread.id, new_messages, result.text)
+    log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
     db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
     return reply
-
-
-def run_turn(thread: Thread, turn: TurnInput) -> TurnOutcome:
-    """A blocking turn."""
-    thread_id = thread.id
-    token = acquire_turn(thread)
-    try:
-        prepared = prepare_turn(thread, turn)
-        release_connection()
-        result = openai_adapter.run_turn(prepared.conn, prepared.request)
-        reply = record_turn(thread, prepared, result)
-    except BaseException:
-        release_turn(thread_id, token)
-        raise
-    return TurnOutcome(thread, result, reply)
-
-
-def stream_turn(thread: Thread, turn: TurnInput) -> Iterator[str | TurnOutcome]:
-    """A streamed turn: yields text deltas, then the TurnOutcome. The lock, the input and the
-    provider's first answer are checked before the stream starts: a busy thread, bad input
-    or a provider that fails at once get a plain JSON error with their status."""
-    thread_id = thread.id
-    token = acquire_turn(thread)
-    try:  # read after taking the lock, so the previous turn's messages are in
-        prepared = prepare_turn(thread, turn)
-        release_connection()
-        stream = openai_adapter.stream_turn(prepared.conn, prepared.request)
-        # Wait for the first piece: a provider that fails at once gets a plain status (429, 502...).
-        first = next(stream)
-    except BaseException:
-        release_turn(thread_id, token)
-        raise
-
-    def events():
-        try:
-            for item in itertools.chain((first,), stream):
-                if isinstance(item, str):
-                    yield item
-                else:
-                    reply = record_turn(thread, prepared, item)
-                    yield TurnOutcome(thread, item, reply)
-                    return
-        except BaseException:  # a provider failure, or the client went away (GeneratorExit)
-            release_turn(thread_id, token)
-            raise
-
-    return events()
-
-
-def list_messages(thread: Thread) -> list[Message]:
-    return list(db.session.scalars(select(Message).where(Message.thread_id == thread.id).order_by(Message.position)))
 
 
 def _stateless(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnRequest]:
     # Chat Completions whatever the credential's backend: it is the one API that needs no stored state.
     conn = dataclasses.replace(connection_for(assistant.credential), api="chat_completions")
     return conn, _turn_request(assistant, turn, list(turn.messages or []))
-
-
-def run_stateless(assistant: Assistant, turn: TurnInput) -> TurnResult:
-    """A turn that stores nothing: turn.messages are the whole conversation."""
-    conn, request = _stateless(assistant, turn)
-    release_connection()
-    return openai_adapter.run_turn(conn, request)
-
-
-def stream_stateless(assistant: Assistant, turn: TurnInput) -> Iterator[str | TurnResult]:
-    """Streamed run_stateless: text deltas, then the TurnResult. The provider's first answer is
-    awaited before returning, so one that fails at once raises here, not mid-stream."""
-    conn, request = _stateless(assistant, turn)
-    release_connection()
-    stream = openai_adapter.stream_turn(conn, request)
-    return itertools.chain((next(stream),), stream)
