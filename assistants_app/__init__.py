@@ -5,9 +5,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import auth, cli, config, crypto, errors, extensions, logs
+from . import cli, config, errors, extensions
 from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
-from .services import models_cache
 
 API_SPEC_OPTIONS = {
     "info": {"description": "Keep AI assistants, check they can answer, and chat with them."},
@@ -30,24 +29,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.db.init_app(app)
     migrations = os.path.join(os.path.dirname(__file__), "migrations")
     extensions.migrate.init_app(app, extensions.db, directory=migrations, render_as_batch=True)
+    extensions.secret_keys.init_app(app)
     extensions.openai_adapter.init_app(app)
-    models_cache.init_app(app)
+    extensions.provider_answers.init_app(app)
     app.config["API_SPEC_OPTIONS"] = API_SPEC_OPTIONS
     extensions.api.init_app(app)
     for blueprint, options in BLUEPRINTS:
         extensions.api.register_blueprint(blueprint, **options)
     for blueprint in FLASK_BLUEPRINTS:
         app.register_blueprint(blueprint)
-    errors.register_error_handlers(app)
+    errors.SERVICE.register(app)
     extensions.cors.init_app(
         app,
         origins=_cors_origins(app.config["CORS_ORIGINS"]),
         send_wildcard=True,
         expose_headers=["X-Pagination", "ETag", "Retry-After", "X-Request-Id"],
     )
-    logs.init_app(app)  # before auth, so a refused request is logged too
-    extensions.limiter.init_app(app)  # before auth, so refused requests count too
-    app.before_request(auth.require_api_key)
+    extensions.request_log.init_app(app)  # before auth, so a refused request is logged too
+    extensions.rate_limits.init_app(app)  # before auth, so refused requests count too
+    extensions.api_keys.init_app(app)
     cli.init_app(app)
     return app
 
@@ -69,8 +69,6 @@ def _derive_settings(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
-    keys = crypto.parse_keys(app.config.get("ASSISTANTS_SECRET_KEYS")) or _instance_secret_keys(app)
-    app.extensions["credential_cipher"] = crypto.CredentialCipher(keys)
 
 
 def _private_directory(path: str) -> None:
@@ -96,25 +94,6 @@ def _private_sqlite_file(url: str) -> None:
 def _cors_origins(setting: str) -> str | list[str]:
     origins = [origin.strip() for origin in setting.split(",") if origin.strip()]
     return "*" if origins == ["*"] else origins
-
-
-def _instance_secret_keys(app: Flask) -> list[str]:
-    """Generated into instance/ on first run, so a newcomer needs to set nothing."""
-    path = os.path.join(app.instance_path, "secret_keys")
-    if not os.path.exists(path):
-        # Written aside, then linked into place: concurrent workers never read half a file.
-        temporary = f"{path}.{os.getpid()}"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(crypto.generate_key() + "\n")
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(temporary)
-    with open(path) as f:
-        return crypto.parse_keys(f.read().replace("\n", ","))
 
 
 @event.listens_for(Engine, "connect")

@@ -9,8 +9,8 @@ import time
 from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 
-from .errors import error_body
-from .extensions import db
+from .database import db
+from .errors import SERVICE
 from .models import ApiKey, utcnow
 
 KEY_PREFIX = "sk-asst-"
@@ -18,6 +18,7 @@ KEY_PREFIX = "sk-asst-"
 # other worker processes within this many seconds.
 KEY_CACHE_SECONDS = 5.0
 PUBLIC_BLUEPRINTS = {"api-docs", "public", "health"}
+EXTENSION = "api_key_cache"
 
 
 def digest(key: str) -> str:
@@ -35,20 +36,28 @@ def create_api_key(name: str, tenant: str = "default") -> tuple[ApiKey, str]:
 def revoke_api_key(row: ApiKey) -> None:
     row.revoked_at = utcnow()
     db.session.commit()
-    _key_cache(current_app).clear()
+    current_app.extensions[EXTENSION].clear()
 
 
-class _KeyCache(dict):
-    lock = threading.Lock()
+class KeyCache(dict):
+    """Known keys' tenants by digest, each until its expiry (an app's own)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
 
 
-def _key_cache(app) -> _KeyCache:
-    return app.extensions.setdefault("api_key_cache", _KeyCache())
+class ApiKeyAuth:
+    """The Flask extension: every route but the public ones needs a valid Bearer key."""
+
+    def init_app(self, app) -> None:
+        app.extensions[EXTENSION] = KeyCache()
+        app.before_request(require_api_key)
 
 
 def _tenant_for(key: str) -> str | None:
     key_digest = digest(key)
-    cache = _key_cache(current_app)
+    cache = current_app.extensions[EXTENSION]
     hit = cache.get(key_digest)
     if hit and hit[1] > time.monotonic():
         return hit[0]
@@ -64,7 +73,7 @@ def _tenant_for(key: str) -> str | None:
 
 
 def unauthorized(message: str):
-    response = jsonify(error_body(401, message))
+    response = jsonify(SERVICE.body(401, message))
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="assistants_app"'
     return response

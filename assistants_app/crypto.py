@@ -1,5 +1,13 @@
-"""Provider keys at rest: MultiFernet, so keys can be rotated (the first encrypts, all decrypt)."""
+"""Provider keys at rest: MultiFernet, so keys can be rotated (the first encrypts, all decrypt).
+
+The keys come from ASSISTANTS_SECRET_KEYS, or from instance/secret_keys, generated on first run
+so that a newcomer needs to set nothing."""
+import os
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+
+EXTENSION = "credential_cipher"
 
 
 class CredentialUndecryptable(Exception):
@@ -41,3 +49,34 @@ def parse_keys(value: str | None) -> list[str]:
 
 def generate_key() -> str:
     return Fernet.generate_key().decode()
+
+
+class SecretKeys:
+    """The Flask extension: each app's CredentialCipher, from its configured keys."""
+
+    def init_app(self, app) -> None:
+        keys = parse_keys(app.config.get("ASSISTANTS_SECRET_KEYS")) or instance_secret_keys(app.instance_path)
+        app.extensions[EXTENSION] = CredentialCipher(keys)
+
+    @staticmethod
+    def cipher() -> CredentialCipher:
+        return current_app.extensions[EXTENSION]
+
+
+def instance_secret_keys(instance_path: str) -> list[str]:
+    """The keys in instance/secret_keys, generated (mode 0600) when the file does not exist."""
+    path = os.path.join(instance_path, "secret_keys")
+    if not os.path.exists(path):
+        # Written aside, then linked into place: concurrent workers never read half a file.
+        temporary = f"{path}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(generate_key() + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    with open(path) as f:
+        return parse_keys(f.read().replace("\n", ","))

@@ -66,7 +66,14 @@ def log_turn_content(thread_id: str, messages: list, reply: str | None) -> None:
             "reply": reply}})
 
 
-def init_app(app) -> None:
+class RequestLog:
+    """The Flask extension: one JSON line per request on stderr."""
+
+    def init_app(self, app) -> None:
+        _init_app(app)
+
+
+def _init_app(app) -> None:
     root = logging.getLogger("assistants_app")
     if not any(getattr(h, "assistants_json", False) for h in root.handlers):
         handler = StderrHandler()

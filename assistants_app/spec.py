@@ -18,8 +18,13 @@ BODY = {
     400: ("The body is not valid JSON.", {}),
 }
 NOT_FOUND = {404: ("No such object (or one of another tenant).", {})}
-# Seed 003's API answers a body that is not JSON with its own 422 (as FastAPI does), never 400.
-SEED_003_PREFIX = "/api/v1/compatibility/openai/v1/"
+# What a route that calls the provider may answer, besides its own statuses.
+PROVIDER_FAILURES = {429: "The provider rate-limited the request (see Retry-After).",
+                     502: "The provider failed, is unreachable, or rejected the credential.",
+                     504: "The provider did not answer within OPENAI_TIMEOUT."}
+# The agents API's base path; it answers a body that is not JSON with its own 422 (as FastAPI
+# does), never 400.
+AGENTS_PREFIX = "/api/v1/compatibility/openai/v1"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
@@ -41,7 +46,7 @@ class SharedStatusesPlugin(BasePlugin):
                 shared.update(SECURED)
             if "requestBody" in operation:
                 shared.update(BODY)
-                if path.startswith(SEED_003_PREFIX):
+                if path.startswith(AGENTS_PREFIX + "/"):
                     del shared[400]
             if "{" in path:
                 shared.update(NOT_FOUND)

@@ -34,7 +34,7 @@ def test_two_workers_share_the_models_cache_through_redis(app, app_config, fake,
     # A fresh default-connection key per run, so earlier runs' cache entries do not count.
     config = dict(app_config, REDIS_URL=redis_url, OPENAI_API_KEY=f"sk-{uuid.uuid4().hex}")
     workers = [create_app(config), create_app(config)]  # two processes' worth of app state
-    workers[0].extensions["models_cache"].store._redis.flushdb()
+    workers[0].extensions["provider_answers"].store._redis.flushdb()
     for worker in workers:
         headers = {"Authorization": f"Bearer {make_key(worker)}"}
         response = worker.test_client().get("/openai/get_models", headers=headers)

@@ -17,6 +17,7 @@ from assistants_app.openai_adapter import assistants as assistants_backend
 from assistants_app.openai_adapter import responses as responses_backend
 from assistants_app.openai_adapter.calls import Call, Settings
 from assistants_app.openai_adapter.clients import ClientCache
+from assistants_app.errors import PROVIDER_STATUS
 from assistants_app.services import history
 from tests.fake_openai import FakeOpenAI, Fault
 
@@ -357,7 +358,7 @@ def test_429_beyond_the_budget_gives_up_at_once(adapter, fake, api, mode):
     fake.add_fault(Fault("status", status=429, retry_after=30, path=TURN_PATH[api]))
     error, _, elapsed = failed_turn(adapter, conn, req, mode)
 
-    assert (error.kind, error.http_status, error.provider_status) == ("rate_limited", 429, 429)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("rate_limited", 429, 429)
     assert error.retry_after == 30
     assert error.message == (f"the provider at {fake.base_url} is rate limiting this credential "
                              "(HTTP 429, rate_limit_exceeded); retry after 30 s")
@@ -380,7 +381,7 @@ def test_5xx_is_retried_then_given_up(adapter, fake, api, mode, status):
     fake.add_fault(Fault("status", status=status, path=TURN_PATH[api], times=10))
     error, _, _ = failed_turn(adapter, conn, req, mode)
 
-    assert (error.kind, error.http_status, error.provider_status) == ("provider_error", 502, status)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("provider_error", 502, status)
     assert f"HTTP {status}" in error.message
     assert len(fake.requests_to(TURN_PATH[api])) == 3  # OPENAI_MAX_RETRIES=2
 
@@ -402,7 +403,7 @@ def test_other_4xx_is_not_retried(adapter, fake, api):
                          times=3))
     error, _, _ = failed_turn(adapter, conn, req, "streamed")
 
-    assert (error.kind, error.http_status, error.provider_status) == ("provider_error", 502, 400)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("provider_error", 502, 400)
     # The provider's own words go to the log only; its error code, a known one, is kept.
     assert error.message == (f"the provider at {fake.base_url} answered HTTP 400, invalid_request_error "
                              "for model 'gpt-4'")
@@ -414,7 +415,7 @@ def test_unknown_model_is_a_provider_error_naming_it(adapter, fake, api):
     conn = connection(fake, api)
     error, _, _ = failed_turn(adapter, conn, turn_request(adapter, conn, model="gpt-nope"), "blocking")
 
-    assert (error.kind, error.http_status, error.provider_status) == ("provider_error", 502, 404)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("provider_error", 502, 404)
     assert "gpt-nope" in error.message
 
 
@@ -439,7 +440,7 @@ def test_rejected_key_is_credential_rejected_without_the_key(adapter, fake, api,
                          message=f"Incorrect API key provided: {KEY}."))
     error, _, _ = failed_turn(adapter, conn, req, mode)
 
-    assert (error.kind, error.http_status, error.provider_status) == ("credential_rejected", 502, 401)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("credential_rejected", 502, 401)
     assert error.message == (f"the provider at {fake.base_url} rejected the credential "
                              "(HTTP 401, invalid_request_error)")
     assert KEY not in error.message and KEY not in str(error) and KEY not in repr(error)
@@ -457,7 +458,7 @@ def test_forbidden_is_credential_rejected(adapter, fake):
     fake.add_fault(Fault("status", status=403, message="Project not allowed"))
     with pytest.raises(ProviderError) as caught:
         adapter.list_models(connection(fake, "chat_completions"))
-    assert (caught.value.kind, caught.value.http_status) == ("credential_rejected", 502)
+    assert (caught.value.kind, PROVIDER_STATUS[caught.value.kind]) == ("credential_rejected", 502)
     assert caught.value.message == (f"the provider at {fake.base_url} rejected the credential "
                                     "(HTTP 403, invalid_request_error)")
 
@@ -470,7 +471,7 @@ def test_refused_connection_is_unreachable(adapter, fake, api, mode):
                       remote_assistant_id="asst_x")
     error, _, elapsed = failed_turn(adapter, conn, req, mode)
 
-    assert (error.kind, error.http_status, error.provider_status) == ("unreachable", 502, None)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("unreachable", 502, None)
     assert conn.base_url in error.message and KEY not in error.message
     assert elapsed < 3.0 + 1
 
@@ -488,7 +489,7 @@ def test_stall_is_a_timeout_within_the_budget(slow_adapter, fake, api, mode):
                          path=TURN_PATH[api]))
     error, deltas, elapsed = failed_turn(slow_adapter, conn, req, mode)
 
-    assert (error.kind, error.http_status) == ("timeout", 504)
+    assert (error.kind, PROVIDER_STATUS[error.kind]) == ("timeout", 504)
     assert "did not answer within 1 s" in error.message
     assert 0.9 < elapsed < 1.0 + 1
     assert len(fake.requests_to(TURN_PATH[api])) == 1
@@ -541,7 +542,7 @@ def test_cut_stream_is_bad_response(adapter, fake, api):
     fake.add_fault(Fault("cut", after_chunks=3, path=TURN_PATH[api]))
     error, _, _ = failed_turn(adapter, conn, req, "streamed")
 
-    assert (error.kind, error.http_status) == ("bad_response", 502)
+    assert (error.kind, PROVIDER_STATUS[error.kind]) == ("bad_response", 502)
     assert error.message == "the provider's stream ended before the reply was complete"
     assert len(fake.requests_to(TURN_PATH[api])) == 1
 
@@ -554,7 +555,7 @@ def test_malformed_chunk_is_bad_response(adapter, fake, api, mode):
     fake.add_fault(Fault("malformed", after_chunks=3, path=TURN_PATH[api]))
     error, _, _ = failed_turn(adapter, conn, req, mode)
 
-    assert (error.kind, error.http_status) == ("bad_response", 502)
+    assert (error.kind, PROVIDER_STATUS[error.kind]) == ("bad_response", 502)
     what = "stream" if mode == "streamed" or api == "assistants" else "reply"  # runs are always streamed
     assert error.message == f"the provider at {fake.base_url} sent a {what} for model 'gpt-4' that could not be read"
 
@@ -567,7 +568,7 @@ def test_error_event_is_provider_error(adapter, fake, api):
                          message="The model is overloaded."))
     error, _, _ = failed_turn(adapter, conn, req, "streamed")
 
-    assert (error.kind, error.http_status) == ("provider_error", 502)
+    assert (error.kind, PROVIDER_STATUS[error.kind]) == ("provider_error", 502)
     assert error.message == (f"the provider at {fake.base_url} reported an error while answering for "
                              "model 'gpt-4' (server_error)")
 
@@ -591,7 +592,7 @@ def test_dropped_stream_is_unreachable_and_never_retried_after_a_delta(adapter, 
     fake.add_fault(Fault("drop", after_chunks=FIRST_DELTA_FRAMES[api], path=TURN_PATH[api]))
     error, deltas, _ = failed_turn(adapter, conn, req, "streamed")
 
-    assert (error.kind, error.http_status) == ("unreachable", 502)
+    assert (error.kind, PROVIDER_STATUS[error.kind]) == ("unreachable", 502)
     assert "lost before the reply was complete" in error.message
     assert deltas == ["Echo:"]
     assert len(fake.requests_to(TURN_PATH[api])) == 1  # a retry would have succeeded: none happened
@@ -657,7 +658,7 @@ def test_remote_assistant_lookup_errors(adapter, fake):
     with pytest.raises(ProviderError) as caught:
         adapter.update_remote_assistant(conn, "asst_missing", AssistantSpec(model="gpt-4"))
     error = caught.value
-    assert (error.kind, error.http_status, error.provider_status) == ("not_found", 404, 404)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("not_found", 404, 404)
     assert "asst_missing" in caught.value.message
 
     with pytest.raises(ProviderError) as caught:

@@ -16,7 +16,7 @@ from assistants_app import create_app
 from assistants_app.extensions import db
 from assistants_app.openai_adapter import Connection
 from assistants_app.openai_adapter.errors import log_failure, scrub
-from assistants_app.services.models_cache import KeyedLocks, MemoryStore
+from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
 from .conftest import SECRET_KEYS, make_key
 from .fake_openai import Fault

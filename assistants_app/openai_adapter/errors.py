@@ -18,18 +18,9 @@ import openai
 
 log = logging.getLogger(__name__)
 
-# What our service answers for each kind of provider failure (DESIGN.md, "Errors").
-HTTP_STATUS = {
-    "unreachable": 502,
-    "timeout": 504,
-    "rate_limited": 429,
-    "credential_rejected": 502,
-    "provider_error": 502,
-    "bad_response": 502,
-    "not_found": 404,
-    "too_large": 502,
-    "address_refused": 502,
-}
+# How a provider call can fail (what the service answers for each is the error contract's: errors/).
+KINDS = ("unreachable", "timeout", "rate_limited", "credential_rejected", "provider_error", "bad_response",
+         "not_found", "too_large", "address_refused")
 # OpenAI's error codes and types: the only words of a provider's error that reach a client.
 KNOWN_CODES = frozenset({
     "context_length_exceeded", "model_not_found", "invalid_api_key", "insufficient_quota",
@@ -47,13 +38,14 @@ STREAM_ENDED_EARLY = "the provider's stream ended before the reply was complete"
 
 
 class ProviderError(Exception):
-    """A provider call failed; ``kind`` says how, ``http_status`` what our service answers."""
+    """A provider call failed; ``kind`` (one of KINDS) says how."""
 
     def __init__(self, kind: str, message: str, *, retry_after: float | None = None,
                  provider_status: int | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown provider failure kind {kind!r}")
         super().__init__(message)
         self.kind = kind
-        self.http_status = HTTP_STATUS[kind]
         self.message = message
         self.retry_after = retry_after
         self.provider_status = provider_status

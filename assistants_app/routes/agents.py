@@ -1,16 +1,14 @@
-"""Seed 003: VMware Private AI Services' OpenAI-compatibility agents API, at
+"""The agents API (seed 003: VMware Private AI Services' OpenAI compatibility), at
 /api/v1/compatibility/openai/v1/agents and, the same routes, .../assistants.
 
-This API answers in FastAPI's shape, as its seed does: {"detail": "<sentence>"} for an
-error, {"detail": [{"loc", "msg", "type"}]} (422) for every validation failure."""
+This API answers in FastAPI's shape, as its seed does (errors.DETAIL): {"detail": "<sentence>"}
+for an error, {"detail": [{"loc", "msg", "type"}]} (422) for every validation failure."""
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
-from ..errors import ServiceError, provider_error_headers
+from ..errors import DETAIL
 from ..extensions import db
-from ..openai_adapter import ProviderError
 from ..schemas.agent_chat import ChatCompletionRequestSchema, ChatCompletionSchema
 from ..schemas.agents import (
     AgentCreateSchema,
@@ -23,74 +21,19 @@ from ..schemas.agents import (
     ValidationErrorSchema,
 )
 from ..services import agents, completions
+from ..spec import AGENTS_PREFIX, PROVIDER_FAILURES
 
-LOCATIONS = {"json": "body", "query": "query", "view_args": "path"}
-ERROR_TYPES = {"Missing data for required field.": "missing", "Unknown field.": "extra_forbidden",
-               "Field may not be null.": "none_forbidden", "Invalid JSON body.": "json_invalid"}
-
-
-def _error_type(message: str) -> str:
-    if message.startswith("Not a valid"):
-        return "type_error"
-    return ERROR_TYPES.get(message, "value_error")
-
-
-def validation_details(messages, loc: list) -> list[dict]:
-    """webargs/marshmallow's nested messages as FastAPI's [{"loc", "msg", "type"}]."""
-    if isinstance(messages, dict):
-        details = []
-        for key, value in messages.items():
-            here = loc if key == "_schema" else loc + [LOCATIONS.get(key, key) if not loc else key]
-            details += validation_details(value, here)
-        return details
-    if isinstance(messages, (list, tuple)):
-        details = []
-        for message in messages:
-            details += validation_details(message, loc)
-        return details
-    return [{"loc": loc or ["body"], "msg": str(messages), "type": _error_type(str(messages))}]
-
-
-AGENTS_PREFIX = "/api/v1/compatibility/openai/v1"
 # Registered twice by create_app(): the same routes under /agents and under /assistants.
 MOUNTS = (("agents", f"{AGENTS_PREFIX}/agents"), ("agents-as-assistants", f"{AGENTS_PREFIX}/assistants"))
 
 blp = Blueprint("agents", __name__,
                 description="The agents API (VMware Private AI Services' OpenAI compatibility): agents with "
                             "live status, and OpenAI-compatible chat completions with sessions.")
+DETAIL.register(blp)
 
-
-@blp.errorhandler(UnprocessableEntity)
-def invalid_request(err):
-    messages = (getattr(err, "data", None) or {}).get("messages") or {"json": [err.description]}
-    return {"detail": validation_details(messages, [])}, 422
-
-@blp.errorhandler(HTTPException)
-def http_error(err):
-    messages = (getattr(err, "data", None) or {}).get("messages")
-    if err.code == 400 and messages:  # webargs: a body that is not JSON
-        return {"detail": validation_details(messages, [])}, 422
-    return {"detail": err.description}, err.code
-
-@blp.errorhandler(RecursionError)
-def too_deep(err):  # json.loads on a body nested thousands deep
-    return {"detail": [{"loc": ["body"], "msg": "JSON nested too deeply.", "type": "json_invalid"}]}, 422
-
-@blp.errorhandler(ServiceError)
-def service_error(err: ServiceError):
-    if err.status == 422:
-        return {"detail": validation_details(err.errors or {"json": [err.message]}, [])}, 422
-    return {"detail": err.message}, err.status, err.headers
-
-@blp.errorhandler(ProviderError)
-def provider_error(err: ProviderError):
-    return {"detail": err.message}, err.http_status, provider_error_headers(err)
 
 def errors(*statuses):
-    descriptions = {404: agents.NOT_FOUND, 409: "A turn is in progress in this session.",
-                    429: "The provider rate-limited the request (see Retry-After).",
-                    502: "The provider failed, is unreachable, or rejected the credential.",
-                    504: "The provider did not answer within OPENAI_TIMEOUT."}
+    descriptions = {404: agents.NOT_FOUND, 409: "A turn is in progress in this session.", **PROVIDER_FAILURES}
 
     def decorate(view):
         view = blp.alt_response(422, schema=ValidationErrorSchema, description="Validation Error")(view)
@@ -98,6 +41,7 @@ def errors(*statuses):
             view = blp.alt_response(status, schema=DetailSchema, description=descriptions[status])(view)
         return view
     return decorate
+
 
 @blp.route("")
 class Agents(MethodView):

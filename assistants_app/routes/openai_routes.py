@@ -7,7 +7,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..errors import ServiceError, error_body, provider_error_response
+from ..errors import BAD_REQUEST, ServiceError
 from ..extensions import db
 from ..models import Credential
 from ..openai_adapter import ProviderError
@@ -24,26 +24,18 @@ from ..schemas.chat import (
 )
 from ..services import assistants, get_owned, threads, turns
 from ..services.models_cache import models_of
+from ..spec import PROVIDER_FAILURES
 
 blp = Blueprint("openai", __name__, url_prefix="/openai",
                 description="Threads and chat turns with an assistant (seed 004's routes.openai_routes).")
 
-PROVIDER_ERRORS = {429: "The provider rate-limited the request (see Retry-After).",
-                   502: "The provider failed, is unreachable, or rejected the credential.",
-                   504: "The provider did not answer within OPENAI_TIMEOUT."}
-
-
-@blp.errorhandler(ServiceError)
-def service_error(err: ServiceError):
-    # Seed 004 documents 400 for an invalid payload, also when a service finds it invalid.
-    status = 400 if err.status == 422 else err.status
-    return error_body(status, err.message, err.errors), status, err.headers
+BAD_REQUEST.register(blp)
 
 
 def document_errors(*statuses):
     def decorate(view):
         for status in statuses:
-            view = blp.alt_response(status, description=PROVIDER_ERRORS.get(status, ""))(view)
+            view = blp.alt_response(status, description=PROVIDER_FAILURES.get(status, ""))(view)
         return view
     return decorate
 
@@ -155,10 +147,8 @@ def _sse(stream: turns.TurnStream, agent_id: str):
         done = _reply(stream.outcome, agent_id)
         del done["message"], done["response"]
         yield _event("done", done)
-    except ProviderError as err:
-        yield _event("error", provider_error_response(err)[0].get_json())
-    except ServiceError as err:
-        yield _event("error", error_body(err.status, err.message))
+    except (ProviderError, ServiceError) as err:
+        yield BAD_REQUEST.sse_error(err)
     finally:
         stream.close()
 

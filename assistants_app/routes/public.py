@@ -4,7 +4,7 @@ from flask import Blueprint, send_from_directory
 from flask_smorest import Blueprint as ApiBlueprint
 from sqlalchemy import text
 
-from ..errors import error_body
+from ..errors import SERVICE
 from ..extensions import db
 from ..schemas.common import StrictSchema
 from marshmallow import fields
@@ -27,7 +27,7 @@ def health():
         db.session.execute(text("SELECT 1"))
     except Exception:
         db.session.rollback()
-        return error_body(503, "The database does not answer."), 503
+        return SERVICE.body(503, "The database does not answer."), 503
     return {"status": "ok"}
 
 

@@ -4,7 +4,7 @@ assistant), `tools` in agent_tools, `metadata` in agent_metadata, the rest in th
 AgentSchema reads them off the row."""
 from sqlalchemy import and_, func, or_, select
 
-from ..errors import NotFound, ServiceError, invalid
+from ..errors import ServiceError, invalid
 from ..extensions import db
 from ..models import Assistant
 from ..schemas.agents import METADATA_PAIRS

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Iterator
 
-from ..errors import NotFound, ServiceError, invalid
+from ..errors import DETAIL, NotFound, ServiceError, invalid
 from ..extensions import db
 from ..models import Assistant, Thread, new_token_id
 from ..openai_adapter import ChatMessage, ProviderError, TurnDone
@@ -132,10 +132,8 @@ def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | N
             yield _sse({**base, "choices": [], "usage": _usage(done), "session_id": session_id})
         completed = True
         yield _sse("[DONE]")
-    except ProviderError as err:  # mid-stream: OpenAI's error event, which the openai client raises as APIError
-        yield _sse({"error": {"message": err.message, "type": err.kind, "code": err.http_status}})
-    except ServiceError as err:
-        yield _sse({"error": {"message": err.message, "type": "service_error", "code": err.status}})
+    except (ProviderError, ServiceError) as err:  # mid-stream: OpenAI's error event (the openai client raises it)
+        yield DETAIL.sse_error(err)
     finally:
         stream.close()  # frees the turn lock now, inside the request's context
         if created and not completed:

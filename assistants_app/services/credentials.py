@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..crypto import CredentialUndecryptable
 from ..errors import Conflict, ServiceError, invalid
-from ..extensions import db, openai_adapter
+from ..extensions import db, openai_adapter, secret_keys
 from ..models import Assistant, Credential
 from ..openai_adapter import Connection
 from . import is_plausible_id, owned_select, tenant
@@ -23,7 +23,7 @@ class ProviderNotConfigured(ServiceError):
 
 
 def cipher():
-    return current_app.extensions["credential_cipher"]
+    return secret_keys.cipher()
 
 
 def default_api(base_url: str | None) -> str:

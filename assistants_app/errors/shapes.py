@@ -1,0 +1,166 @@
+"""How each API writes an error, as a JSON body and as a stream's error event, and the Flask
+error handlers that make every error of a blueprint (or of the app) come out that way.
+
+    errors.SERVICE.register(app)          # the service's own shape, for every route
+    errors.DETAIL.register(agents_blp)    # the agents API's {"detail": ...}
+"""
+import json
+import logging
+
+from flask import current_app, g, jsonify
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from ..openai_adapter import ProviderError
+from .exceptions import ServiceError, as_service_error
+
+log = logging.getLogger("assistants_app.errors")
+
+DETAIL_LOCATIONS = {"json": "body", "query": "query", "view_args": "path"}
+DETAIL_TYPES = {"Missing data for required field.": "missing", "Unknown field.": "extra_forbidden",
+                "Field may not be null.": "none_forbidden", "Invalid JSON body.": "json_invalid"}
+
+
+def status_line(status: int) -> str:
+    return HTTP_STATUS_CODES.get(status, "Error")
+
+
+def sse(data: dict, event: str | None = None) -> str:
+    return (f"event: {event}\n" if event else "") + f"data: {json.dumps(data)}\n\n"
+
+
+def too_large_message() -> str:
+    return f"The request body is larger than {current_app.config['ASSISTANTS_MAX_BODY_BYTES']} bytes."
+
+
+def rate_limited(err: HTTPException) -> tuple[str, dict]:
+    """The message and headers of a 429 from the rate limiter (ratelimit.py leaves the wait in g)."""
+    wait = g.get("rate_limit_retry_after", 1)
+    return (f"Too many requests with this API key ({err.description}). Retry after {wait} s.",
+            {"Retry-After": str(wait)})
+
+
+class ErrorShape:
+    """The service's own shape, flask-smorest's: {"code", "status", "message", "errors"?}."""
+
+    def body(self, status: int, message: str | None = None, errors: dict | None = None) -> dict:
+        body = {"code": status, "status": status_line(status)}
+        if message:
+            body["message"] = message
+        if errors:
+            body["errors"] = errors
+        return body
+
+    def answer(self, err: Exception):
+        """The response for a ServiceError or ProviderError."""
+        err = as_service_error(err)
+        return jsonify(self.body(err.status, err.message, err.errors)), err.status, err.headers
+
+    def sse_error(self, err: Exception) -> str:
+        """A stream's error event, for a failure after the response began."""
+        err = as_service_error(err)
+        return sse(self.body(err.status, err.message), "error")
+
+    def register(self, target) -> None:
+        """Error handlers on a blueprint (its routes) or an app (every route)."""
+        target.register_error_handler(ServiceError, self.answer)
+        target.register_error_handler(ProviderError, self.answer)
+        # Python's json parser recurses: a body nested thousands deep is bad input, not a crash.
+        target.register_error_handler(RecursionError, self._too_deep)
+
+    def _too_deep(self, err):
+        return jsonify(self.body(400, "The JSON body is nested too deeply.")), 400
+
+
+class AppShape(ErrorShape):
+    """The service's shape on the app itself. HTTPExceptions have flask-smorest's own handler (in
+    this same shape); 413 and 429, refused before a route's API is involved, answer in this
+    shape on every blueprint (registered by status, they win over a blueprint's handlers); and
+    it is the last resort for anything unexpected."""
+
+    def register(self, target) -> None:
+        super().register(target)
+        target.register_error_handler(413, self._too_large)
+        target.register_error_handler(429, self._rate_limited)
+        target.register_error_handler(Exception, self._unexpected)
+
+    def _too_large(self, err):
+        return jsonify(self.body(413, too_large_message())), 413
+
+    def _rate_limited(self, err):
+        message, headers = rate_limited(err)
+        return jsonify(self.body(429, message)), 429, headers
+
+    def _unexpected(self, err):
+        log.exception("unhandled error")
+        # Nothing about the exception goes to the client: it may name internals.
+        return jsonify(self.body(500, "An internal error occurred.")), 500
+
+
+class BadRequestShape(ErrorShape):
+    """The conversations API (routes.openai_routes) answers an invalid payload 400, as its
+    reference says, also when a service finds it invalid."""
+
+    def answer(self, err: Exception):
+        err = as_service_error(err)
+        status = 400 if err.status == 422 else err.status
+        return jsonify(self.body(status, err.message, err.errors)), status, err.headers
+
+
+class DetailShape(ErrorShape):
+    """The agents API answers as FastAPI does: {"detail": "<sentence>"}, and 422
+    {"detail": [{"loc", "msg", "type"}]} for every validation failure (a body that is not
+    JSON included)."""
+
+    def body(self, status: int, message: str | None = None, errors: dict | None = None) -> dict:
+        if status == 422:
+            return {"detail": validation_details(errors or {"json": [message]}, [])}
+        return {"detail": message or status_line(status)}
+
+    def sse_error(self, err: Exception) -> str:
+        """OpenAI's error event in a chat.completion.chunk stream (the openai client raises it)."""
+        kind = err.kind if isinstance(err, ProviderError) else "service_error"
+        err = as_service_error(err)
+        return sse({"error": {"message": err.message, "type": kind, "code": err.status}})
+
+    def register(self, target) -> None:
+        super().register(target)
+        target.register_error_handler(HTTPException, self._http_error)
+
+    def _http_error(self, err: HTTPException):
+        messages = (getattr(err, "data", None) or {}).get("messages")
+        if err.code in (400, 422) and messages:  # webargs: invalid input, or a body that is not JSON
+            return {"detail": validation_details(messages, [])}, 422
+        if err.code == 422:
+            return {"detail": validation_details({"json": [err.description]}, [])}, 422
+        return {"detail": err.description}, err.code
+
+    def _too_deep(self, err):
+        return {"detail": [{"loc": ["body"], "msg": "JSON nested too deeply.", "type": "json_invalid"}]}, 422
+
+
+def _detail_type(message: str) -> str:
+    if message.startswith("Not a valid"):
+        return "type_error"
+    return DETAIL_TYPES.get(message, "value_error")
+
+
+def validation_details(messages, loc: list) -> list[dict]:
+    """webargs/marshmallow's nested messages as FastAPI's [{"loc", "msg", "type"}]."""
+    if isinstance(messages, dict):
+        details = []
+        for key, value in messages.items():
+            here = loc if key == "_schema" else loc + [DETAIL_LOCATIONS.get(key, key) if not loc else key]
+            details += validation_details(value, here)
+        return details
+    if isinstance(messages, (list, tuple)):
+        details = []
+        for message in messages:
+            details += validation_details(message, loc)
+        return details
+    return [{"loc": loc or ["body"], "msg": str(messages), "type": _detail_type(str(messages))}]
+
+
+SERVICE = AppShape()
+BAD_REQUEST = BadRequestShape()
+DETAIL = DetailShape()
