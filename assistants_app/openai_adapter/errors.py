@@ -161,10 +161,11 @@ def translate(exc: BaseException, conn, *, subject: str, lookup: bool = False, m
         return exc
     log_failure(exc, conn, subject, log_text)
     provider = where(conn)
-    # APITimeoutError subclasses APIConnectionError: test it first.
-    if isinstance(exc, openai.APITimeoutError):
+    # APITimeoutError subclasses APIConnectionError: test it first. httpx2's own errors come from
+    # reading a reply the adapter reads itself (a stream's lines).
+    if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
         return timed_out(conn, budget)
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
         # A RemoteProtocolError means the provider was reached but hung up mid-reply.
         if mid_stream or isinstance(exc.__cause__, httpx2.RemoteProtocolError):
             return ProviderError("unreachable", f"the connection to {provider} was lost before the reply "
