@@ -102,10 +102,12 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_usable_at_375_px_by_keyboard_alone(page, server, fake, tmp_path):
-    fake.reply = lambda conversation: ("Here is a **plan**:\n\n1. Pick an assistant\n2. Ask it something\n\n"
-                                       "```python\nprint('hello')\n```")
+    answers = {"What now?": "Here is a **plan**:\n\n1. Pick an assistant\n2. Ask it something\n\n"
+                            "```python\nprint('hello')\n```",
+               "Is it streamed?": "Yes: piece by piece, as the model writes it. **Stop** ends it early."}
+    fake.reply = lambda conversation: answers[conversation[-1]["content"]]
     make_assistant(server, "Helper", instructions="Answer briefly.")
-    make_assistant(server, "A second assistant with a very long name that has to wrap somewhere", model="llama9")
+    make_assistant(server, "Release-notes writer for the mobile and the web apps", model="llama9")
     page.set_viewport_size({"width": 375, "height": 812})
     page.reload()
 
@@ -131,14 +133,13 @@ def test_usable_at_375_px_by_keyboard_alone(page, server, fake, tmp_path):
     shot = page.screenshot(full_page=True)
     assert png_size(shot)[0] == 375
     (tmp_path / "playground-375.png").write_bytes(shot)
-    if os.environ.get("UPDATE_SCREENSHOTS"):  # the README's pictures: UPDATE_SCREENSHOTS=1 make test
-        page.set_viewport_size({"width": 1100, "height": 700})
-        send(page, "And then?")
-        wait_for_reply(page, "Here is a plan:\nPick an assistant\nAsk it something\nprint('hello')")
+    if os.environ.get("UPDATE_SCREENSHOTS"):  # the README's picture: UPDATE_SCREENSHOTS=1 make test
+        page.set_viewport_size({"width": 1100, "height": 760})
+        send(page, "Is it streamed?")
+        wait_for_reply(page, "Yes: piece by piece, as the model writes it. Stop ends it early.")
         page.locator("#assistant-list .why summary").first.click()
+        page.get_by_label("Message").blur()
         page.screenshot(path=os.path.join(ROOT, "docs", "playground.png"))
-        page.set_viewport_size({"width": 375, "height": 812})
-        page.screenshot(path=os.path.join(ROOT, "docs", "playground-375.png"))
 
 
 def test_the_page_is_served_with_its_security_headers(page, server, console):
