@@ -27,8 +27,10 @@ function showConnected(connected) {
   $("#key-status").textContent = connected ? "Connected." : "";
 }
 
+// restoring: a reload (or Connect again with the same key) reopens the conversation this tab had.
 async function connect(key, restoring) {
   clearNotices(keyNotices);
+  restoring = restoring || key === store.apiKey();
   if (!key) {
     showAlert(keyNotices, "Paste an API key first: the first make run prints one.");
     keyInput.focus();
