@@ -21,7 +21,8 @@ from ..conftest import SECRET_KEYS, TABLES
 from ..live_server import LiveServer
 
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=10_000)  # a loaded 2-core machine: seconds, not the default 5
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
