@@ -8,6 +8,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) api-keys bootstrap
+	@echo "Playground: open http://$${ASSISTANTS_BIND:-127.0.0.1:8000}/ and paste the API key."
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install

@@ -17,7 +17,7 @@ KEY_PREFIX = "sk-asst-"
 # Known keys are remembered briefly so a request costs no query; a revocation reaches
 # other worker processes within this many seconds.
 KEY_CACHE_SECONDS = 5.0
-PUBLIC_BLUEPRINTS = {"api-docs", "public", "health"}
+PUBLIC_BLUEPRINTS = {"api-docs", "public", "health", "playground"}
 EXTENSION = "api_key_cache"
 
 

@@ -17,8 +17,9 @@ from assistants_app.models import ApiKey
 
 from .conftest import make_key
 
-# The routes anyone may call (DESIGN: health, the OpenAPI document and its UI).
-PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>"}
+# The routes anyone may call (DESIGN: health, the OpenAPI document and its UI, the playground page).
+PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>", "/",
+                "/playground/<path:asset>"}
 ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 SEED_003 = "/api/v1/compatibility/openai/v1"
 
@@ -71,7 +72,7 @@ def test_public_routes_answer_without_a_key(app, client):
     public = {rule for rule, _ in routes(app)} & PUBLIC_RULES
     assert public == PUBLIC_RULES  # they exist; if one moves, this list must follow
     for rule in PUBLIC_RULES:
-        response = client.get(fill(rule, {"filename": "swagger-ui.css"}))
+        response = client.get(fill(rule, {"filename": "swagger-ui.css", "asset": "playground.css"}))
         assert response.status_code == 200, rule
 
 

@@ -21,9 +21,10 @@ DOCS = os.path.join(ROOT, "docs")
 sys.path.insert(0, os.path.join(DOCS, "_ext"))
 from request_examples import REQUEST_EXAMPLES  # noqa: E402
 
-# Served by Flask and flask-smorest themselves (static files, the OpenAPI document, Swagger UI).
-NOT_API_RULES = ("/openapi.json", "/docs")
-NOT_API_PREFIXES = ("/static/", "/docs/assets/")
+# Served by Flask and flask-smorest themselves (static files, the OpenAPI document, Swagger UI),
+# and the playground page (docs/playground.rst).
+NOT_API_RULES = ("/openapi.json", "/docs", "/")
+NOT_API_PREFIXES = ("/static/", "/docs/assets/", "/playground/")
 SEED_003_PREFIX = "/api/v1/compatibility/openai/v1/"
 OPENAI_ROUTES = ("initialize", "openai_chat", "delete_agent_route", "get_models")
 

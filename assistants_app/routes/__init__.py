@@ -4,6 +4,7 @@ from . import agents
 from .assistants import blp as assistants
 from .credentials import blp as credentials
 from .openai_routes import blp as openai
+from .playground import blp as playground
 from .public import blp as health, assets
 
 BLUEPRINTS = (
@@ -13,4 +14,4 @@ BLUEPRINTS = (
     *((agents.blp, {"name": name, "url_prefix": prefix}) for name, prefix in agents.MOUNTS),
     (openai, {}),
 )
-FLASK_BLUEPRINTS = (assets,)
+FLASK_BLUEPRINTS = (assets, playground)
