@@ -16,7 +16,7 @@ import traceback
 from datetime import datetime, timezone
 
 from . import report, scenarios
-from .processes import ROOT, FakeProvider, Service
+from .processes import ROOT, FakeProvider, bench_service, start_service
 
 SECTIONS = ("chat_overhead", "status_cost", "throughput", "concurrent_turns", "open_streams")
 
@@ -56,8 +56,7 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
     service = None
     try:
         url = database_url or "sqlite:///" + os.path.join(workdir, "bench.sqlite3")
-        service = Service(url, fake.base_url, workdir)
-        service.start()
+        service = start_service(bench_service(url, fake.base_url, workdir))
         ctx = scenarios.Context(service, fake, size)
         result["memory"] = {"idle_mb": [round(x, 1) for x in service.worker_rss_mb()]}
         has_status_route = _has_status_route(ctx)

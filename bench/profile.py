@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from .loadgen import closed_loop
-from .processes import VENV_BIN, FakeProvider, Service
+from .processes import VENV_BIN, FakeProvider, bench_service, start_service
 from .scenarios import STATUS_PATH, Context, Size
 
 LOADS = ("get", "post", "status", "chat", "stream")
@@ -78,10 +78,10 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     fake = FakeProvider()
     with tempfile.TemporaryDirectory(prefix="assistants-profile-") as workdir:
-        service = Service("sqlite:///" + os.path.join(workdir, "profile.sqlite3"), fake.base_url, workdir)
+        service = bench_service("sqlite:///" + os.path.join(workdir, "profile.sqlite3"), fake.base_url, workdir)
         spies = []
         try:
-            service.start()
+            start_service(service)
             ctx = Context(service, fake, Size())
             make = request_factory(ctx, args.load, args.clients)
             fake.configure(delay=args.delay)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import openai
 
+from tests.live_server import LiveServer
+
 from .api import Api, ms, percentile
 from .loadgen import Connection, HTTPClosed, Tally, closed_loop
-from .processes import FakeProvider, Service
+from .processes import FakeProvider
 
 MODEL = "gpt-4o-mini"
 INSTRUCTIONS = "Answer briefly."
@@ -44,11 +46,11 @@ QUICK = Size(warmup_pairs=2, pairs=6, stream_pairs=4, conversations=10, provider
 
 
 class Context:
-    def __init__(self, service: Service, fake: FakeProvider, size: Size) -> None:
+    def __init__(self, service: LiveServer, fake: FakeProvider, size: Size) -> None:
         self.service, self.fake, self.size = service, fake, size
-        self.api = Api(service.url, service.key)
+        self.api = Api(service.url, service.api_key)
         self.host, self.port = "127.0.0.1", service.port
-        self.headers = {"Authorization": f"Bearer {service.key}"}
+        self.headers = {"Authorization": f"Bearer {service.api_key}"}
 
     def new_assistant(self, credential: str | None = None) -> str:
         body = {"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS}, "type": "CUSTOM"}

@@ -1,4 +1,5 @@
-"""The real service as a subprocess: ``gunicorn -c gunicorn.conf.py wsgi:app`` on a free port.
+"""The real service as a subprocess: ``gunicorn -c gunicorn.conf.py wsgi:app`` on a free port,
+exactly as `make run` starts it. The live-server tests and the benchmarks (bench/) both use it.
 
     with LiveServer(database_url, {"OPENAI_BASE_URL": fake.base_url}, workers=2) as server:
         reply = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}})
@@ -50,6 +51,31 @@ def parallel(calls: list) -> list:
     for thread in threads:
         thread.join(120)
     return results
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size, from /proc/<pid>/status (VmRSS), in MB (10^6 bytes)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size (pages shared with other processes counted in part), in MB."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    raise RuntimeError(f"no Pss for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -197,7 +223,30 @@ class LiveServer:
                 continue
         return None
 
+    def _per_worker(self, measure) -> list[float]:
+        values = []
+        for pid in self.worker_pids():
+            try:
+                values.append(measure(pid))
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # a worker that just exited
+        return values
+
+    def worker_rss_mb(self) -> list[float]:
+        return self._per_worker(rss_mb)
+
+    def worker_pss_mb(self) -> list[float]:
+        return self._per_worker(pss_mb)
+
+    def workers_cpu(self) -> float:
+        """CPU seconds the workers (and the master) have used so far, together."""
+        return sum(self._per_worker(cpu_seconds)) + cpu_seconds(self.process.pid)
+
     # ------------------------------------------------------------------ HTTP
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def connection(self, timeout: float = 30) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
