@@ -87,11 +87,11 @@ class Assistant(db.Model):
     credential_id: Mapped[str | None] = mapped_column(ForeignKey("credentials.id"), index=True)
     type: Mapped[str] = mapped_column(String(16), default="OPENAI")
     icon_src: Mapped[str | None] = mapped_column(String(2048))
-    # Seed 000's `details`: name, description, model, instructions, temperature, top_p, tools, ...
+    # Flowise's `details`: name, description, model, instructions, temperature, top_p, tools, ...
     details: Mapped[dict] = mapped_column(JSON)
     # details.id: the remote asst_ id (assistants backend) or one minted here.
     details_id: Mapped[str] = mapped_column(String(64))
-    # Seed 003's agent settings.
+    # The agents API's settings.
     session_max_ttl: Mapped[int | None] = mapped_column()
     session_max_length: Mapped[int | None] = mapped_column()
     session_summarization_strategy: Mapped[str] = mapped_column(String(32), default="delete_oldest")
@@ -134,12 +134,12 @@ class Assistant(db.Model):
 
     @property
     def details_with_id(self) -> dict:
-        """Seed 000's `details` as clients see it: with its server-owned id."""
+        """Flowise's `details` as clients see it: with its server-owned id."""
         return {"id": self.details_id, **self.details}
 
 
 class Thread(db.Model):
-    """A seed-004 thread or a seed-003 session: one conversation with one assistant."""
+    """A conversations-API thread or an agents-API session: one conversation with one assistant."""
 
     __tablename__ = "threads"
 

@@ -1,4 +1,4 @@
-"""Seed 000: Flowise's assistants API (/assistants)."""
+"""Flowise's assistants API (/assistants; seed 000)."""
 from flask.views import MethodView
 from sqlalchemy import select
 

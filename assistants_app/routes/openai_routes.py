@@ -1,4 +1,5 @@
-"""Seed 004: routes.openai_routes -- initialize a thread, chat, delete an agent, list models.
+"""The conversations API (routes.openai_routes, seed 004): initialize a thread, chat, delete an
+agent, list models.
 
 This API answers an invalid payload with 400 (its seed's status), not 422."""
 import json
@@ -27,7 +28,7 @@ from ..services.models_cache import models_of
 from ..spec import PROVIDER_FAILURES
 
 blp = Blueprint("openai", __name__, url_prefix="/openai",
-                description="Threads and chat turns with an assistant (seed 004's routes.openai_routes).")
+                description="Threads and chat turns with an assistant (routes.openai_routes).")
 
 BAD_REQUEST.register(blp)
 

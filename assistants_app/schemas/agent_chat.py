@@ -1,4 +1,4 @@
-"""Seed 003's POST /{agent_id}/chat/completions: an OpenAI chat-completion request and
+"""The agents API's POST /{agent_id}/chat/completions: an OpenAI chat-completion request and
 response, plus `create_session` / `store_in_session` and the reply's `session_id`."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 

@@ -1,4 +1,4 @@
-"""Seed 003 (VMware Private AI Services' OpenAI-compatibility agents API): snake_case,
+"""The agents API (VMware Private AI Services' OpenAI compatibility, seed 003): snake_case,
 unix `created_at`, `object` tags, update by POST, and FastAPI's {"detail": ...} errors.
 
 Limits follow the seed's source (which copies OpenAI's Assistants API): name 256, description

@@ -1,4 +1,4 @@
-"""Seed 000 (Flowise's assistants API): camelCase, ISO 8601 dates, `details` as an object."""
+"""Flowise's assistants API (seed 000): camelCase, ISO 8601 dates, `details` as an object."""
 from marshmallow import fields, post_load, validate
 
 from .common import JsonObjectOrString, StrictSchema, ToolField
@@ -37,7 +37,7 @@ class AssistantFieldsSchema(StrictSchema):
 
 class AssistantSchema(AssistantFieldsSchema):
     class Meta(AssistantFieldsSchema.Meta):
-        # Seed 000's order: the id first.
+        # Flowise's order: the id first.
         fields = ("id", "details", "credential", "iconSrc", "type", "createdDate", "updatedDate")
 
     id = fields.String(metadata={"description": "Server-owned UUID."})

@@ -1,4 +1,4 @@
-"""Seed 004 (routes.openai_routes): plain {agent_id, thread_id, ...} bodies."""
+"""The conversations API (routes.openai_routes, seed 004): plain {agent_id, thread_id, ...} bodies."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from .common import StrictSchema

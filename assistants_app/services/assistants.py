@@ -62,7 +62,7 @@ def find_assistant(assistant_id: str) -> Assistant | None:
 
 
 def get_assistant(assistant_id: str, not_found: str | None = None) -> Assistant:
-    """find_assistant(), or 404 with ``not_found`` (by default, the seed-004 API's sentence)."""
+    """find_assistant(), or 404 with ``not_found`` (by default, the conversations API's sentence)."""
     assistant = find_assistant(assistant_id)
     if assistant is None:
         raise NotFound(not_found or f"Agent {assistant_id[:128]!r} not found.")

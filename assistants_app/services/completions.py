@@ -1,4 +1,4 @@
-"""Seed 003's chat completions: an OpenAI chat-completion request run as a turn with an agent,
+"""The agents API's chat completions: an OpenAI chat-completion request run as a turn with an agent,
 answered in OpenAI's `chat.completion` shape (or `chat.completion.chunk` server-sent events).
 
 Without session options the turn is stateless: the request's messages are the conversation

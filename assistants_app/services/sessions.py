@@ -1,4 +1,4 @@
-"""Sessions' lifetime: a thread (seed 004) or session (seed 003) not written to for longer
+"""Sessions' lifetime: a thread (conversations API) or session (agents API) not written to for longer
 than its assistant's session_max_ttl has expired; `flask threads purge` deletes the expired.
 
 The clock is app.config["CLOCK"] (a callable returning an aware UTC datetime) when set,

@@ -1,4 +1,4 @@
-"""An agent's live status (seed 003): AVAILABLE, or UNAVAILABLE with sentences a person can act on.
+"""An agent's live status (the agents API): AVAILABLE, or UNAVAILABLE with sentences a person can act on.
 
 Checked at lookup, each within STATUS_TIMEOUT seconds: the credential exists and decrypts; the
 provider answers and offers the agent's model; with the `assistants` backend, the remote

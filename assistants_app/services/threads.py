@@ -1,4 +1,4 @@
-"""Threads: seed 004's threads and seed 003's sessions (one Thread model behind both)."""
+"""Threads: the conversations API's threads and the agents API's sessions (one Thread model behind both)."""
 from sqlalchemy import select
 
 from ..errors import NotFound

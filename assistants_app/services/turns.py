@@ -35,12 +35,12 @@ from .sessions import current_time
 @dataclass
 class TurnInput:
     """One turn from a client: a user message, or the outputs of pending tool calls, or
-    (seed 003) several new messages of any role."""
+    (the agents API) several new messages of any role."""
 
     text: str | None = None
     tool_outputs: list[dict] = field(default_factory=list)
     messages: list[ChatMessage] | None = None
-    # Seed 003's per-request settings; None keeps the assistant's.
+    # The agents API's per-request settings; None keeps the assistant's.
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
