@@ -750,7 +750,7 @@ def mock_client(events):
 
 def mock_call(api):
     conn = Connection("mock", api, KEY, "http://mock/v1")
-    return Call(Settings(timeout=2.0), conn, "model 'gpt-4'")
+    return Call(Settings(timeout=30.0), conn, "model 'gpt-4'")  # generous: a busy machine never hits it
 
 
 TEXT_DELTA = {"type": "response.output_text.delta", "delta": "Hi"}
