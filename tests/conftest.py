@@ -114,24 +114,13 @@ def app(make_app):
 
 
 @pytest.fixture
-def make_app_with(app_config):
-    """make_app_with(**settings) -> (test client, auth headers) of another app on the test
-    database; its rows are deleted and its engine disposed afterwards."""
-    apps = []
-
+def make_app_with(make_app):
+    """make_app_with(**overrides) -> (test client, auth headers) of make_app(**overrides)."""
     def make(**overrides):
-        other = create_app(dict(app_config, **overrides))
-        apps.append(other)
-        return other.test_client(), {"Authorization": f"Bearer {make_key(other)}"}
+        other = make_app(**overrides)
+        return other.test_client(), headers_for(make_key(other))
 
-    yield make
-    for other in apps:
-        with other.app_context():
-            db.session.remove()
-            for table in TABLES:
-                db.session.execute(text(f"DELETE FROM {table}"))
-            db.session.commit()
-            db.engine.dispose()
+    return make
 
 
 @pytest.fixture
