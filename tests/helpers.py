@@ -83,6 +83,20 @@ def redis_or_skip(url: str = REDIS_URL):
     return connection
 
 
+class Clock:
+    """A monotonic clock that moves only when the test moves it: for the caches' `clock` seams
+    (app.extensions["models_cache"].store.clock), so TTL tests never wait."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def move(self, seconds: float) -> None:
+        self.now += seconds
+
+
 # ---------------------------------------------------------------- objects through the API
 
 def make_credential(client, auth, **overrides) -> dict:

@@ -5,7 +5,7 @@ import time
 from cryptography.fernet import Fernet
 
 from .fake_openai import FakeOpenAI, Fault
-from .helpers import AGENTS, create_agent, headers_for, make_credential, make_key
+from .helpers import AGENTS, Clock, create_agent, headers_for, make_credential, make_key
 
 STATUS_TIMEOUT = 1.0
 
@@ -125,15 +125,15 @@ def test_one_hundred_lookups_cost_one_models_call(client, auth, fake):
     assert len(fake.requests_to("/models")) == 1
 
 
-def test_cache_period_ends(make_app, fake):
-    # The models cache reads the monotonic clock (no CLOCK seam there): a short real period.
-    short = make_app(MODELS_CACHE_TTL=0.2)
-    client, headers = short.test_client(), headers_for(make_key(short))
-    agent = create_agent(client, headers, model="gpt-5-later")
+def test_cache_period_ends(app, client, auth, fake):
+    clock = app.extensions["models_cache"].store.clock = Clock()
+    agent = create_agent(client, auth, model="gpt-5-later")
     assert agent["status"] == "UNAVAILABLE"
     fake.models.append("gpt-5-later")
-    time.sleep(0.3)
-    assert status_of(client, headers, agent["id"])[:2] == ("AVAILABLE", [])
+    clock.move(59)  # MODELS_CACHE_TTL is 60 s
+    assert status_of(client, auth, agent["id"])[0] == "UNAVAILABLE"
+    clock.move(2)
+    assert status_of(client, auth, agent["id"])[:2] == ("AVAILABLE", [])
 
 
 def test_assistants_backend_checks_the_remote_assistant(client, auth, fake):

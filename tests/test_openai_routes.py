@@ -11,7 +11,7 @@ from assistants_app.extensions import db
 from assistants_app.models import Assistant, Message, Thread
 
 from .fake_openai import Fault
-from .helpers import headers_for, make_credential, make_key
+from .helpers import Clock, make_credential
 
 BACKENDS = ("chat_completions", "responses", "assistants")
 INSTRUCTIONS = "You answer in one line."
@@ -363,13 +363,12 @@ def test_get_models_is_cached_per_credential(app_config, client, auth, fake):
     assert client.get("/openai/get_models?credential=nope", headers=auth).status_code == 404
 
 
-def test_get_models_cache_expires(make_app, fake):
-    # The models cache reads the monotonic clock (no CLOCK seam there): a short real period.
-    short_ttl = make_app(MODELS_CACHE_TTL=0.3)
-    headers = headers_for(make_key(short_ttl))
-    client = short_ttl.test_client()
-    client.get("/openai/get_models", headers=headers)
-    client.get("/openai/get_models", headers=headers)
-    time.sleep(0.4)
-    client.get("/openai/get_models", headers=headers)
+def test_get_models_cache_expires(app, client, auth, fake):
+    clock = app.extensions["models_cache"].store.clock = Clock()
+    client.get("/openai/get_models", headers=auth)
+    clock.move(59)  # MODELS_CACHE_TTL is 60 s
+    client.get("/openai/get_models", headers=auth)
+    assert len(fake.requests_to("/models")) == 1
+    clock.move(2)
+    assert client.get("/openai/get_models", headers=auth).json == {"models": sorted(fake.models)}
     assert len(fake.requests_to("/models")) == 2
