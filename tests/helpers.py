@@ -85,7 +85,7 @@ def redis_or_skip(url: str = REDIS_URL):
 
 class Clock:
     """A monotonic clock that moves only when the test moves it: for the caches' `clock` seams
-    (app.extensions["models_cache"].store.clock), so TTL tests never wait."""
+    (app.extensions["provider_answers"].store.clock), so TTL tests never wait."""
 
     def __init__(self, now: float = 1000.0):
         self.now = now

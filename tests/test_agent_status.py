@@ -126,7 +126,7 @@ def test_one_hundred_lookups_cost_one_models_call(client, auth, fake):
 
 
 def test_cache_period_ends(app, client, auth, fake):
-    clock = app.extensions["models_cache"].store.clock = Clock()
+    clock = app.extensions["provider_answers"].store.clock = Clock()
     agent = create_agent(client, auth, model="gpt-5-later")
     assert agent["status"] == "UNAVAILABLE"
     fake.models.append("gpt-5-later")

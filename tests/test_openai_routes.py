@@ -364,7 +364,7 @@ def test_get_models_is_cached_per_credential(app_config, client, auth, fake):
 
 
 def test_get_models_cache_expires(app, client, auth, fake):
-    clock = app.extensions["models_cache"].store.clock = Clock()
+    clock = app.extensions["provider_answers"].store.clock = Clock()
     client.get("/openai/get_models", headers=auth)
     clock.move(59)  # MODELS_CACHE_TTL is 60 s
     client.get("/openai/get_models", headers=auth)
