@@ -21,6 +21,9 @@ OPENAI_TIMEOUT = 5  # the live_server fixture's; a turn lock is stale after OPEN
 STALE_AFTER = OPENAI_TIMEOUT + 30
 # However long the service stays down, a client thread gives up after this (the test then fails).
 GIVE_UP_AFTER = 60
+# Seconds until the service answers again once every worker was killed: a worker's boot imports the
+# whole app, which takes about twice as long while coverage traces it (make test sets this variable).
+BACK_WITHIN = 30 if os.environ.get("COVERAGE_PROCESS_START") else 15
 pytestmark = pytest.mark.slow  # a real gunicorn; in the default run too
 
 
@@ -175,7 +178,7 @@ def test_kill_9_workers_under_load_loses_no_acknowledged_write(live_server, fake
                 "cut by the kills": len([e for e in load.log if not e["reply"].status]),
                 "turns killed in flight": len(killed_turns)}
     print("\ncrash figures:", {k: round(v, 2) for k, v in figures.items()})
-    assert figures["answering after 2 of 2 workers killed (s)"] < 15
+    assert figures["answering after 2 of 2 workers killed (s)"] < BACK_WITHIN
 
     with database(server) as session:
         messages = {m.id: m for m in session.scalars(select(Message))}
