@@ -3,6 +3,7 @@ PostgreSQL when TEST_DATABASE_URL is set), and a loopback fake OpenAI server."""
 import os
 import tempfile
 
+import openai
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -39,8 +40,28 @@ def migrated(database_url):
 @pytest.fixture(scope="session")
 def fake_server():
     server = FakeOpenAI().start()
+    warm_up_openai(server)
     yield server
     server.stop()
+
+
+def warm_up_openai(server):
+    """The openai SDK imports its resources and builds their pydantic types on first use: seconds
+    for the Assistants API on a busy machine, which the first test to use a backend paid inside its
+    provider deadline (2 s in test_openai_routes: a 504 that depended on the order). Paid here once."""
+    client = openai.OpenAI(base_url=server.base_url, api_key="sk-warm-up", max_retries=0, timeout=30)
+    client.models.list()
+    hello = [{"role": "user", "content": "hi"}]
+    client.chat.completions.create(model="gpt-4", messages=hello)
+    list(client.chat.completions.create(model="gpt-4", messages=hello, stream=True))
+    conversation = client.conversations.create()
+    client.responses.create(model="gpt-4", input="hi", conversation=conversation.id)
+    list(client.responses.create(model="gpt-4", input="hi", stream=True))
+    assistant = client.beta.assistants.create(model="gpt-4")
+    thread = client.beta.threads.create()
+    list(client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, stream=True))
+    client.close()
+    server.reset()
 
 
 @pytest.fixture
