@@ -11,8 +11,16 @@ run: install
 	@echo "Playground: open http://$${ASSISTANTS_BIND:-127.0.0.1:8000}/ and paste the API key."
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
+# In a random order (pytest-randomly prints the seed first), with branch coverage of pytest and of every
+# Python process it starts (setup.cfg, [coverage:run]), combined and reported at the end. A whole run
+# must reach setup.cfg's fail_under; a part of one (PYTEST_ARGS with tests/..., -k or -m) only reports.
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	rm -f .coverage .coverage.*
+	COVERAGE_PROCESS_START=$(CURDIR)/setup.cfg COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/pytest $(PYTEST_ARGS); \
+	status=$$?; \
+	$(VENV)/bin/coverage combine --quiet && \
+	$(VENV)/bin/coverage report $(if $(filter tests/% -k -m,$(PYTEST_ARGS)),--fail-under=0) || status=$$(( status ? status : 2 )); \
+	exit $$status
 
 # HTML into docs/_build/html; every warning is an error. The route reference is generated
 # from the app itself at build time (docs/_ext/openapi_reference.py).

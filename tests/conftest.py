@@ -3,21 +3,17 @@ PostgreSQL when TEST_DATABASE_URL is set), and a loopback fake OpenAI server."""
 import os
 import tempfile
 
+import openai
 import pytest
-from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 from sqlalchemy import text
 
 from assistants_app import create_app
-from assistants_app.auth import create_api_key
 from assistants_app.extensions import db
 
 from .fake_openai import FakeOpenAI
+from .helpers import SECRET_KEYS, app_on, empty_tables, headers_for, make_key
 from .live_server import LiveServer
-
-SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
-# Reversed dependency order, so rows go before the rows they point at.
-TABLES = ("messages", "threads", "assistants", "credentials", "api_keys")
 
 
 @pytest.fixture(scope="session")
@@ -33,21 +29,39 @@ def database_url():
 @pytest.fixture(scope="session")
 def migrated(database_url):
     """The schema, built once by the real migrations (so every run tests them too)."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
-    with app.app_context():
+    with app_on(database_url) as app, app.app_context():
         if database_url.startswith("postgresql"):
             db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
             db.session.commit()
         upgrade()
-        db.engine.dispose()
     return database_url
 
 
 @pytest.fixture(scope="session")
 def fake_server():
     server = FakeOpenAI().start()
+    warm_up_openai(server)
     yield server
     server.stop()
+
+
+def warm_up_openai(server):
+    """The openai SDK imports its resources and builds their pydantic types on first use: seconds
+    for the Assistants API on a busy machine, which the first test to use a backend paid inside its
+    provider deadline (2 s in test_openai_routes: a 504 that depended on the order). Paid here once."""
+    client = openai.OpenAI(base_url=server.base_url, api_key="sk-warm-up", max_retries=0, timeout=30)
+    client.models.list()
+    hello = [{"role": "user", "content": "hi"}]
+    client.chat.completions.create(model="gpt-4", messages=hello)
+    list(client.chat.completions.create(model="gpt-4", messages=hello, stream=True))
+    conversation = client.conversations.create()
+    client.responses.create(model="gpt-4", input="hi", conversation=conversation.id)
+    list(client.responses.create(model="gpt-4", input="hi", stream=True))
+    assistant = client.beta.assistants.create(model="gpt-4")
+    thread = client.beta.threads.create()
+    list(client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, stream=True))
+    client.close()
+    server.reset()
 
 
 @pytest.fixture
@@ -77,46 +91,62 @@ def app_config(migrated, fake_server, tmp_path):
 
 
 @pytest.fixture
-def app(app_config, fake):
-    app = create_app(app_config)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        for table in TABLES:
-            db.session.execute(text(f"DELETE FROM {table}"))
-        db.session.commit()
-        db.engine.dispose()
+def make_app(app_config, fake):
+    """make_app(**overrides): an app from app_config plus the overrides. After the test, whatever
+    happened in it, every app made has its sessions removed and its engine disposed, and the test
+    database's tables are emptied."""
+    made = []
+
+    def make(**overrides):
+        app = create_app({**app_config, **overrides})
+        made.append(app)
+        return app
+
+    yield make
+    close_apps(made, app_config["DATABASE_URL"])
+
+
+def close_apps(apps, database_url):
+    """Sessions first (a session of one app may hold a lock another app's DELETE waits for), then
+    the rows of the test database, then every engine; each step runs whatever failed before it."""
+    failures = []
+
+    def attempt(app, step):
+        try:
+            with app.app_context():
+                step()
+        except Exception as err:  # noqa: BLE001 - the first failure is raised once all is closed
+            failures.append(err)
+
+    for app in apps:
+        attempt(app, db.session.remove)
+    on_test_database = [app for app in apps if app.config["DATABASE_URL"] == database_url]
+    if on_test_database:
+        attempt(on_test_database[0], empty_tables)
+    for app in apps:
+        attempt(app, lambda: (db.session.remove(), db.engine.dispose()))
+    if failures:
+        raise failures[0]
 
 
 @pytest.fixture
-def make_app_with(app_config):
-    """make_app_with(**settings) -> (test client, auth headers) of another app on the test
-    database; its rows are deleted and its engine disposed afterwards."""
-    apps = []
+def app(make_app):
+    return make_app()
 
+
+@pytest.fixture
+def make_app_with(make_app):
+    """make_app_with(**overrides) -> (test client, auth headers) of make_app(**overrides)."""
     def make(**overrides):
-        other = create_app(dict(app_config, **overrides))
-        apps.append(other)
-        return other.test_client(), {"Authorization": f"Bearer {make_key(other)}"}
+        other = make_app(**overrides)
+        return other.test_client(), headers_for(make_key(other))
 
-    yield make
-    for other in apps:
-        with other.app_context():
-            db.session.remove()
-            for table in TABLES:
-                db.session.execute(text(f"DELETE FROM {table}"))
-            db.session.commit()
-            db.engine.dispose()
+    return make
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def make_key(app, tenant="default", name="test"):
-    with app.app_context():
-        return create_api_key(name, tenant)[1]
 
 
 @pytest.fixture
@@ -127,13 +157,13 @@ def api_key(app):
 @pytest.fixture
 def auth(api_key):
     """Headers that authenticate as tenant "default"."""
-    return {"Authorization": f"Bearer {api_key}"}
+    return headers_for(api_key)
 
 
 @pytest.fixture
 def other_auth(app):
     """Headers of a key of another tenant."""
-    return {"Authorization": f"Bearer {make_key(app, tenant='other')}"}
+    return headers_for(make_key(app, tenant="other", name="other"))
 
 
 @pytest.fixture
@@ -153,13 +183,11 @@ def live_server(migrated, fake_server, tmp_path):
                                   migrate=not postgresql))
         return servers[-1].start()
 
-    yield start
-    for server in servers:
-        server.stop()
-    if migrated.startswith("postgresql"):
-        app = create_app({"TESTING": True, "DATABASE_URL": migrated, "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
-        with app.app_context():
-            for table in TABLES:
-                db.session.execute(text(f"DELETE FROM {table}"))
-            db.session.commit()
-            db.engine.dispose()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+        if migrated.startswith("postgresql"):  # SQLite: the server's file goes with tmp_path
+            with app_on(migrated) as app, app.app_context():
+                empty_tables()

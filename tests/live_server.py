@@ -99,7 +99,9 @@ class LiveServer:
         base = {k: v for k, v in os.environ.items()
                 if k not in ENVIRONMENT_SETTINGS and not k.startswith(("FLASK_", "GUNICORN"))}
         self.env = {**base, "DATABASE_URL": database_url, "WEB_CONCURRENCY": str(workers),
-                    "OPENAI_API_KEY": "sk-live-server-test", **(env or {})}
+                    "OPENAI_API_KEY": "sk-live-server-test",
+                    # Read by coverage (setup.cfg) when make test measures: the workers are gevent's.
+                    "COVERAGE_CONCURRENCY": "thread,gevent", **(env or {})}
         self.process: subprocess.Popen | None = None
         self.port = 0
         self.api_key = ""

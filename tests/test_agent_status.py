@@ -4,13 +4,8 @@ import time
 
 from cryptography.fernet import Fernet
 
-from assistants_app import create_app
-from assistants_app.extensions import db
-
-from .conftest import make_key
 from .fake_openai import FakeOpenAI, Fault
-from .test_agents import AGENTS, create_agent
-from .test_assistants import make_credential
+from .helpers import AGENTS, Clock, create_agent, headers_for, make_credential, make_key
 
 STATUS_TIMEOUT = 1.0
 
@@ -52,13 +47,10 @@ def test_unknown_model_names_the_model_and_the_offered_ones(client, auth, fake):
     assert status_of(client, auth, agent["id"])[0] == "UNAVAILABLE"
 
 
-def test_undecryptable_credential(app_config, client, auth, fake):
+def test_undecryptable_credential(make_app, client, auth, fake):
     # A credential stored by an instance with other ASSISTANTS_SECRET_KEYS.
-    other_app = create_app(dict(app_config, ASSISTANTS_SECRET_KEYS=Fernet.generate_key().decode()))
-    other_headers = {"Authorization": f"Bearer {make_key(other_app)}"}
-    credential = make_credential(other_app.test_client(), other_headers, base_url=fake.base_url)
-    with other_app.app_context():
-        db.engine.dispose()
+    other_app = make_app(ASSISTANTS_SECRET_KEYS=Fernet.generate_key().decode())
+    credential = make_credential(other_app.test_client(), auth, base_url=fake.base_url)
     agent = create_agent(client, auth, credential=credential["id"])
     assert agent["status"] == "UNAVAILABLE"
     [error] = agent["status_errors"]
@@ -66,9 +58,9 @@ def test_undecryptable_credential(app_config, client, auth, fake):
     assert fake.requests_to("/models") == []
 
 
-def test_no_provider_configured(app, app_config, fake):  # `app`: its teardown empties the tables
-    unconfigured = create_app(dict(app_config, OPENAI_API_KEY=None, OPENAI_BASE_URL=None))
-    headers = {"Authorization": f"Bearer {make_key(unconfigured)}"}
+def test_no_provider_configured(make_app, fake):
+    unconfigured = make_app(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)
+    headers = headers_for(make_key(unconfigured))
     agent = create_agent(unconfigured.test_client(), headers)
     assert agent["status"] == "UNAVAILABLE" and "OPENAI_API_KEY" in agent["status_errors"][0]
 
@@ -133,14 +125,15 @@ def test_one_hundred_lookups_cost_one_models_call(client, auth, fake):
     assert len(fake.requests_to("/models")) == 1
 
 
-def test_cache_period_ends(app, app_config, fake):
-    short = create_app(dict(app_config, MODELS_CACHE_TTL=0.2))
-    client, headers = short.test_client(), {"Authorization": f"Bearer {make_key(short)}"}
-    agent = create_agent(client, headers, model="gpt-5-later")
+def test_cache_period_ends(app, client, auth, fake):
+    clock = app.extensions["provider_answers"].store.clock = Clock()
+    agent = create_agent(client, auth, model="gpt-5-later")
     assert agent["status"] == "UNAVAILABLE"
     fake.models.append("gpt-5-later")
-    time.sleep(0.3)
-    assert status_of(client, headers, agent["id"])[:2] == ("AVAILABLE", [])
+    clock.move(59)  # MODELS_CACHE_TTL is 60 s
+    assert status_of(client, auth, agent["id"])[0] == "UNAVAILABLE"
+    clock.move(2)
+    assert status_of(client, auth, agent["id"])[:2] == ("AVAILABLE", [])
 
 
 def test_assistants_backend_checks_the_remote_assistant(client, auth, fake):

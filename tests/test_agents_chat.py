@@ -13,31 +13,15 @@ from assistants_app.extensions import db
 from assistants_app.models import Message, Thread
 
 from .fake_openai import Fault
-from .test_agents import AGENTS, ASSISTANTS, BASES, assert_validation_error, create_agent
-from .test_assistants import make_credential
+from .helpers import (AGENTS, ASSISTANTS, BASES, assert_validation_error, chat, create_agent, make_credential,
+                      parse_stream, user)
 
 INSTRUCTIONS = "You answer in one line."
-
-
-def chat(client, auth, agent_id, messages, base=AGENTS, **extra):
-    return client.post(f"{base}/{agent_id}/chat/completions", headers=auth, json={"messages": messages, **extra})
-
-
-def user(text):
-    return {"role": "user", "content": text}
 
 
 def sent_messages(fake, index=-1):
     """The messages the provider received in its index-th chat completion request."""
     return [(m["role"], m["content"]) for m in fake.requests_to("/chat/completions")[index].json["messages"]]
-
-
-def parse_stream(response) -> list:
-    assert response.status_code == 200 and response.mimetype == "text/event-stream"
-    frames = [block for block in response.get_data(as_text=True).split("\n\n") if block]
-    assert all(frame.startswith("data: ") for frame in frames)
-    assert frames[-1] == "data: [DONE]"
-    return [json.loads(frame[len("data: "):]) for frame in frames[:-1]]
 
 
 def count(app, model):
@@ -128,10 +112,19 @@ def test_a_session_keeps_the_history(app, client, auth, fake, agent):
 def test_unknown_or_foreign_session_is_404(client, auth, other_auth, fake, agent):
     other_agent = create_agent(client, auth)
     session_id = chat(client, auth, agent["id"], [user("x")], create_session=True).json["session_id"]
-    for agent_id, sid, headers in ((agent["id"], "thread_nope", auth), (other_agent["id"], session_id, auth)):
-        response = chat(client, auth, agent_id, [user("y")], store_in_session=sid)
-        assert response.status_code == 404
+    strangers_agent = create_agent(client, other_auth)
+    for agent_id, sid, headers in (
+            (agent["id"], "thread_nope", auth),  # no such session
+            (other_agent["id"], session_id, auth),  # a session of another agent of the same tenant
+            (strangers_agent["id"], session_id, other_auth)):  # another tenant's session, on its own agent
+        response = chat(client, headers, agent_id, [user("y")], store_in_session=sid)
+        assert response.status_code == 404, response.json
         assert set(response.json) == {"detail"} and "No session" in response.json["detail"]
+    # Nothing reached the provider, and the session is as it was.
+    assert [m[1] for m in sent_messages(fake)] == [INSTRUCTIONS, "x"]
+    assert len(fake.requests_to("/chat/completions")) == 1
+    history = client.get(f"/openai/threads/{session_id}/messages", headers=auth).json["data"]
+    assert [m["content"] for m in history] == ["x", "Echo: x"]
 
 
 def test_failed_first_turn_keeps_no_session(app, client, auth, fake, agent):
@@ -144,9 +137,11 @@ def test_failed_first_turn_keeps_no_session(app, client, auth, fake, agent):
 
 
 def test_rate_limit_passes_retry_after(client, auth, fake, agent):
-    fake.add_fault(Fault("status", status=429, retry_after=3, path="/chat/completions", times=5))
+    # Longer than the turn's budget (OPENAI_TIMEOUT=5): given up at once, never waited out.
+    fake.add_fault(Fault("status", status=429, retry_after=30, path="/chat/completions", times=5))
     response = chat(client, auth, agent["id"], [user("x")])
-    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+    assert response.status_code == 429 and response.headers["Retry-After"] == "30"
+    assert len(fake.requests_to("/chat/completions")) == 1
     assert "rate limiting" in response.json["detail"]
 
 

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from .helpers import make_credential
+
 SEED_BODY = {
     "id": "d290f1ee-6c54-4b01-90e6-d701748f0851",
     "details": {
@@ -21,15 +23,6 @@ SEED_BODY = {
     "createdDate": "2024-08-24T14:15:22Z",
     "updatedDate": "2024-08-24T14:15:22Z",
 }
-
-
-def make_credential(client, auth, **overrides):
-    body = {"name": "fake", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
-            "api_key": "sk-credential-secret-1234"}
-    body.update(overrides)
-    response = client.post("/credentials", json=body, headers=auth)
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def seed_body(credential_id):

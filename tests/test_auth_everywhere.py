@@ -15,19 +15,12 @@ from sqlalchemy import select
 from assistants_app.extensions import db
 from assistants_app.models import ApiKey
 
-from .conftest import make_key
+from .helpers import SEED_003, make_key, routes
 
 # The routes anyone may call (DESIGN: health, the OpenAPI document and its UI, the playground page).
 PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>", "/",
                 "/playground/<path:asset>"}
 ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
-SEED_003 = "/api/v1/compatibility/openai/v1"
-
-
-def routes(app) -> list[tuple[str, str]]:
-    """(rule, method) of every route of the app, HEAD and OPTIONS aside."""
-    return sorted((rule.rule, method) for rule in app.url_map.iter_rules()
-                  for method in rule.methods - {"HEAD", "OPTIONS"})
 
 
 def fill(rule: str, values: dict | None = None) -> str:

@@ -2,11 +2,10 @@
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from assistants_app import create_app
 from assistants_app.extensions import db
 from assistants_app.models import Credential
 
-from .test_assistants import make_credential
+from .helpers import make_credential
 
 SECRET = "sk-proj-VERYSECRETvalue-9876"
 
@@ -81,18 +80,15 @@ def test_other_tenant_cannot_use_or_see(client, auth, other_auth):
     assert response.status_code == 422
 
 
-def test_rotate_key_reencrypts_under_the_first_key(app_config, client, auth):
+def test_rotate_key_reencrypts_under_the_first_key(app_config, make_app, client, auth):
     created = make_credential(client, auth, api_key=SECRET)
     old_keys = app_config["ASSISTANTS_SECRET_KEYS"]
     new_key = Fernet.generate_key().decode()
-    rotated_app = create_app(dict(app_config, ASSISTANTS_SECRET_KEYS=f"{new_key},{old_keys}"))
+    rotated_app = make_app(ASSISTANTS_SECRET_KEYS=f"{new_key},{old_keys}")
     result = rotated_app.test_cli_runner().invoke(args=["credentials", "rotate-key"])
     assert result.exit_code == 0, result.output
     assert "1 credential" in result.output
-    only_new = create_app(dict(app_config, ASSISTANTS_SECRET_KEYS=new_key))
+    only_new = make_app(ASSISTANTS_SECRET_KEYS=new_key)
     with only_new.app_context():
         row = db.session.scalar(select(Credential).where(Credential.id == created["id"]))
         assert only_new.extensions["credential_cipher"].decrypt(row.api_key_ciphertext) == SECRET
-        db.engine.dispose()
-    with rotated_app.app_context():
-        db.engine.dispose()

@@ -1,18 +1,22 @@
 """The Sphinx docs: they build with -W, and the reference documents every route of the app.
 
-One build per test session (about 5 s), into a temporary folder."""
+One build per test session (about 5 s), of a copy of docs/ in a temporary folder: the build writes
+its _build/openapi.json beside its sources, and a `make docs` running at the same time must not
+overwrite the one this test reads (nor this test its)."""
 import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import jsonschema
 import pytest
-from cryptography.fernet import Fernet
 
-from assistants_app import config, create_app
+from assistants_app import config
+
+from .helpers import SEED_003, app_on, routes
 
 pytestmark = pytest.mark.slow
 
@@ -25,44 +29,51 @@ from request_examples import REQUEST_EXAMPLES  # noqa: E402
 # and the playground page (docs/playground.rst).
 NOT_API_RULES = ("/openapi.json", "/docs", "/")
 NOT_API_PREFIXES = ("/static/", "/docs/assets/", "/playground/")
-SEED_003_PREFIX = "/api/v1/compatibility/openai/v1/"
+SEED_003_PREFIX = f"{SEED_003}/"
 OPENAI_ROUTES = ("initialize", "openai_chat", "delete_agent_route", "get_models")
 
 
 @pytest.fixture(scope="session")
-def built_docs(tmp_path_factory):
-    """The HTML folder of one `sphinx-build -W` run (the same command as `make docs`)."""
+def docs_build(tmp_path_factory):
+    """The folder of one `sphinx-build -W` run (the command of `make docs`) on a copy of docs/."""
     out = tmp_path_factory.mktemp("docs")
-    html_dir, doctrees = out / "html", out / "doctrees"
+    source = out / "source"
+    shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    # The copy's conf.py finds the package beside it no more: it comes from PYTHONPATH.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(doctrees),
-         DOCS, str(html_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+         "-d", str(out / "doctrees"), str(source), str(out / "html")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, f"sphinx-build -W failed:\n{result.stdout}\n{result.stderr}"
-    return html_dir
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_docs(docs_build):
+    """The HTML folder."""
+    return docs_build / "html"
 
 
 @pytest.fixture(scope="session")
 def docs_app():
-    return create_app({"TESTING": True, "DATABASE_URL": "sqlite://",
-                       "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode()})
+    with app_on("sqlite://") as app:
+        yield app
 
 
 @pytest.fixture(scope="session")
-def spec(built_docs):
-    """The OpenAPI document the build rendered the reference from."""
-    with open(os.path.join(DOCS, "_build", "openapi.json")) as f:
+def spec(docs_build):
+    """The OpenAPI document the build rendered the reference from (written beside its sources)."""
+    with open(docs_build / "source" / "_build" / "openapi.json") as f:
         return json.load(f)
 
 
 def documented_routes(app):
     """(method, werkzeug rule) for every route a client can call."""
-    for rule in app.url_map.iter_rules():
-        if rule.rule in NOT_API_RULES or rule.rule.startswith(NOT_API_PREFIXES):
-            continue
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield method, rule.rule
+    for rule, method in routes(app):
+        if not (rule in NOT_API_RULES or rule.startswith(NOT_API_PREFIXES)):
+            yield method, rule
 
 
 def httpdomain_path(rule: str) -> str:
@@ -96,7 +107,7 @@ def test_every_route_is_in_the_reference_with_statuses_and_curl(built_docs, docs
     routes = list(documented_routes(docs_app))
     assert len(routes) >= 14
     missing = [f"{method} {rule}" for method, rule in routes if anchor(method, rule) not in entries]
-    assert not missing, f"routes missing from docs/_build/html/reference.html: {missing}"
+    assert not missing, f"routes missing from the reference (docs/reference.rst): {missing}"
     for method, rule in routes:
         text = entries[anchor(method, rule)]
         url = re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: m.group(1).upper(), rule)

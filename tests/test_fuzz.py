@@ -15,9 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from assistants_app import create_app
-
-from .conftest import SECRET_KEYS
+from .helpers import spec_and_routes
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -28,15 +26,9 @@ CONFIG = schemathesis.Config.from_dict({"generation": {"with-security-parameters
 ID_FIELDS = ("agent_id", "thread_id", "credential")
 
 
-def spec_operations() -> list[tuple[str, str]]:
-    """(method, path) of every operation the document lists, read from a throwaway app."""
-    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
-    spec = app.test_client().get("/openapi.json").json
-    return [(method.upper(), path) for path, item in spec["paths"].items()
-            for method in item if method in ("get", "put", "post", "delete", "patch")]
-
-
-OPERATIONS = spec_operations()
+# (method, path) of every operation the document lists.
+OPERATIONS = [(method.upper(), path) for path, item in spec_and_routes()[0]["paths"].items()
+              for method in item if method in ("get", "put", "post", "delete", "patch")]
 
 
 @pytest.fixture

@@ -2,31 +2,22 @@
 in Redis when REDIS_URL is set), length limits (422), and Unicode, NUL and very long strings
 on every route without a 500."""
 import json
-import os
 import re
 import uuid
 from urllib.parse import quote
 
 import pytest
 
-from assistants_app import create_app
 from assistants_app.auth import digest
-from assistants_app.extensions import db
 
-from .conftest import SECRET_KEYS, make_key
+from .helpers import AGENTS, REDIS_URL, headers_for, make_key, redis_or_skip, spec_and_routes
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-SEED_003 = "/api/v1/compatibility/openai/v1/agents"
 ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 
 
 @pytest.fixture
 def app_config(app_config):
     return dict(app_config, RATELIMIT_DEFAULT="3 per minute")
-
-
-def headers_for(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 def assert_429(response):
@@ -44,7 +35,7 @@ def test_a_key_past_its_limit_gets_429_with_retry_after(client, auth):
     body = assert_429(client.get("/assistants", headers=auth))
     assert "3 per 1 minute" in body["message"]
     # Every route shares the key's budget, whatever its API's own error shape.
-    assert_429(client.get(f"{SEED_003}/{uuid.uuid4()}", headers=auth))
+    assert_429(client.get(f"{AGENTS}/{uuid.uuid4()}", headers=auth))
     assert_429(client.post("/openai/initialize", json={"agent_id": "x"}, headers=auth))
 
 
@@ -69,60 +60,69 @@ def test_health_is_never_limited_and_keyless_requests_are_limited_by_address(cli
     assert other_address.status_code == 200
 
 
-def redis_client():
-    import redis
+class RedisCounts:
+    """The rate-limit counts in the tests' Redis database, of the API keys a test asked about
+    (so that another suite running against the same Redis cannot disturb them)."""
 
-    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    def __init__(self, connection):
+        self.connection = connection
+        self.digests: list[str] = []
+
+    def of(self, key: str) -> dict[str, int]:
+        self.digests.append(digest(key))
+        names = self.connection.scan_iter(match=f"*assistants_app*{digest(key)}*")
+        return {name.decode(): int(self.connection.get(name)) for name in names}
+
+    def delete(self) -> None:
+        for key_digest in self.digests:
+            for name in self.connection.scan_iter(match=f"*assistants_app*{key_digest}*"):
+                self.connection.delete(name)
+
+
+@pytest.fixture
+def redis_counts():
+    counts = RedisCounts(redis_or_skip())
     try:
-        connection.ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not answering on 127.0.0.1:6379, and CI must test the shared rate limit")
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    return connection
-
-
-def limit_keys(connection) -> list[str]:
-    return [k.decode() for k in connection.scan_iter(match="*assistants_app*")]
-
-
-def test_limits_are_counted_in_redis_and_shared_by_workers(app_config, fake):
-    connection = redis_client()
-    for stale in limit_keys(connection):
-        connection.delete(stale)
-    config = dict(app_config, REDIS_URL=REDIS_URL, RATELIMIT_DEFAULT="3 per minute")
-    workers = [create_app(config), create_app(config)]  # two gunicorn workers, one Redis
-    key = make_key(workers[0], name="redis")
-    try:
-        for index in range(3):
-            response = workers[index % 2].test_client().get("/assistants", headers=headers_for(key))
-            assert response.status_code == 200
-        stored = limit_keys(connection)
-        assert stored and all(digest(key) in name and key not in name for name in stored)
-        assert_429(workers[0].test_client().get("/assistants", headers=headers_for(key)))
-        assert_429(workers[1].test_client().get("/assistants", headers=headers_for(key)))
+        yield counts
     finally:
-        for name in limit_keys(connection):
-            connection.delete(name)
-        with workers[0].app_context():
-            db.session.execute(db.text("DELETE FROM api_keys WHERE name = 'redis'"))
-            db.session.commit()
-        for worker in workers:
-            with worker.app_context():
-                db.engine.dispose()
+        counts.delete()
 
 
-def test_redis_down_limits_in_memory_instead_of_failing(app_config, fake):
-    app = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0", RATELIMIT_DEFAULT="3 per minute"))
+def test_limits_are_counted_in_redis_and_shared_by_workers(make_app, redis_counts):
+    workers = [make_app(REDIS_URL=REDIS_URL), make_app(REDIS_URL=REDIS_URL)]  # two gunicorn workers
+    key = make_key(workers[0], name="redis")
+    for index in range(3):
+        assert workers[index % 2].test_client().get("/assistants", headers=headers_for(key)).status_code == 200
+    # Both workers counted in Redis, under the key's digest (never the key itself).
+    [(name, count)] = redis_counts.of(key).items()
+    assert count == 3 and key not in name
+    assert_429(workers[0].test_client().get("/assistants", headers=headers_for(key)))
+    assert_429(workers[1].test_client().get("/assistants", headers=headers_for(key)))
+    # A worker started later (a new process: an empty memory) finds the key's budget spent.
+    assert_429(make_app(REDIS_URL=REDIS_URL).test_client().get("/assistants", headers=headers_for(key)))
+
+
+def test_a_dead_redis_app_leaves_later_apps_counting_in_redis(make_app, redis_counts):
+    # An app whose Redis is down falls back to counting in its memory...
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    key = make_key(down, name="redis-down-first")
+    assert down.test_client().get("/assistants", headers=headers_for(key)).status_code == 200
+    assert redis_counts.of(key) == {}
+    # ...which is its own state: the apps built after it count in their Redis.
+    workers = [make_app(REDIS_URL=REDIS_URL), make_app(REDIS_URL=REDIS_URL)]
+    for index in range(3):
+        assert workers[index % 2].test_client().get("/assistants", headers=headers_for(key)).status_code == 200
+    assert list(redis_counts.of(key).values()) == [3]
+    assert_429(workers[0].test_client().get("/assistants", headers=headers_for(key)))
+
+
+def test_redis_down_limits_in_memory_instead_of_failing(make_app):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     key = headers_for(make_key(app, name="redis-down"))
     client = app.test_client()
     for _ in range(3):
         assert client.get("/assistants", headers=key).status_code == 200
     assert_429(client.get("/assistants", headers=key))
-    with app.app_context():
-        db.session.execute(db.text("DELETE FROM api_keys WHERE name = 'redis-down'"))
-        db.session.commit()
-        db.engine.dispose()
 
 
 # --- Lengths ------------------------------------------------------------------------------
@@ -140,10 +140,10 @@ LENGTH_CASES = [
     ("POST", "/assistants", {"details": {"model": "m", "name": "n" * 257}}, 422),
     ("POST", "/assistants", {"details": {"model": "m", "description": "d" * 513}}, 422),
     ("POST", "/assistants", {"details": {"model": "m"}, "iconSrc": "/" * 2049}, 422),
-    ("POST", SEED_003, {"model": "m", "instructions": "i" * 256_001}, 422),
-    ("POST", SEED_003, {"model": "m", "metadata": {f"k{i}": "v" for i in range(17)}}, 422),
-    ("POST", SEED_003, {"model": "m", "metadata": {"k" * 65: "v"}}, 422),
-    ("POST", SEED_003, {"model": "m", "metadata": {"k": "v" * 513}}, 422),
+    ("POST", AGENTS, {"model": "m", "instructions": "i" * 256_001}, 422),
+    ("POST", AGENTS, {"model": "m", "metadata": {f"k{i}": "v" for i in range(17)}}, 422),
+    ("POST", AGENTS, {"model": "m", "metadata": {"k" * 65: "v"}}, 422),
+    ("POST", AGENTS, {"model": "m", "metadata": {"k": "v" * 513}}, 422),
     ("POST", "/credentials", {"name": "n" * 201, "api_key": "k"}, 422),
     ("POST", "/credentials", {"name": "n", "api_key": "k" * 4097}, 422),
     ("POST", "/openai/initialize", {"agent_id": "a" * 129}, 400),
@@ -158,13 +158,13 @@ def test_lengths_past_the_limit_are_refused(unlimited, client, auth, method, pat
 
 
 def test_message_lengths_are_refused(unlimited, client, auth, fake):
-    agent = client.post(SEED_003, json={"model": "gpt-4"}, headers=auth).json["id"]
+    agent = client.post(AGENTS, json={"model": "gpt-4"}, headers=auth).json["id"]
     thread = client.post("/openai/initialize", json={"agent_id": agent}, headers=auth).json["thread_id"]
     too_long = "m" * 1_000_001  # under the 1 MiB body limit: the field's own limit answers
     turn = {"agent_id": agent, "thread_id": thread}
     assert client.post("/openai/chat", json={**turn, "user_input": too_long}, headers=auth).status_code == 400
     assert client.post("/openai/chat", json={**turn, "message": too_long}, headers=auth).status_code == 400
-    chat = client.post(f"{SEED_003}/{agent}/chat/completions", headers=auth,
+    chat = client.post(f"{AGENTS}/{agent}/chat/completions", headers=auth,
                        json={"messages": [{"role": "user", "content": too_long}]})
     assert chat.status_code == 422 and chat.json["detail"][0]["loc"][:2] == ["body", "messages"]
     assert client.get(f"/openai/threads/{thread}/messages", headers=auth).json["data"] == []
@@ -181,14 +181,6 @@ PAYLOADS = {
 }
 ID_FIELDS = {"agent_id": "assistant", "assistant_id": "assistant", "credential_id": "credential",
              "credential": "credential", "thread_id": "thread", "store_in_session": "thread"}
-
-
-def spec_and_routes():
-    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
-    spec = app.test_client().get("/openapi.json").json
-    routes = sorted((rule.rule, method) for rule in app.url_map.iter_rules()
-                    for method in rule.methods - {"HEAD", "OPTIONS"})
-    return spec, routes
 
 
 SPEC, ROUTES = spec_and_routes()

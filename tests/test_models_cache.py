@@ -1,43 +1,23 @@
 """The provider's model list is cached per credential; with REDIS_URL, across processes."""
-import os
-import uuid
-
 import pytest
 
-from assistants_app import create_app
-
-from .conftest import make_key
 from .fake_openai import Fault
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def redis_available() -> bool:
-    import redis
-
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        return False
+from .helpers import REDIS_URL, headers_for, make_credential, make_key, redis_or_skip
 
 
 @pytest.fixture
 def redis_url():
-    if not redis_available():
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not answering on 127.0.0.1:6379, and CI must test the shared cache")
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    redis_or_skip()
     return REDIS_URL
 
 
-def test_two_workers_share_the_models_cache_through_redis(app, app_config, fake, redis_url):
-    # A fresh default-connection key per run, so earlier runs' cache entries do not count.
-    config = dict(app_config, REDIS_URL=redis_url, OPENAI_API_KEY=f"sk-{uuid.uuid4().hex}")
-    workers = [create_app(config), create_app(config)]  # two processes' worth of app state
-    workers[0].extensions["provider_answers"].store._redis.flushdb()
+def test_two_workers_share_the_models_cache_through_redis(make_app, fake, redis_url):
+    workers = [make_app(REDIS_URL=redis_url) for _ in range(2)]  # two processes' worth of app state
+    headers = headers_for(make_key(workers[0]))
+    # A credential of this run: no other run's (or suite's) cache entry can answer for it.
+    credential = make_credential(workers[0].test_client(), headers, base_url=fake.base_url)
     for worker in workers:
-        headers = {"Authorization": f"Bearer {make_key(worker)}"}
-        response = worker.test_client().get("/openai/get_models", headers=headers)
+        response = worker.test_client().get(f"/openai/get_models?credential={credential['id']}", headers=headers)
         assert response.status_code == 200 and response.json == {"models": sorted(fake.models)}
     assert len(fake.requests_to("/models")) == 1
 
@@ -50,8 +30,10 @@ def test_a_failing_provider_is_asked_once_per_period(client, auth, fake):
     assert len(fake.requests_to("/models")) == 2
 
 
-def test_redis_down_falls_back_to_asking_the_provider(app, app_config, fake):
-    app = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0"))
-    headers = {"Authorization": f"Bearer {make_key(app)}"}
-    response = app.test_client().get("/openai/get_models", headers=headers)
-    assert response.status_code == 200
+def test_redis_down_falls_back_to_asking_the_provider(make_app, fake):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    client, headers = app.test_client(), headers_for(make_key(app))
+    for _ in range(2):
+        response = client.get("/openai/get_models", headers=headers)
+        assert response.status_code == 200 and response.json == {"models": sorted(fake.models)}
+    assert fake.requests_to("/models")

@@ -3,6 +3,7 @@ every backend blocking and streamed, client reuse, the deadline, retries, and ev
 injected fault mapped to its ProviderError. A few narrow cases the fake cannot produce
 (a failed response or run) use httpx2.MockTransport."""
 import json
+import logging
 import threading
 import time
 
@@ -671,7 +672,7 @@ def test_remote_assistant_lookup_errors(adapter, fake):
     assert caught.value.kind == "credential_rejected"
 
 
-def test_remote_threads(adapter, fake):
+def test_remote_threads(adapter, fake, caplog):
     chat = connection(fake, "chat_completions")
     assert adapter.create_remote_thread(chat) is None
     adapter.delete_remote_thread(chat, None)
@@ -691,7 +692,12 @@ def test_remote_threads(adapter, fake):
     assert thread_id not in fake.threads
 
     fake.add_fault(Fault("status", status=500, times=3))
-    adapter.delete_remote_thread(assistants, "thread_gone")  # best effort: logged, not raised
+    with caplog.at_level(logging.WARNING, logger="assistants_app.openai_adapter"):
+        adapter.delete_remote_thread(assistants, "thread_gone")  # best effort: logged, not raised
+    attempts = [r for r in fake.requests_to("/threads/thread_gone") if r.method == "DELETE"]
+    assert len(attempts) == 3  # tried, and retried like any call (OPENAI_MAX_RETRIES=2)
+    [warning] = [r for r in caplog.records if "thread_gone" in r.getMessage()]
+    assert warning.levelname == "WARNING" and KEY not in warning.getMessage()
 
 
 CONVERSATION = [ChatMessage("user", "I live in Paris."), ChatMessage("assistant", "Nice city."),
@@ -750,7 +756,7 @@ def mock_client(events):
 
 def mock_call(api):
     conn = Connection("mock", api, KEY, "http://mock/v1")
-    return Call(Settings(timeout=2.0), conn, "model 'gpt-4'")
+    return Call(Settings(timeout=30.0), conn, "model 'gpt-4'")  # generous: a busy machine never hits it
 
 
 TEXT_DELTA = {"type": "response.output_text.delta", "delta": "Hi"}

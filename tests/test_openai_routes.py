@@ -5,8 +5,13 @@ import time
 
 import pytest
 
+from sqlalchemy import func, select
+
+from assistants_app.extensions import db
+from assistants_app.models import Assistant, Message, Thread
+
 from .fake_openai import Fault
-from .test_assistants import make_credential
+from .helpers import Clock, make_credential
 
 BACKENDS = ("chat_completions", "responses", "assistants")
 INSTRUCTIONS = "You answer in one line."
@@ -186,6 +191,9 @@ def test_refused_connection_is_502(client, auth, fake):
                json={"base_url": fake.refused_base_url(), "api_key": "sk-moved"})
     response = chat(client, auth, agent["id"], thread_id, "hello")
     assert response.status_code == 502
+    assert set(response.json) == {"code", "status", "message"}
+    assert (response.json["code"], response.json["status"]) == (502, "Bad Gateway")
+    assert "sk-route-test-key" not in response.get_data(as_text=True)
     assert messages(client, auth, thread_id) == []
 
 
@@ -193,21 +201,31 @@ def test_second_turn_on_a_busy_thread_is_409(app, auth, fake):
     client = app.test_client()
     agent = make_agent(client, auth, fake, "chat_completions")
     thread_id = initialize(client, auth, agent["id"])
-    fake.add_fault(Fault(kind="delay", seconds=1.5, path="/chat/completions"))
+    arrived, release = threading.Event(), threading.Event()
+
+    def held_reply(conversation):  # the provider holds the first turn until the test lets it go
+        arrived.set()
+        release.wait(30)
+        return "Echo: slow"
+
+    fake.reply = held_reply
     first = {}
     worker = threading.Thread(target=lambda: first.update(
         response=app.test_client().post("/openai/chat", headers=auth, json={
             "user_input": "slow", "agent_id": agent["id"], "thread_id": thread_id})))
     worker.start()
-    time.sleep(0.5)
-    started = time.monotonic()
-    second = chat(client, auth, agent["id"], thread_id, "impatient")
-    assert second.status_code == 409
-    assert "in progress" in second.json["message"]
-    assert time.monotonic() - started < 0.5
-    streamed = chat(client, auth, agent["id"], thread_id, "impatient", stream=True)
-    assert streamed.status_code == 409
-    worker.join()
+    try:
+        assert arrived.wait(30), "the first turn never reached the provider"
+        started = time.monotonic()
+        second = chat(client, auth, agent["id"], thread_id, "impatient")
+        assert second.status_code == 409
+        assert "in progress" in second.json["message"]
+        assert time.monotonic() - started < 0.5
+        streamed = chat(client, auth, agent["id"], thread_id, "impatient", stream=True)
+        assert streamed.status_code == 409
+    finally:
+        release.set()
+        worker.join(30)
     assert first["response"].status_code == 200
     assert [m["content"] for m in messages(client, auth, thread_id)] == ["slow", "Echo: slow"]
 
@@ -290,8 +308,14 @@ def test_agent_id_may_be_details_id(client, auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
     response = client.post("/openai/initialize", json={"agent_id": agent["details"]["id"]}, headers=auth)
     assert response.status_code == 200
+    # The assistant answers to both ids; the replies name the id the client used.
+    assert set(response.json) == {"message", "thread_id", "agent_id"}
+    assert response.json["agent_id"] == agent["details"]["id"]
     reply = chat(client, auth, agent["details"]["id"], response.json["thread_id"], "hi")
     assert reply.status_code == 200
+    assert (reply.json["response"], reply.json["thread_id"]) == ("Echo: hi", response.json["thread_id"])
+    assert reply.json["agent_id"] == agent["details"]["id"]
+    assert [m["content"] for m in messages(client, auth, response.json["thread_id"])] == ["hi", "Echo: hi"]
 
 
 def test_delete_thread(client, auth, fake):
@@ -308,11 +332,6 @@ def test_delete_thread(client, auth, fake):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_delete_agent_leaves_no_rows(app, client, auth, fake, backend):
-    from sqlalchemy import func, select
-
-    from assistants_app.extensions import db
-    from assistants_app.models import Assistant, Message, Thread
-
     agent = make_agent(client, auth, fake, backend)
     thread_id = initialize(client, auth, agent["id"])
     chat(client, auth, agent["id"], thread_id, "hi")
@@ -344,16 +363,12 @@ def test_get_models_is_cached_per_credential(app_config, client, auth, fake):
     assert client.get("/openai/get_models?credential=nope", headers=auth).status_code == 404
 
 
-def test_get_models_cache_expires(app, app_config, fake):  # `app` cleans the rows up
-    from assistants_app import create_app
-
-    from .conftest import make_key
-
-    short_ttl = create_app(dict(app_config, MODELS_CACHE_TTL=0.3))
-    headers = {"Authorization": f"Bearer {make_key(short_ttl)}"}
-    client = short_ttl.test_client()
-    client.get("/openai/get_models", headers=headers)
-    client.get("/openai/get_models", headers=headers)
-    time.sleep(0.4)
-    client.get("/openai/get_models", headers=headers)
+def test_get_models_cache_expires(app, client, auth, fake):
+    clock = app.extensions["provider_answers"].store.clock = Clock()
+    client.get("/openai/get_models", headers=auth)
+    clock.move(59)  # MODELS_CACHE_TTL is 60 s
+    client.get("/openai/get_models", headers=auth)
+    assert len(fake.requests_to("/models")) == 1
+    clock.move(2)
+    assert client.get("/openai/get_models", headers=auth).json == {"models": sorted(fake.models)}
     assert len(fake.requests_to("/models")) == 2

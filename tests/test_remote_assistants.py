@@ -1,7 +1,6 @@
 """Seed 000 with an `assistants`-backend credential: the provider keeps a twin."""
 from .fake_openai import Fault
-from .test_assistants import make_credential
-
+from .helpers import make_credential
 
 
 def assistants_credential(client, auth, fake, **overrides):

@@ -10,9 +10,9 @@ from sqlalchemy import text
 from assistants_app.extensions import db
 from assistants_app.openai_adapter.addresses import AddressPolicy, is_public, parse_ip
 
+from .helpers import AGENTS
 from .listeners import Listener
 
-SEED_003 = "/api/v1/compatibility/openai/v1/agents"
 REAL_KEY = "sk-real-provider-key-0123456789"
 
 
@@ -193,12 +193,12 @@ def test_nothing_of_a_providers_reply_but_the_answer_reaches_a_client(make_app_w
         completion = {"messages": [{"role": "user", "content": "hi"}]}
         responses = [
             client.get("/openai/get_models", headers=auth, query_string={"credential": credential["id"]}),
-            client.get(f"{SEED_003}/{assistant['id']}", headers=auth),
-            client.get(SEED_003, headers=auth),
+            client.get(f"{AGENTS}/{assistant['id']}", headers=auth),
+            client.get(AGENTS, headers=auth),
             client.post("/openai/chat", headers=auth, json=turn),
             client.post("/openai/chat", headers=auth, json={**turn, "stream": True}),
-            client.post(f"{SEED_003}/{assistant['id']}/chat/completions", headers=auth, json=completion),
-            client.post(f"{SEED_003}/{assistant['id']}/chat/completions", headers=auth,
+            client.post(f"{AGENTS}/{assistant['id']}/chat/completions", headers=auth, json=completion),
+            client.post(f"{AGENTS}/{assistant['id']}/chat/completions", headers=auth,
                         json={**completion, "stream": True}),
         ]
         assert hostile.requests, "the hostile provider was asked"

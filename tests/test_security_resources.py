@@ -12,17 +12,14 @@ import time
 import openai
 import pytest
 
-from assistants_app import create_app
 from assistants_app.extensions import db
 from assistants_app.openai_adapter import Connection
 from assistants_app.openai_adapter.errors import log_failure, scrub
 from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
-from .conftest import SECRET_KEYS, make_key
 from .fake_openai import Fault
+from .helpers import AGENTS, app_on, make_key
 from .listeners import Listener
-
-SEED_003 = "/api/v1/compatibility/openai/v1/agents"
 
 
 def credential_on(client, auth, base_url, api="chat_completions", **fields):
@@ -90,13 +87,13 @@ def test_no_database_connection_is_held_across_any_provider_call(app, client, au
         "get_models": lambda: client.get("/openai/get_models", headers=auth, query_string={"credential": chat}),
         "chat": lambda: client.post("/openai/chat", headers=auth, json=turn),
         "streamed chat": lambda: client.post("/openai/chat", headers=auth, json={**turn, "stream": True}),
-        "agent status": lambda: client.get(f"{SEED_003}/{fresh_agent()}", headers=auth),
-        "agents list": lambda: client.get(SEED_003, headers=auth),
-        "create agent": lambda: client.post(SEED_003, headers=auth, json={"model": "gpt-4", "credential": remote}),
-        "update agent": lambda: client.post(f"{SEED_003}/{twin['id']}", headers=auth, json={"name": "n"}),
-        "stateless completion": lambda: client.post(f"{SEED_003}/{agent['id']}/chat/completions", headers=auth,
+        "agent status": lambda: client.get(f"{AGENTS}/{fresh_agent()}", headers=auth),
+        "agents list": lambda: client.get(AGENTS, headers=auth),
+        "create agent": lambda: client.post(AGENTS, headers=auth, json={"model": "gpt-4", "credential": remote}),
+        "update agent": lambda: client.post(f"{AGENTS}/{twin['id']}", headers=auth, json={"name": "n"}),
+        "stateless completion": lambda: client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=auth,
                                                     json=completion),
-        "streamed completion": lambda: client.post(f"{SEED_003}/{agent['id']}/chat/completions", headers=auth,
+        "streamed completion": lambda: client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=auth,
                                                    json={**completion, "stream": True}),
         "initialize remote": lambda: remote_thread.setdefault("r", client.post(
             "/openai/initialize", headers=auth, json={"agent_id": conversation["id"]})),
@@ -171,7 +168,7 @@ def test_a_dripping_provider_is_cut_off_at_the_whole_call_deadline(make_app_with
         models = client.get("/openai/get_models", headers=auth, query_string={"credential": credential})
         assert models.status_code == 504 and time.monotonic() - started < 3
         assert models.json["message"] == f"the provider at {drip.base_url} did not answer within 1 s"
-        agent = client.post(SEED_003, headers=auth, json={"model": "m", "credential": credential})
+        agent = client.post(AGENTS, headers=auth, json={"model": "m", "credential": credential})
         assert agent.status_code == 201 and agent.json["status"] == "UNAVAILABLE"
 
 
@@ -193,7 +190,7 @@ def test_a_reply_over_the_size_cap_is_a_502(make_app_with):
 def test_a_list_asks_at_most_32_providers(client, auth, fake):
     for _ in range(36):
         assistant_on(client, auth, credential_on(client, auth, fake.base_url))
-    listed = client.get(SEED_003, headers=auth, query_string={"limit": 100}).json["data"]
+    listed = client.get(AGENTS, headers=auth, query_string={"limit": 100}).json["data"]
     assert len(fake.requests_to("/models")) == 32
     unchecked = [agent for agent in listed if agent["status_errors"][:1] and
                  agent["status_errors"][0].startswith("Not checked")]
@@ -287,10 +284,9 @@ def test_x_request_id_is_kept_only_when_harmless(client, given, kept):
 
 
 def test_the_sqlite_file_and_instance_folder_are_private(tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/private.sqlite3",
-                      "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
-    assert stat.S_IMODE(os.stat(tmp_path / "private.sqlite3").st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(app.instance_path).st_mode) == 0o700
+    with app_on(f"sqlite:///{tmp_path}/private.sqlite3") as app:
+        assert stat.S_IMODE(os.stat(tmp_path / "private.sqlite3").st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(app.instance_path).st_mode) == 0o700
 
 
 def rss_mb(pid: int) -> float:

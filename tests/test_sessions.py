@@ -4,9 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from .test_agents import AGENTS, create_agent
-from .test_agents_chat import chat, parse_stream, user
-from .test_assistants import make_credential
+from .helpers import AGENTS, chat, create_agent, make_credential, parse_stream, user
 
 INSTRUCTIONS = "Be brief."
 PREFIX = "Summary of the earlier conversation: "
@@ -220,8 +218,13 @@ def test_the_limit_applies_to_seed_004_threads(client, auth, fake):
     agent = create_agent(client, auth, session_max_length=40)
     client.post(f"{AGENTS}/{agent['id']}", json={"session_summarization_strategy": "delete_oldest"}, headers=auth)
     thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
-    for index in range(5):
+    questions = [question(index, width=10) for index in range(5)]
+    for text in questions:
         response = client.post("/openai/chat", headers=auth, json={
-            "agent_id": agent["id"], "thread_id": thread_id, "user_input": question(index, width=10)})
+            "agent_id": agent["id"], "thread_id": thread_id, "user_input": text})
         assert response.status_code == 200
-    assert len(history(client, auth, thread_id)) == 6
+    # 40 characters hold the last three turns (13 each): the oldest two were dropped whole.
+    assert history(client, auth, thread_id) == [
+        (role, content) for q in questions[2:] for role, content in (("user", q), ("assistant", "ok"))]
+    assert provider_turns(fake)[-1] == [("user", questions[2]), ("assistant", "ok"), ("user", questions[3]),
+                                        ("assistant", "ok"), ("user", questions[4])]

@@ -13,9 +13,10 @@ JSON bodies carry Content-Length; SSE bodies use chunked transfer encoding.
 Model text is produced by ``fake.reply(conversation)``, default ``"Echo: <last user text>"``,
 and streamed one word per chunk (leading space kept, so the pieces join to the text).
 
-Layout: ``wire`` (dataclasses, error bodies, SSE framing, helpers), ``endpoints`` (models and chat,
-Responses and Conversations, Assistants, as mixins), ``server`` (``FakeOpenAI``: control API,
-recording, faults, HTTP writing).
+Layout: ``wire`` (dataclasses, ``Fault`` and its kinds, error bodies, SSE framing, helpers),
+``endpoints`` (models and chat, Responses and Conversations, Assistants, as mixins), ``writing``
+(JSON and SSE writing, and the faults that change it, as a mixin), ``server`` (``FakeOpenAI``:
+control API, recording, routing). Its own tests: ``test_server.py``, ``test_faults.py``.
 """
 from .server import FakeOpenAI
 from .wire import Fault, RecordedRequest

@@ -3,6 +3,7 @@ handlers take ``(body, query, *path_params)`` and run under the server lock; the
 JSON-able object or a ``Reply`` (SSE frames and/or a ``commit`` applied only if delivered)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .wire import HTTPError, Reply, count, new_id, now, page, split_words, sse, text_of
@@ -15,7 +16,14 @@ class ChatEndpoints:
         return {"id": mid, "object": "model", "created": 1686935002, "owned_by": "openai"}
 
     def _list_models(self, body, query):
-        return {"object": "list", "data": [self._model_obj(m) for m in self.models]}
+        huge = self._shaped("huge_models")
+        if huge is None:
+            return {"object": "list", "data": [self._model_obj(m) for m in self.models]}
+        data, size = [], len('{"object": "list", "data": []}')
+        while size < huge.size:  # ~85 bytes a model
+            data.append(self._model_obj(f"model-{len(data):07d}"))
+            size += len(json.dumps(data[-1])) + 2
+        return {"object": "list", "data": data}
 
     def _get_model(self, body, query, mid):
         if mid not in self.models:
@@ -44,16 +52,22 @@ class ChatEndpoints:
         base = {"id": new_id("chatcmpl-"), "created": now(), "model": body["model"],
                 "system_fingerprint": None}
         finish = "tool_calls" if calls else "stop"
+        if incomplete := self._shaped("incomplete"):
+            finish = incomplete.reason or "content_filter"
+        no_usage = self._shaped("no_usage") is not None
         tool_calls = [{"id": c["id"], "type": "function",
                        "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls or []]
         if not body.get("stream"):
             message = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
             if tool_calls:
                 message["tool_calls"] = tool_calls
-            return {**base, "object": "chat.completion", "usage": usage, "service_tier": "default",
-                    "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
+            reply = {**base, "object": "chat.completion", "usage": usage, "service_tier": "default",
+                     "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
+            if no_usage:
+                del reply["usage"]
+            return reply
 
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and not no_usage
 
         def chunk(delta, finish_reason=None):
             c = {**base, "object": "chat.completion.chunk",
@@ -190,9 +204,19 @@ class ResponsesEndpoints:
                 "user": None, "metadata": body.get("metadata") or {},
                 "conversation": {"id": cid} if cid else None}
 
+        if self._shaped("no_usage"):
+            resp["usage"] = None
+        if incomplete := self._shaped("incomplete"):
+            resp.update(status="incomplete", completed_at=None,
+                        incomplete_details={"reason": incomplete.reason or "content_filter"})
+        if failed := self._shaped("failed"):
+            resp.update(status="failed", completed_at=None, output=[], usage=None, error={
+                "code": failed.reason or "server_error",
+                "message": failed.message or "The model failed to generate a response."})
+
         def commit():
             self.responses[resp["id"]] = resp
-            if cid and cid in self.conversations:
+            if cid and cid in self.conversations and resp["status"] != "failed":
                 self.conversations[cid].extend(new_items + [dict(o) for o in output])
 
         if not body.get("stream"):
@@ -210,7 +234,7 @@ class ResponsesEndpoints:
         pending = {**resp, "status": "in_progress", "completed_at": None, "output": [], "usage": None}
         emit("response.created", response=pending)
         emit("response.in_progress", response=pending)
-        for idx, item in enumerate(resp["output"]):
+        for idx, item in enumerate(resp["output"]):  # a failed Response has none
             loc = {"item_id": item["id"], "output_index": idx}
             if item["type"] == "message":
                 emit("response.output_item.added", output_index=idx, item={**item, "status": "in_progress",
@@ -228,7 +252,7 @@ class ResponsesEndpoints:
                 emit("response.function_call_arguments.done", **loc, arguments=item["arguments"],
                      name=item["name"])
             emit("response.output_item.done", output_index=idx, item=item)
-        emit("response.completed", response=resp)
+        emit(f"response.{resp['status']}", response=resp)  # completed, incomplete or failed
         return [sse(e, e["type"]) for e in events]
 
 
@@ -325,9 +349,16 @@ class AssistantsEndpoints:
                "max_completion_tokens": None, "truncation_strategy": {"type": "auto", "last_messages": None},
                "response_format": "auto", "tool_choice": "auto", "parallel_tool_calls": True}
         self.runs[run["id"]] = run
+        self._keep_run_fault(run["id"])
         if body.get("stream"):
             return self._run_stream(run, fresh=True)
         return Reply(dict(run), headers={"openai-poll-after-ms": "20"})
+
+    def _keep_run_fault(self, rid: str) -> None:
+        """A reply fault of a run applies when the run is done: at once when streamed, or at a poll."""
+        for kind in ("no_usage", "incomplete", "failed"):
+            if self._shaped(kind):
+                self._run_faults[rid] = self._shaping
 
     def _list_runs(self, body, query, tid):
         self._get(self.threads, tid, "thread")
@@ -354,6 +385,19 @@ class AssistantsEndpoints:
         final.update(status="completed", completed_at=ts, required_action=None,
                      usage={"prompt_tokens": prompt, "completion_tokens": count(text),
                             "total_tokens": prompt + count(text)})
+        fault = self._run_faults.pop(run["id"], None)
+        if fault and fault.kind == "no_usage":
+            final["usage"] = None
+        elif fault and fault.kind == "incomplete":
+            reason = fault.reason or "max_prompt_tokens"
+            final.update(status="incomplete", completed_at=None, incomplete_details={"reason": reason})
+            msg.update(status="incomplete", completed_at=None, incomplete_at=ts,
+                       incomplete_details={"reason": "run_incomplete"})
+        elif fault and fault.kind == "failed":
+            error = {"code": fault.reason or "server_error",
+                     "message": fault.message or "Sorry, something went wrong."}
+            final.update(status="failed", completed_at=None, failed_at=ts, usage=None, last_error=error)
+            return final, None
         return final, msg
 
     def _apply(self, final: dict, msg: dict | None) -> None:
@@ -376,6 +420,7 @@ class AssistantsEndpoints:
             {"role": "tool", "content": str(o.get("output", "")), "tool_call_id": o.get("tool_call_id")}
             for o in outputs)
         run.update(status="queued", required_action=None)
+        self._keep_run_fault(rid)
         if body.get("stream"):
             return self._run_stream(run, fresh=False)
         return dict(run)
@@ -402,7 +447,9 @@ class AssistantsEndpoints:
                 part = {"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}
                 delta = {"id": msg["id"], "object": "thread.message.delta", "delta": {"content": [part]}}
                 frames.append(sse(delta, "thread.message.delta"))
-            frames.append(sse(msg, "thread.message.completed"))
-        frames.append(sse(final, "thread.run.completed" if msg else "thread.run.requires_action"))
+            frames.append(sse(msg, f"thread.message.{msg['status']}"))  # completed or incomplete
+        last = {"completed": "thread.run.completed", "incomplete": "thread.run.incomplete",
+                "failed": "thread.run.failed"}.get(final["status"], "thread.run.requires_action")
+        frames.append(sse(final, last))
         frames.append(sse("[DONE]", "done"))
         return Reply(events=frames, api="assistants", commit=lambda: self._apply(final, msg))

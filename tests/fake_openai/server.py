@@ -2,7 +2,6 @@
 recording, fault injection and response writing (JSON with Content-Length, SSE chunked)."""
 from __future__ import annotations
 
-import http
 import json
 import re
 import socket
@@ -14,8 +13,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from .endpoints import AssistantsEndpoints, ChatEndpoints, ResponsesEndpoints
-from .wire import (STREAM_FAULTS, Fault, HTTPError, RecordedRequest, Reply, default_reply, error_body,
-                   new_id, sse)
+from .wire import (ANSWER_FAULTS, MALFORMED_DROPS, STREAM_FAULTS, WRITE_FAULTS, Fault, HTTPError,
+                   RecordedRequest, Reply, default_reply, new_id)
+from .writing import Writing
 
 
 class _Server(ThreadingHTTPServer):
@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
 
-class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
+class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing):
     """The fake server (see the package docstring). Beyond the agreed control API it offers:
     ``conversation_meta`` / ``thread_meta`` / ``runs`` / ``responses`` (stored objects by id),
     ``Fault.message`` / ``Fault.flat``, use as a context manager, and ``reset()`` also restores
@@ -82,6 +82,8 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
         self._faults: list[list] = []  # [[Fault, remaining]]
         self._tool_calls: list[list[dict]] = []
         self._run_tool_outputs: dict[str, list[dict]] = {}
+        self._run_faults: dict[str, Fault] = {}  # run_id -> the reply fault its creation took
+        self._shaping: Fault | None = None  # the reply fault of the request being handled (under _lock)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -153,7 +155,8 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
             self._faults.clear()
             self._tool_calls.clear()
             for store in (self.conversations, self.conversation_meta, self.assistants, self.threads,
-                          self.thread_meta, self.runs, self.responses, self._run_tool_outputs):
+                          self.thread_meta, self.runs, self.responses, self._run_tool_outputs,
+                          self._run_faults):
                 store.clear()
             self.models[:] = self._initial_models
             self.delay = self.chunk_delay = 0.0
@@ -223,29 +226,31 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
             self._sleep(self.delay)
         if fault and fault.kind == "delay":
             self._sleep(fault.seconds)
-        if fault and fault.kind == "status":
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            type_ = ("rate_limit_exceeded" if fault.status == 429 else
-                     "server_error" if fault.status >= 500 else "invalid_request_error")
-            msg = fault.message or f"Injected fault: HTTP {fault.status}"
-            return self._send_json(h, fault.status, error_body(msg, type_, type_), headers)
+        if fault and fault.kind in ANSWER_FAULTS:
+            return self._answer_fault(h, fault)
         streaming = isinstance(body, dict) and body.get("stream") is True
         if fault and fault.kind in STREAM_FAULTS and not streaming:
             return self._blocking_fault(h, fault)
+        if fault and fault.kind == "malformed_200" and streaming:
+            body = {**body, "stream": False}  # the JSON reply, where the client waits for events
         try:
             if bad_json:
                 raise HTTPError(400, "We could not parse the JSON body of your request.")
-            reply = self._dispatch(h, path, query, body)
+            reply = self._dispatch(h, path, query, body, fault)
         except HTTPError as e:
             reply = Reply(e.body, e.status)
+        if fault and fault.kind == "malformed_200" and reply.status == 200 and isinstance(reply.body, dict):
+            reply.body = {k: v for k, v in reply.body.items() if k not in MALFORMED_DROPS}
+        writer = fault if fault and fault.kind in WRITE_FAULTS else None
         if reply.events is None:
             if fault and fault.kind in STREAM_FAULTS:
                 return self._blocking_fault(h, fault)
-            return self._send_json(h, reply.status, reply.body, reply.headers)
+            return self._send_json(h, reply.status, reply.body, reply.headers, writer)
         stream_fault = fault if fault and fault.kind in STREAM_FAULTS else None
-        self._send_stream(h, reply, stream_fault)
+        self._send_stream(h, reply, stream_fault, writer)
 
-    def _dispatch(self, h: _Handler, path: str, query: dict, body: Any) -> Reply:
+    def _dispatch(self, h: _Handler, path: str, query: dict, body: Any,
+                  fault: Fault | None = None) -> Reply:
         if not path.startswith("/v1/"):
             raise HTTPError(404, f"Invalid URL ({h.command} {path})")
         auth = h.headers.get("Authorization")
@@ -258,92 +263,10 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints):
             m = re.fullmatch(pattern, sub)
             if m and method == h.command:
                 with self._lock:
-                    out = func(body if isinstance(body, dict) else {}, query, *m.groups())
+                    self._shaping = fault
+                    try:
+                        out = func(body if isinstance(body, dict) else {}, query, *m.groups())
+                    finally:
+                        self._shaping = None
                 return out if isinstance(out, Reply) else Reply(out)
         raise HTTPError(404, f"Invalid URL ({h.command} {path})")
-
-    # ------------------------------------------------------------------ writing
-    @staticmethod
-    def _head(status: int, headers: dict) -> bytes:
-        try:
-            phrase = http.HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        lines = [f"HTTP/1.1 {status} {phrase}", f"x-request-id: {new_id('req_')}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-    def _send_json(self, h: _Handler, status: int, body: Any, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        head = {"Content-Type": "application/json", "Content-Length": len(data), **(headers or {})}
-        h.wfile.write(self._head(status, head) + data)
-
-    def _close(self, h: _Handler) -> None:
-        h.close_connection = True
-        try:
-            h.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _blocking_fault(self, h: _Handler, fault: Fault) -> None:
-        if fault.kind == "stall":
-            self._sleep(fault.seconds)
-        elif fault.kind == "malformed":
-            return self._send_json_raw(h, b"{not json")
-        elif fault.kind == "cut":
-            h.wfile.write(self._head(200, {"Content-Type": "application/json", "Content-Length": 4096})
-                          + b'{"id": "cut-short", "object": ')
-        elif fault.kind == "error_event":
-            body = error_body(fault.message or "Injected server error", "server_error", "server_error")
-            return self._send_json(h, 500, body)
-        self._close(h)  # stall / drop / cut: close without a (complete) response
-
-    def _send_json_raw(self, h: _Handler, data: bytes) -> None:
-        head = {"Content-Type": "application/json", "Content-Length": len(data)}
-        h.wfile.write(self._head(200, head) + data)
-
-    def _send_stream(self, h: _Handler, reply: Reply, fault: Fault | None) -> bool:
-        """Write SSE frames with chunked framing; a stream delivered intact commits its state."""
-        def chunk(data: bytes) -> None:
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-
-        h.wfile.write(self._head(200, {"Content-Type": "text/event-stream; charset=utf-8",
-                                       "Cache-Control": "no-cache", "Transfer-Encoding": "chunked",
-                                       **reply.headers}))
-        frames = reply.events or []
-        cut_at = min(max(fault.after_chunks, 0), len(frames) - 1) if fault else len(frames)
-        for i, frame in enumerate(frames[:cut_at] if fault else frames[:-1]):
-            if i and self.chunk_delay:
-                self._sleep(self.chunk_delay)
-            chunk(frame)
-        if fault is None:  # last frame and terminator in one write: the client may stop reading at [DONE]
-            if self.chunk_delay and len(frames) > 1:
-                self._sleep(self.chunk_delay)
-            # Stored before the last frame leaves: a client that has read the end finds the state in.
-            if reply.commit:
-                with self._lock:
-                    reply.commit()
-            last = b"%x\r\n%s\r\n" % (len(frames[-1]), frames[-1]) if frames else b""
-            h.wfile.write(last + b"0\r\n\r\n")
-            return True
-        if fault.kind in ("drop", "stall"):
-            if fault.kind == "stall":
-                self._sleep(fault.seconds)
-            self._close(h)
-            return False
-        if fault.kind == "malformed":
-            chunk(b"data: {not json\n\n")
-        elif fault.kind == "error_event":
-            chunk(self._error_frame(reply.api, fault, cut_at))
-        h.wfile.write(b"0\r\n\r\n")  # "cut": a clean end without the finish marker
-        return False
-
-    @staticmethod
-    def _error_frame(api: str, fault: Fault, seq: int) -> bytes:
-        err = {"message": fault.message or "The server had an error while processing your request.",
-               "type": "server_error", "param": None, "code": "server_error"}
-        if api == "responses":  # documented flat fields + the nested object the live API sends
-            flat = {"type": "error", "sequence_number": seq, "code": err["code"], "message": err["message"],
-                    "param": None}
-            return sse(flat if fault.flat else {**flat, "error": err}, "error")
-        return sse({"error": err}, "error" if api == "assistants" else None)

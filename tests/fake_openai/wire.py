@@ -9,7 +9,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-STREAM_FAULTS = ("stall", "cut", "malformed", "drop", "error_event")
+STREAM_FAULTS = ("stall", "cut", "malformed", "drop", "error_event", "reset")
+# Answered instead of the endpoint's reply, blocking or streamed.
+ANSWER_FAULTS = ("status", "retry_after_date", "html_error", "string_error", "flat_error", "empty_200")
+# Applied by the endpoint itself, to the reply it builds.
+REPLY_FAULTS = ("no_usage", "incomplete", "failed", "huge_models", "malformed_200")
+# The endpoint's reply, written slowly.
+WRITE_FAULTS = ("slow_headers", "drip")
+# What a malformed_200 leaves out of the reply: the fields a client cannot do without.
+MALFORMED_DROPS = ("choices", "output", "data", "status")
 
 
 @dataclass
@@ -25,27 +33,54 @@ class RecordedRequest:
 class Fault:
     """One injected failure, consumed by the next `times` requests whose path matches `path`.
 
-    status: answer `status` with an OpenAI error body (+ Retry-After when `retry_after` is set).
-    delay: sleep `seconds`, then answer normally.
+    Answers in place of the endpoint's reply (blocking or streamed alike), with `headers` added:
+      status: answer `status` with an OpenAI error body (+ Retry-After when `retry_after` is set).
+      retry_after_date: a 429 whose Retry-After is an HTTP date `retry_after` seconds ahead (default 2).
+      html_error: an HTML error page of a proxy in front of the provider (`status`, e.g. 502 or 503),
+        Content-Type text/html.
+      string_error: `status` with `{"error": "<message>"}` (Ollama's and llama.cpp's error shape).
+      flat_error: `status` with `{"object": "error", "message", "type", "param", "code"}` (vLLM's shape).
+      empty_200: a 200 with an empty JSON body (Content-Length: 0).
+    delay: sleep `seconds`, then answer normally (no byte at all before).
+    The endpoint's reply, changed (blocking and streamed):
+      no_usage: no usage anywhere: chat completions leave it out (no usage chunk even when
+        stream_options.include_usage asks), a Response and a run have `usage: null`.
+      incomplete: the reply stops short for `reason` (not the token limit): Responses status
+        "incomplete" (streamed: `response.incomplete`, reason default "content_filter"), Assistants
+        run status "incomplete" (streamed: `thread.run.incomplete`, default "max_prompt_tokens"),
+        chat completions finish_reason `reason` (default "content_filter").
+      failed: Responses status "failed" (streamed: `response.failed`), Assistants run "failed"
+        (streamed: `thread.run.failed`), with the error code `reason` (default "server_error") and
+        `message`; nothing is stored. Chat completions have no such state: not applicable there.
+      huge_models: GET /models lists enough models to make a body of `size` bytes.
+      malformed_200: a 200 JSON reply without the fields a client needs (`choices`, `output`,
+        `data`, `status`); a streamed request gets that JSON too, not an event stream.
+    Written slowly:
+      slow_headers: the status line at once, the rest of the head `seconds` later, then the reply.
+      drip: the head at once, then the body one byte every `seconds`, and after its last byte a
+        space every `seconds`: the connection stays busy and the reply never ends.
     On a stream, after `after_chunks` good SSE frames (the final frame is never sent):
       stall: send nothing for `seconds`, then close;  cut: end the body cleanly, no finish marker;
       malformed: send `data: {not json`, then end;  drop: close the socket mid-body;
-      error_event: send the API's SSE error event, then end.
+      reset: reset the connection (TCP RST) mid-body;  error_event: send the API's SSE error event, then end.
     On a blocking call: stall = no bytes for `seconds` then close; drop = close, no response;
-      cut = headers with a too-large Content-Length, half a body, close; malformed = 200 with a
-      non-JSON body; error_event = a 500 server_error.
+      reset = a TCP RST, no response; cut = headers with a too-large Content-Length, half a body,
+      close; malformed = 200 with a non-JSON body; error_event = a 500 server_error.
     refuse: not a server behaviour; use FakeOpenAI.refused_base_url().
     """
 
-    kind: str  # "status" | "delay" | "stall" | "cut" | "malformed" | "drop" | "error_event" | "refuse"
+    kind: str  # one of the kinds above
     status: int = 500
     retry_after: float | None = None
     seconds: float = 0.0
     after_chunks: int = 1
     path: str | None = None
     times: int = 1
-    message: str | None = None  # addition: error message for "status" / "error_event"
+    message: str | None = None  # addition: error message for "status" / "error_event" and the error kinds
     flat: bool = False  # addition: Responses "error_event" in the documented flat shape only
+    reason: str | None = None  # "incomplete": why; "failed": the error code
+    size: int = 0  # "huge_models": bytes of the body
+    headers: dict = field(default_factory=dict)  # added to the answer of the answering kinds
 
     def matches(self, path: str) -> bool:
         return self.path is None or path.endswith(self.path) or self.path in path

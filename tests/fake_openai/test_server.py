@@ -1,4 +1,5 @@
-"""The loopback fake OpenAI server, driven by the official openai client (no Flask).
+"""The loopback fake OpenAI server, driven by the official openai client (no Flask): the endpoints
+and the original fault kinds (test_faults.py: the real-world ones).
 
 The fault tests double as the reference table of what openai 3.x raises for each
 failure mode; the adapter's error mapping should follow them.
@@ -15,30 +16,17 @@ import httpx2
 import openai
 import pytest
 
-from .fake_openai import FakeOpenAI, Fault
+from . import FakeOpenAI, Fault
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
 
 
-# `fake` (conftest.py): the session's loopback server, reset before each test.
-
-
-@pytest.fixture
-def client(fake):
-    return openai.OpenAI(base_url=fake.base_url, api_key="sk-test", max_retries=0, timeout=5)
+# `fake` (tests/conftest.py): the session's loopback server, reset before each test; `client` and
+# `raw` (tests/fake_openai/conftest.py): the official client on it, and a plain HTTP request to it.
 
 
 def user(text):
     return [{"role": "user", "content": text}]
-
-
-def raw(fake, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", int(fake.url.rsplit(":", 1)[1]), timeout=5)
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, json.loads(data) if data else None
 
 
 # ---------------------------------------------------------------- models, auth, routing
@@ -53,17 +41,17 @@ def test_models_list_and_retrieve(fake, client):
     assert "llama3" not in [m.id for m in client.models.list()]
 
 
-def test_bad_key_and_missing_auth_are_401(fake):
+def test_bad_key_and_missing_auth_are_401(fake, raw):
     bad = openai.OpenAI(base_url=fake.base_url, api_key="sk-bad", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as err:
         bad.models.list()
     assert err.value.code == "invalid_api_key"
-    status, body = raw(fake, "GET", "/v1/models")
+    status, body = raw("GET", "/v1/models")
     assert status == 401 and body["error"]["code"] == "invalid_api_key"
 
 
-def test_unknown_route_and_unknown_model(fake, client):
-    status, body = raw(fake, "GET", "/v1/nothing", headers={"Authorization": "Bearer sk-test"})
+def test_unknown_route_and_unknown_model(fake, client, raw):
+    status, body = raw("GET", "/v1/nothing", headers={"Authorization": "Bearer sk-test"})
     assert status == 404 and body["error"]["type"] == "invalid_request_error"
     with pytest.raises(openai.NotFoundError) as err:
         client.chat.completions.create(model="gpt-9", messages=user("hi"))

@@ -1,0 +1,90 @@
+"""create_app's configuration layers and what it does on a first run: secret keys generated into
+instance/ when none are set, a clear error for malformed ones, and /health when the database is down."""
+import os
+import stat
+
+import flask
+import pytest
+from cryptography.fernet import Fernet
+
+import assistants_app
+from assistants_app import config
+from assistants_app.crypto import CredentialCipher
+
+from .helpers import app_on
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """create_app's instance/ folder, in tmp_path instead of the repository's."""
+    folder = tmp_path / "instance"
+
+    def flask_in_tmp(name, **options):
+        return flask.Flask(name, instance_path=str(folder), **options)
+
+    monkeypatch.setattr(assistants_app, "Flask", flask_in_tmp)
+    return folder
+
+
+def test_first_run_generates_the_secret_keys_into_instance(instance):
+    with app_on("sqlite://", ASSISTANTS_SECRET_KEYS=None) as first:
+        ciphertext = first.extensions["credential_cipher"].encrypt("sk-provider")
+    keys_file = instance / "secret_keys"
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600  # only the service's user reads it
+    [key] = keys_file.read_text().split()
+    Fernet(key.encode())  # a real Fernet key
+    assert os.listdir(instance) == ["secret_keys"]  # nothing half-written left beside it
+    # Every later start (another worker, a restart) reads the same key: what was stored stays readable.
+    with app_on("sqlite://", ASSISTANTS_SECRET_KEYS=None) as second:
+        assert second.extensions["credential_cipher"].decrypt(ciphertext) == "sk-provider"
+    assert keys_file.read_text().split() == [key]
+
+
+def test_configured_secret_keys_write_nothing_into_instance(instance):
+    with app_on("sqlite://", ASSISTANTS_SECRET_KEYS=Fernet.generate_key().decode()):
+        pass
+    assert not (instance / "secret_keys").exists()
+
+
+@pytest.mark.parametrize("value", ["not-a-fernet-key", f"{Fernet.generate_key().decode()},short"])
+def test_malformed_secret_keys_fail_fast_naming_the_setting(make_app, value):
+    with pytest.raises(RuntimeError) as caught:
+        make_app(ASSISTANTS_SECRET_KEYS=value)
+    assert "ASSISTANTS_SECRET_KEYS" in str(caught.value)
+    assert "not-a-fernet-key" not in str(caught.value)  # a secret, however wrong, is not repeated
+    with pytest.raises(RuntimeError, match="ASSISTANTS_SECRET_KEYS"):
+        CredentialCipher([])
+
+
+@pytest.fixture
+def database_down(make_app, tmp_path):
+    return make_app(DATABASE_URL=f"sqlite:///{tmp_path}/no/such/folder/db.sqlite3")
+
+
+def test_health_is_503_when_the_database_does_not_answer(database_down):
+    response = database_down.test_client().get("/health")
+    assert response.status_code == 503 and response.json["status"] == "Service Unavailable"
+
+
+@pytest.mark.xfail(strict=True, reason="routes/public.py: @blp.response(200, HealthSchema) serializes the "
+                                       "503 body too, keeping only `status`")
+def test_health_503_body_is_the_error_contract(database_down):
+    response = database_down.test_client().get("/health")
+    assert response.json == {"code": 503, "status": "Service Unavailable",
+                             "message": "The database does not answer."}
+
+
+def test_environment_settings_are_parsed_to_their_types():
+    settings = config.from_environment({"OPENAI_TIMEOUT": "2.5", "OPENAI_MAX_RETRIES": "3",
+                                        "LOG_CONTENT": "yes", "REDIS_URL": "", "UNRELATED": "x"})
+    assert settings == {"OPENAI_TIMEOUT": 2.5, "OPENAI_MAX_RETRIES": 3, "LOG_CONTENT": True}
+    with pytest.raises(RuntimeError, match="OPENAI_MAX_RETRIES='many' is not a valid int"):
+        config.from_environment({"OPENAI_MAX_RETRIES": "many"})
+
+
+def test_the_test_mapping_wins_over_the_environment(make_app, monkeypatch):
+    monkeypatch.setenv("OPENAI_TIMEOUT", "42")
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    assert make_app().config["OPENAI_TIMEOUT"] == 5.0  # app_config's
+    response = make_app().test_client().get("/health", headers={"Origin": "https://b.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://b.example"
