@@ -12,12 +12,7 @@ import shutil
 import tempfile
 
 import pytest
-from sqlalchemy import text
-
-from assistants_app import create_app
-from assistants_app.extensions import db
-
-from ..conftest import SECRET_KEYS, TABLES
+from ..helpers import SECRET_KEYS, app_on, empty_tables
 from ..live_server import LiveServer
 
 try:
@@ -71,16 +66,11 @@ def server(migrated, fake_server, tmp_path_factory):
                 "MODELS_CACHE_TTL": "0"}
     live = LiveServer(url, settings, workers=2, log_path=directory / "gunicorn.log", migrate=not postgresql)
     live.start()
-    live.url = f"http://127.0.0.1:{live.port}"
     yield live
     live.stop()
     if postgresql:  # the database is shared with the other tests: leave it empty
-        app = create_app({"TESTING": True, "DATABASE_URL": migrated, "ASSISTANTS_SECRET_KEYS": SECRET_KEYS})
-        with app.app_context():
-            for table in TABLES:
-                db.session.execute(text(f"DELETE FROM {table}"))
-            db.session.commit()
-            db.engine.dispose()
+        with app_on(migrated) as app, app.app_context():
+            empty_tables()
 
 
 @pytest.fixture(scope="module")
