@@ -66,8 +66,6 @@ def test_health_is_503_when_the_database_does_not_answer(database_down):
     assert response.status_code == 503 and response.json["status"] == "Service Unavailable"
 
 
-@pytest.mark.xfail(strict=True, reason="routes/public.py: @blp.response(200, HealthSchema) serializes the "
-                                       "503 body too, keeping only `status`")
 def test_health_503_body_is_the_error_contract(database_down):
     response = database_down.test_client().get("/health")
     assert response.json == {"code": 503, "status": "Service Unavailable",

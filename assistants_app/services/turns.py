@@ -12,21 +12,18 @@ new messages and the reply and frees the lock -- or frees the lock alone: a fail
 nothing. Without a thread a turn is stateless: its messages are the whole conversation."""
 import dataclasses
 import itertools
-import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Iterator
 
-from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, select
 
-from ..errors import Conflict, ServiceError
+from ..errors import ServiceError
 from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
-from ..models import Assistant, Message, Thread, utcnow
+from ..models import Assistant, Message, Thread
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
 from . import commit_keeping_loaded, release_connection
-from . import history
+from . import history, turn_lock
 from .assistants import function_tools
 from .credentials import connection_for
 from .sessions import current_time
@@ -125,21 +122,6 @@ class TurnStream:
         self._finish()  # also when the pieces were never read
 
 
-def _turn_lock_stale_after() -> timedelta:
-    # A lock older than any turn can last belongs to a crashed worker.
-    return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
-
-
-# The statements of every turn, built once: composing one costs about as much as running it (~0.1 ms).
-TAKE_TURN_LOCK = (
-    update(Thread)
-    .where(Thread.id == bindparam("thread_id"),
-           or_(Thread.turn_token.is_(None),
-               Thread.turn_started_at < bindparam("stale_before", type_=Thread.turn_started_at.type)))
-    .values(turn_token=bindparam("token", type_=Thread.turn_token.type),
-            turn_started_at=bindparam("now", type_=Thread.turn_started_at.type))
-    .execution_options(synchronize_session=False)
-)
 LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).where(
     Message.thread_id == bindparam("thread_id"))
 
@@ -153,7 +135,7 @@ class ThreadTurn:
         self.finished = False
 
     def __enter__(self) -> "ThreadTurn":
-        self.token = _take_lock(self.thread)
+        self.token = turn_lock.take(self.thread)
         try:  # read after taking the lock, so the previous turn's messages are in
             self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn)
             release_connection()
@@ -164,38 +146,15 @@ class ThreadTurn:
 
     def record(self, done: TurnDone) -> Message:
         """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-        reply = _record(self.thread, self.new_messages, self.reduction, done)
+        reply = _record(self.thread, self.token, self.new_messages, self.reduction, done)
         self.finished = True
         return reply
 
     def __exit__(self, *exc) -> bool:
         if not self.finished:
             self.finished = True
-            _free_lock(self.thread.id, self.token)
+            turn_lock.free(self.thread.id, self.token)
         return False
-
-
-def _take_lock(thread: Thread) -> str:
-    """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
-    token = secrets.token_hex(16)
-    now = utcnow()
-    taken = db.session.execute(TAKE_TURN_LOCK, {"thread_id": thread.id, "token": token, "now": now,
-                                                "stale_before": now - _turn_lock_stale_after()}).rowcount
-    commit_keeping_loaded()  # the assistant stays loaded: no query to read it again
-    db.session.expire(thread)  # but the thread is read again: the turn before this one may just have ended
-    if taken != 1:
-        raise Conflict("A turn is in progress on this thread; wait for it to finish.")
-    return token
-
-
-def _free_lock(thread_id: str, token: str) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
-        .values(turn_token=None, turn_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
@@ -264,8 +223,9 @@ def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
     return row
 
 
-def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.Reduction | None,
+def _record(thread: Thread, token: str, new_messages: list[ChatMessage], reduction: history.Reduction | None,
             done: TurnDone) -> Message:
+    turn_lock.release_for_record(thread.id, token)  # first: the thread may be gone, or its lock lost
     if thread not in db.session:  # a streamed turn may end in another database session than it began
         thread = db.session.get(Thread, thread.id)
     history.apply_reduction(thread, reduction)
@@ -279,7 +239,7 @@ def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.
     thread.pending_tool_calls = tool_calls or None
     thread.pending_run_id = done.pending_run_id
     thread.last_active_at = current_time()
-    thread.turn_token = None
+    thread.turn_token = None  # as the RELEASE above wrote: no second statement
     thread.turn_started_at = None
     log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
