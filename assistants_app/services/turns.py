@@ -15,12 +15,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import insert
 
 from ..errors import ServiceError
 from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
-from ..models import Assistant, Message, Thread
+from ..models import Assistant, Message, Thread, new_token_id, utcnow
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
 from . import commit_keeping_loaded, release_connection
 from . import history, turn_lock
@@ -122,10 +122,6 @@ class TurnStream:
         self._finish()  # also when the pieces were never read
 
 
-LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).where(
-    Message.thread_id == bindparam("thread_id"))
-
-
 class ThreadTurn:
     """Owns one turn on a stored thread from its lock to its one commit (a context manager)."""
 
@@ -135,7 +131,7 @@ class ThreadTurn:
         self.finished = False
 
     def __enter__(self) -> "ThreadTurn":
-        self.token = turn_lock.take(self.thread)
+        self.token, self.last_position = turn_lock.take(self.thread)
         try:  # read after taking the lock, so the previous turn's messages are in
             self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn)
             release_connection()
@@ -146,7 +142,7 @@ class ThreadTurn:
 
     def record(self, done: TurnDone) -> Message:
         """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-        reply = _record(self.thread, self.token, self.new_messages, self.reduction, done)
+        reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done)
         self.finished = True
         return reply
 
@@ -216,35 +212,35 @@ def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[Chat
     )
 
 
-def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
-    row = Message(thread_id=thread.id, position=position, role=message.role, content=message.content,
-                  tool_calls=message.tool_calls, tool_call_id=message.tool_call_id)
-    db.session.add(row)
-    return row
+def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dict:
+    return {"id": new_token_id("msg_"), "thread_id": thread_id, "position": position, "role": message.role,
+            "content": message.content, "tool_calls": message.tool_calls, "tool_call_id": message.tool_call_id,
+            "is_summary": False, "created_at": created_at}
 
 
-def _record(thread: Thread, token: str, new_messages: list[ChatMessage], reduction: history.Reduction | None,
-            done: TurnDone) -> Message:
-    turn_lock.release_for_record(thread.id, token)  # first: the thread may be gone, or its lock lost
-    if thread not in db.session:  # a streamed turn may end in another database session than it began
-        thread = db.session.get(Thread, thread.id)
-    history.apply_reduction(thread, reduction)
-    position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
-    for offset, message in enumerate(new_messages):
-        _append(thread, position + offset, message)
+def _record(thread: Thread, token: str, last_position: int, new_messages: list[ChatMessage],
+            reduction: history.Reduction | None, done: TurnDone) -> Message:
+    """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
+    the new messages and the reply in one INSERT; then one commit. Core statements, not the
+    ORM's unit of work: this runs on every turn."""
     tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
-    reply = _append(thread, position + len(new_messages),
-                    ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
-                                tool_calls=tool_calls or None))
-    thread.pending_tool_calls = tool_calls or None
-    thread.pending_run_id = done.pending_run_id
-    thread.last_active_at = current_time()
-    thread.turn_token = None  # as the RELEASE above wrote: no second statement
-    thread.turn_started_at = None
+    now = current_time()
+    # First: the thread may be gone, or its lock lost; then nothing else is written.
+    turn_lock.release_for_record(thread, token, last_active_at=now, pending_tool_calls=tool_calls or None,
+                                 pending_run_id=done.pending_run_id)
+    history.apply_reduction(thread, reduction)
+    position = last_position + 1
+    reply = ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
+                        tool_calls=tool_calls or None)
+    created_at = utcnow()
+    rows = [_row(thread.id, position + offset, message, created_at)
+            for offset, message in enumerate([*new_messages, reply])]
+    db.session.execute(insert(Message), rows)
     log_turn_content(thread.id, new_messages, done.text)
-    commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
-    db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
-    return reply
+    commit_keeping_loaded()  # the thread holds what was written: answering costs no query
+    if thread in db.session:  # a streamed turn may end in another database session than it began
+        db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
+    return Message(**rows[-1])  # the reply as stored, for the route to answer with (not in the session)
 
 
 def _stateless(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnRequest]:
