@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from . import report, scenarios
 from .processes import ROOT, FakeProvider, bench_service, start_service
 
-SECTIONS = ("chat_overhead", "status_cost", "throughput", "concurrent_turns", "open_streams")
+SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "status_cost", "throughput",
+            "concurrent_turns", "open_streams")
 
 
 def machine() -> dict:
@@ -58,7 +59,8 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
         url = database_url or "sqlite:///" + os.path.join(workdir, "bench.sqlite3")
         service = start_service(bench_service(url, fake.base_url, workdir))
         ctx = scenarios.Context(service, fake, size)
-        result["memory"] = {"idle_mb": [round(x, 1) for x in service.worker_rss_mb()]}
+        result["memory"] = {"idle_mb": [round(x, 1) for x in service.worker_rss_mb()],
+                            "idle_pss_mb": [round(x, 1) for x in service.worker_pss_mb()]}
         has_status_route = _has_status_route(ctx)
         for section in SECTIONS:
             started = time.monotonic()
@@ -76,6 +78,7 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
             result[section]["seconds"] = round(time.monotonic() - started, 1)
         time.sleep(1.0)  # let the last connections close before reading the memory
         result["memory"]["after_load_mb"] = [round(x, 1) for x in service.worker_rss_mb()]
+        result["memory"]["after_load_pss_mb"] = [round(x, 1) for x in service.worker_pss_mb()]
         ctx.api.close()
     finally:
         if service is not None:

@@ -16,6 +16,7 @@ class Api:
     def __init__(self, url: str, key: str) -> None:
         split = urlsplit(url)
         self.host, self.port = split.hostname, split.port
+        self.prefix = split.path.rstrip("/")  # "/v1" for a provider's base URL
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
@@ -23,7 +24,7 @@ class Api:
         data = json.dumps(body).encode() if body is not None else None
         for attempt in (1, 2):  # once more on a fresh connection when gunicorn closed an idle one
             try:
-                self.conn.request(method, path, data, self.headers)
+                self.conn.request(method, self.prefix + path, data, self.headers)
                 return self.conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionError, http.client.CannotSendRequest):
                 self.conn.close()
@@ -38,8 +39,10 @@ class Api:
             raise ApiError(f"{method} {path} answered {response.status}: {data[:500]!r}")
         return json.loads(data) if data else None
 
-    def stream(self, path: str, body) -> tuple[float, float, bytes]:
-        """POST an SSE request: (seconds to the first `event: delta`, seconds to the end, body)."""
+    def stream(self, path: str, body, first_text: bytes = b"event: delta",
+               end: bytes = b"event: done") -> tuple[float, float, bytes]:
+        """POST an SSE request: (seconds to the first piece holding ``first_text``, seconds to the
+        end, body). The defaults are the gateway's events; a provider's are its chunks."""
         t0 = time.perf_counter()
         response = self.send("POST", path, body)
         if response.status != 200:
@@ -50,12 +53,12 @@ class Api:
             piece = response.read1(65536)
             if not piece:
                 break
-            if first is None and b"event: delta" in piece:
+            if first is None and first_text in piece:
                 first = time.perf_counter() - t0
             parts.append(piece)
         body = b"".join(parts)
-        if first is None or b"event: done" not in body:
-            raise ApiError(f"stream without a delta or a done event: {body[:500]!r}")
+        if first is None or end not in body:
+            raise ApiError(f"stream without {first_text!r} or {end!r}: {body[:500]!r}")
         return first, time.perf_counter() - t0, body
 
     def close(self) -> None:

@@ -75,44 +75,95 @@ def summary(values: list[float]) -> dict:
 
 
 # ---------------------------------------------------------------------------------- 1. overhead
+# The direct side is the same client as the gateway side (bench/api.py: http.client, one keep-alive
+# connection) sending the request the service sends, so "added" is the service's own cost.
+DIRECT_FIRST_TEXT = b'"content": "Echo'  # the fake's first chunk carrying text (its reply is "Echo: ...")
+DIRECT_END = b"data: [DONE]"
+
+
 def chat_overhead(ctx: Context) -> dict:
     """Interleaved pairs: one turn through /openai/chat, the same request straight to the fake."""
     size = ctx.size
     agent_id = ctx.new_assistant()
-    direct = openai.OpenAI(base_url=ctx.fake.base_url, api_key="sk-bench", max_retries=0, timeout=30)
+    direct = Api(ctx.fake.base_url, "sk-bench")
     out = {}
     for mode, count in (("blocking", size.pairs), ("streamed", size.stream_pairs)):
-        gateway_times, direct_times, added = [], [], []
-        thread_id, history = None, []
         workers_cpu = ctx.service.workers_cpu()
+        pairs = Pairs(ctx, direct, agent_id, mode)
         for i in range(size.warmup_pairs + count):
             if i % TURNS_PER_THREAD == 0:
-                thread_id = ctx.api.call("POST", "/openai/initialize", {"agent_id": agent_id})["thread_id"]
-                history = []
-            text = f"Question {i}: how are things today?"
-            messages = [{"role": "system", "content": INSTRUCTIONS}, *history,
-                        {"role": "user", "content": text}]
-            body = {"agent_id": agent_id, "thread_id": thread_id, "user_input": text}
-            if mode == "blocking":
-                steps = (lambda: _gateway_turn(ctx.api, body), lambda: _direct_turn(direct, messages))
-            else:
-                steps = (lambda: _gateway_stream(ctx.api, body), lambda: _direct_stream(direct, messages))
-            first, second = steps if i % 2 == 0 else steps[::-1]  # alternate who goes first
-            a, b = first(), second()
-            through_gateway, straight = (a, b) if i % 2 == 0 else (b, a)
-            history += [{"role": "user", "content": text}, {"role": "assistant", "content": "Echo: " + text}]
-            if i >= size.warmup_pairs:
-                gateway_times.append(through_gateway)
-                direct_times.append(straight)
-                added.append(through_gateway - straight)
+                pairs.new_thread()
+            pairs.run(i, record=i >= size.warmup_pairs)
         turns = size.warmup_pairs + count
-        out[mode] = {"pairs": count, "added": summary(added), "gateway": summary(gateway_times),
-                     "direct": summary(direct_times),
+        out[mode] = {"pairs": count, **pairs.figures(),
                      # The workers' CPU per turn (a thread started every 10 turns included): unlike
                      # latency, it does not grow when other processes compete for the cores.
                      "worker_cpu_ms_per_turn": ms((ctx.service.workers_cpu() - workers_cpu) / turns)}
     direct.close()
     return out
+
+
+def history_cost(ctx: Context) -> dict:
+    """The added time of a blocking turn on a thread already holding about 1, 20 and 200 messages:
+    it must grow no faster than linearly (target: at most 1 ms + 5 us per message)."""
+    size = ctx.size
+    agent_id = ctx.new_assistant()
+    direct = Api(ctx.fake.base_url, "sk-bench")
+    out = {}
+    for stored in (1, 20, 200):
+        pairs = Pairs(ctx, direct, agent_id, "blocking")
+        pairs.new_thread()
+        pairs.fill(stored // 2)  # each turn stores two messages
+        count = max(4, size.pairs // 10)
+        for i in range(count):
+            pairs.run(i, record=True)
+        out[str(stored)] = {"pairs": count, "history_messages": [stored // 2 * 2, (stored // 2 + count) * 2],
+                            **pairs.figures()}
+    direct.close()
+    return out
+
+
+class Pairs:
+    """Turns on one thread, each sent through the gateway and straight to the fake in turn, the
+    order alternating pair by pair so the machine's drift hits both sides alike."""
+
+    def __init__(self, ctx: Context, direct: Api, agent_id: str, mode: str) -> None:
+        self.ctx, self.direct, self.agent_id, self.mode = ctx, direct, agent_id, mode
+        self.thread_id, self.history = None, []
+        self.gateway_times, self.direct_times, self.added = [], [], []
+
+    def new_thread(self) -> None:
+        self.thread_id = self.ctx.api.call("POST", "/openai/initialize", {"agent_id": self.agent_id})["thread_id"]
+        self.history = []
+
+    def fill(self, turns: int) -> None:
+        """Turns through the gateway alone: history for the measured pairs to carry."""
+        for i in range(turns):
+            text = f"Earlier question {i}?"
+            _gateway_turn(self.ctx.api, {"agent_id": self.agent_id, "thread_id": self.thread_id, "user_input": text})
+            self.history += [{"role": "user", "content": text}, {"role": "assistant", "content": "Echo: " + text}]
+
+    def run(self, i: int, record: bool) -> None:
+        text = f"Question {i}: how are things today?"
+        messages = [{"role": "system", "content": INSTRUCTIONS}, *self.history, {"role": "user", "content": text}]
+        body = {"agent_id": self.agent_id, "thread_id": self.thread_id, "user_input": text}
+        provider_body = {"model": MODEL, "messages": messages}
+        if self.mode == "blocking":
+            steps = (lambda: _gateway_turn(self.ctx.api, body), lambda: _direct_turn(self.direct, provider_body))
+        else:
+            steps = (lambda: _gateway_stream(self.ctx.api, body), lambda: _direct_stream(self.direct, provider_body))
+        first, second = steps if i % 2 == 0 else steps[::-1]
+        a, b = first(), second()
+        through_gateway, straight = (a, b) if i % 2 == 0 else (b, a)
+        self.history += [{"role": "user", "content": text}, {"role": "assistant", "content": "Echo: " + text}]
+        if record:
+            self.gateway_times.append(through_gateway)
+            self.direct_times.append(straight)
+            self.added.append(through_gateway - straight)
+
+    def figures(self) -> dict:
+        return {"added": summary(self.added), "gateway": summary(self.gateway_times),
+                "direct": summary(self.direct_times)}
 
 
 def _gateway_turn(api: Api, body: dict) -> float:
@@ -124,9 +175,9 @@ def _gateway_turn(api: Api, body: dict) -> float:
     return elapsed
 
 
-def _direct_turn(client: openai.OpenAI, messages: list[dict]) -> float:
+def _direct_turn(direct: Api, body: dict) -> float:
     t0 = time.perf_counter()
-    client.chat.completions.create(model=MODEL, messages=messages)
+    direct.call("POST", "/chat/completions", body)
     return time.perf_counter() - t0
 
 
@@ -135,16 +186,42 @@ def _gateway_stream(api: Api, body: dict) -> float:
     return first
 
 
-def _direct_stream(client: openai.OpenAI, messages: list[dict]) -> float:
+def _direct_stream(direct: Api, body: dict) -> float:
     """Seconds to the first chunk carrying text (the gateway's first delta carries text too)."""
-    t0 = time.perf_counter()
-    first = None
-    stream = client.chat.completions.create(model=MODEL, messages=messages, stream=True,
-                                            stream_options={"include_usage": True})
-    for chunk in stream:
-        if first is None and chunk.choices and chunk.choices[0].delta.content:
-            first = time.perf_counter() - t0
+    first, _, _ = direct.stream("/chat/completions", {**body, "stream": True,
+                                                      "stream_options": {"include_usage": True}},
+                                first_text=DIRECT_FIRST_TEXT, end=DIRECT_END)
     return first
+
+
+def agents_completions(ctx: Context) -> dict:
+    """The agents API's chat/completions with the official openai client on both sides: the
+    gateway's URL for the agent, then the provider's URL, in interleaved pairs."""
+    size = ctx.size
+    agent_id = ctx.new_assistant()
+    gateway = openai.OpenAI(base_url=f"{ctx.service.url}{STATUS_PATH}{agent_id}", api_key=ctx.service.api_key,
+                            max_retries=0, timeout=30)
+    direct = openai.OpenAI(base_url=ctx.fake.base_url, api_key="sk-bench", max_retries=0, timeout=30)
+    times = {"gateway": [], "direct": [], "added": []}
+    for i in range(size.warmup_pairs + size.pairs):
+        messages = [{"role": "user", "content": f"Question {i}?"}]
+        # The gateway adds the agent's instructions; the direct request carries them itself.
+        sides = {"gateway": (gateway, messages),
+                 "direct": (direct, [{"role": "system", "content": INSTRUCTIONS}, *messages])}
+        order = ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway")
+        took = {}
+        for side in order:
+            client, sent = sides[side]
+            t0 = time.perf_counter()
+            client.chat.completions.create(model=MODEL, messages=sent)
+            took[side] = time.perf_counter() - t0
+        if i >= size.warmup_pairs:
+            times["gateway"].append(took["gateway"])
+            times["direct"].append(took["direct"])
+            times["added"].append(took["gateway"] - took["direct"])
+    gateway.close()
+    direct.close()
+    return {"pairs": size.pairs, **{name: summary(values) for name, values in times.items()}}
 
 
 # ---------------------------------------------------------------------------------- 2. concurrency
@@ -249,23 +326,25 @@ def throughput(ctx: Context, has_status_route: bool) -> dict:
     agent_ids = [ctx.new_assistant() for _ in range(10)]
     create = json.dumps({"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS},
                          "type": "CUSTOM"}).encode()
-    targets = {
-        "GET /assistants/{id}": (lambda w, i: ("GET", f"/assistants/{agent_ids[(w + i) % 10]}", None), None),
-        "POST /assistants": (lambda w, i: ("POST", "/assistants", create), None),
+    get_one = (lambda w, i: ("GET", f"/assistants/{agent_ids[(w + i) % 10]}", None), None)
+    targets = {  # name: (clients, request maker, reply check)
+        "GET /assistants/{id}, sequential": (1, *get_one),
+        "GET /assistants/{id}": (size.clients, *get_one),
+        "POST /assistants": (size.clients, lambda w, i: ("POST", "/assistants", create), None),
     }
     if has_status_route:
         targets["GET /agents/{id} (status)"] = (
-            lambda w, i: ("GET", STATUS_PATH + agent_ids[(w + i) % 10], None),
+            size.clients, lambda w, i: ("GET", STATUS_PATH + agent_ids[(w + i) % 10], None),
             lambda reply: b'"AVAILABLE"' in reply.body)
     out = {}
-    for name, (make, check) in targets.items():
-        asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=size.clients,
+    for name, (clients, make, check) in targets.items():
+        asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=clients,
                                 duration=size.throughput_warmup, check=check))
         workers_cpu = ctx.service.workers_cpu()
-        tally = asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=size.clients,
+        tally = asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=clients,
                                         duration=size.throughput_seconds, check=check))
         workers_cpu = ctx.service.workers_cpu() - workers_cpu
-        out[name] = {"clients": size.clients, "requests_per_s": round(tally.completed / tally.elapsed, 1),
+        out[name] = {"clients": clients, "requests_per_s": round(tally.completed / tally.elapsed, 1),
                      "requests": tally.completed, "errors": tally.errors, "failures": dict(tally.failures),
                      **summary(tally.latencies),
                      "generator_cpu_share": round(tally.generator_cpu / tally.elapsed, 3),

@@ -10,7 +10,8 @@ import pytest
 from bench.scenarios import STATUS_PATH  # noqa: F401  (the harness imports cleanly)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ("chat_overhead", "status_cost", "throughput", "concurrent_turns", "open_streams")
+SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "status_cost", "throughput",
+            "concurrent_turns", "open_streams")
 
 pytestmark = pytest.mark.slow
 
@@ -26,9 +27,12 @@ def test_quick_bench_runs_every_measurement(tmp_path):
     for section in SECTIONS:
         assert "failed" not in run[section], (section, run[section])
     assert run["chat_overhead"]["blocking"]["added"]["median_ms"] is not None
+    assert set(run["history_cost"]) == {"1", "20", "200"}
+    assert run["history_cost"]["200"]["history_messages"][0] == 200
+    assert run["agents_completions"]["added"]["median_ms"] is not None
     assert run["concurrent_turns"]["errors"] == 0 and run["open_streams"]["errors"] == 0
     assert run["open_streams"]["completed"] == run["open_streams"]["streams"]
     calls = run["status_cost"]["cold"]["provider_calls"] + run["status_cost"]["warm"]["provider_calls"]
     assert 1 <= calls <= run["status_cost"]["workers"]  # the models list: once per worker per cache TTL
-    assert all(size > 0 for size in run["memory"]["idle_mb"])
+    assert all(size > 0 for size in run["memory"]["idle_mb"] + run["memory"]["idle_pss_mb"])
     assert "| figure | target | SQLite |" in done.stdout  # the table
