@@ -112,8 +112,8 @@ def openai_chat(body):
     - 409 Conflict: A turn is in progress on this thread.
     - 429, 502, 504: The provider rate-limited the turn, failed, or did not answer in time.
     """
-    assistant = assistants.get_assistant(body["agent_id"])
-    thread = threads.find_thread(body["thread_id"], assistant)
+    thread = threads.find_agent_thread(body["agent_id"], body["thread_id"])
+    assistant = thread.assistant
     turn = turns.TurnInput(text=body.get("user_input") or body.get("message"),
                            tool_outputs=body.get("tool_outputs") or [])
     if body["stream"]:

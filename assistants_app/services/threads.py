@@ -1,10 +1,12 @@
 """Threads: the conversations API's threads and the agents API's sessions (one Thread model behind both)."""
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from ..errors import NotFound
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread
 from . import is_plausible_id, owned_select, release_connection, tenant
+from .assistants import get_assistant
 from .credentials import backend_api, connection_for
 from .sessions import current_time, is_expired
 
@@ -21,6 +23,24 @@ def start_thread(assistant: Assistant) -> Thread:
     return thread
 
 
+# A turn's thread with its assistant (and the assistant's credential) in one query.
+WITH_ASSISTANT = (select(Thread).options(joinedload(Thread.assistant))
+                  .where(Thread.id == bindparam("id"), Thread.tenant == bindparam("tenant")))
+
+
+def find_agent_thread(agent_id: str, thread_id: str) -> Thread:
+    """The caller's thread of agent ``agent_id`` (its id or details.id), its assistant loaded with
+    it: one query where get_assistant() and find_thread() take two. A thread that is not that
+    agent's gets their answers, in their order (an unknown agent first)."""
+    thread = None
+    if is_plausible_id(thread_id):
+        thread = db.session.scalar(WITH_ASSISTANT, {"id": thread_id, "tenant": tenant()})
+    if thread is None or agent_id not in (thread.assistant.id, thread.assistant.details_id):
+        return find_thread(thread_id, get_assistant(agent_id))
+    _check_not_expired(thread)
+    return thread
+
+
 def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
     """The caller's thread (of this assistant, when given); 404 when missing or expired."""
     thread = None
@@ -28,10 +48,14 @@ def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
         thread = db.session.scalar(owned_select(Thread), {"id": thread_id, "tenant": tenant()})
     if thread is None or (assistant is not None and thread.assistant_id != assistant.id):
         raise NotFound(f"No thread {thread_id[:128]!r} for this agent.")
-    if is_expired(thread):
-        raise NotFound(f"Thread {thread_id!r} expired: it was not used for more than "
-                       f"{thread.assistant.session_max_ttl} seconds. Start a new one.")
+    _check_not_expired(thread)
     return thread
+
+
+def _check_not_expired(thread: Thread) -> None:
+    if is_expired(thread):
+        raise NotFound(f"Thread {thread.id!r} expired: it was not used for more than "
+                       f"{thread.assistant.session_max_ttl} seconds. Start a new one.")
 
 
 def delete_thread(thread: Thread) -> None:
