@@ -27,7 +27,7 @@ def test_quick_bench_runs_every_measurement(tmp_path):
     for section in SECTIONS:
         assert "failed" not in run[section], (section, run[section])
     assert run["chat_overhead"]["blocking"]["added"]["median_ms"] is not None
-    assert set(run["history_cost"]) == {"1", "20", "200"}
+    assert {"1", "20", "200"} <= set(run["history_cost"])
     assert run["history_cost"]["200"]["history_messages"][0] == 200
     assert run["agents_completions"]["added"]["median_ms"] is not None
     assert run["concurrent_turns"]["errors"] == 0 and run["open_streams"]["errors"] == 0
