@@ -17,3 +17,49 @@ keepalive = 5
 # gunicorn 27's control socket defaults to one path per user: two services on a host collide.
 control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request itself
+
+# Prometheus multiprocess mode (assistants_app/metrics.py): every worker writes its metrics to files
+# in one directory, which GET /metrics sums. Set before any worker starts; emptied at start and removed
+# at exit when made here (of an operator's own PROMETHEUS_MULTIPROC_DIR, only the *.db files go).
+_made_metrics_directory = None
+
+
+def _prepare_metrics_directory():
+    global _made_metrics_directory
+    import glob
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # the operator's: only last run's metric files go
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+    else:
+        directory = _made_metrics_directory = tempfile.mkdtemp(prefix="assistants-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def _remove_metrics_directory():
+    import shutil
+
+    if _made_metrics_directory:
+        shutil.rmtree(_made_metrics_directory, ignore_errors=True)
+
+
+def _metrics_child_exit(worker):
+    """A dead worker's live gauges (open streams) stop counting; its counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_starting(server):
+    _prepare_metrics_directory()
+
+
+def child_exit(server, worker):
+    _metrics_child_exit(worker)
+
+
+def on_exit(server):
+    _remove_metrics_directory()

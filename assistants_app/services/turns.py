@@ -26,7 +26,7 @@ from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, utcnow
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
 from . import commit_keeping_loaded, release_connection
-from . import history
+from . import history, usage
 from .assistants import function_tools
 from .credentials import connection_for
 from .sessions import current_time
@@ -60,34 +60,38 @@ class TurnOutcome:
 
 def complete(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> TurnOutcome:
     """A blocking turn, on ``thread`` or (None) stateless."""
-    if thread is None:
-        conn, request = _stateless(assistant, turn)
-        release_connection()
-        return TurnOutcome(openai_adapter.run_turn(conn, request))
-    with ThreadTurn(thread, turn) as owner:
-        done = openai_adapter.run_turn(owner.conn, owner.request)
-        return TurnOutcome(done, thread, owner.record(done))
+    with usage.start_turn(assistant, thread) as meter:
+        if thread is None:
+            conn, request = _stateless(assistant, turn)
+            release_connection()
+            outcome = TurnOutcome(openai_adapter.run_turn(conn, request))
+            meter.record(outcome.done)
+        else:
+            with ThreadTurn(thread, turn) as owner:
+                done = openai_adapter.run_turn(owner.conn, owner.request)
+                outcome = TurnOutcome(done, thread, owner.record(done))
+        meter.ended(outcome.done)
+    return outcome
 
 
 def stream(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> "TurnStream":
     """A streamed turn. The lock, the input and the provider's first answer are checked before
     this returns: a busy thread, bad input or a provider that fails at once raise here, so the
     route answers them with a plain status rather than inside a stream."""
-    owner = None
-    if thread is None:
-        conn, request = _stateless(assistant, turn)
-        release_connection()
-    else:
-        owner = ThreadTurn(thread, turn).__enter__()
-        conn, request = owner.conn, owner.request
-    try:
-        items = openai_adapter.stream_turn(conn, request)
-        first = next(items)
-    except BaseException:
-        if owner is not None:
+    with usage.start_turn(assistant, thread) as meter:
+        if thread is None:  # the meter records a stateless turn's usage; a ThreadTurn, a thread's
+            owner, (conn, request) = meter, _stateless(assistant, turn)
+            release_connection()
+        else:
+            owner = ThreadTurn(thread, turn).__enter__()
+            conn, request = owner.conn, owner.request
+        try:
+            items = openai_adapter.stream_turn(conn, request)
+            first = next(items)
+        except BaseException:
             owner.__exit__(None, None, None)
-        raise
-    return TurnStream(first, items, owner, thread)
+            raise
+    return TurnStream(first, items, owner, thread, meter.streaming())
 
 
 class TurnStream:
@@ -96,8 +100,8 @@ class TurnStream:
     went away, or the route is done) frees the lock of a turn that did not finish."""
 
     def __init__(self, first: TextDelta | TurnDone, items: Iterator[TextDelta | TurnDone],
-                 owner: "ThreadTurn | None", thread: Thread | None):
-        self._first, self._items, self._owner, self._thread = first, items, owner, thread
+                 owner: "ThreadTurn | usage.TurnMeter", thread: Thread | None, meter: usage.TurnMeter):
+        self._first, self._items, self._owner, self._thread, self._meter = first, items, owner, thread, meter
         self.outcome: TurnOutcome | None = None
         self._pieces = self._read()
 
@@ -110,15 +114,16 @@ class TurnStream:
                 if isinstance(item, TextDelta):
                     yield item.text
                 else:
-                    reply = self._owner.record(item) if self._owner is not None else None
+                    reply = self._owner.record(item)
                     self.outcome = TurnOutcome(item, self._thread, reply)
+                    self._meter.ended(item)
         finally:
             self._finish()
 
     def _finish(self) -> None:
         self._items.close()  # the provider's stream: its connection goes back, or is dropped, now
-        if self._owner is not None:
-            self._owner.__exit__(None, None, None)  # frees the lock unless the turn was recorded
+        self._owner.__exit__(None, None, None)  # frees a thread's lock unless the turn was recorded
+        self._meter.stream_closed()  # a stream that did not end (the provider failed, the client left) failed
 
     def close(self) -> None:
         self._pieces.close()
@@ -164,7 +169,7 @@ class ThreadTurn:
 
     def record(self, done: TurnDone) -> Message:
         """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-        reply = _record(self.thread, self.new_messages, self.reduction, done)
+        reply = _record(self.thread, self.new_messages, self.reduction, done, self.request.model)
         self.finished = True
         return reply
 
@@ -265,7 +270,7 @@ def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
 
 
 def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.Reduction | None,
-            done: TurnDone) -> Message:
+            done: TurnDone, model: str) -> Message:
     if thread not in db.session:  # a streamed turn may end in another database session than it began
         thread = db.session.get(Thread, thread.id)
     history.apply_reduction(thread, reduction)
@@ -281,6 +286,7 @@ def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.
     thread.last_active_at = current_time()
     thread.turn_token = None
     thread.turn_started_at = None
+    usage.add_usage(tenant=thread.tenant, assistant_id=thread.assistant_id, model=model, done=done)
     log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
     db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
