@@ -111,10 +111,3 @@ def exposition() -> tuple[bytes, str]:
     else:
         registry = REGISTRY
     return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def mark_process_dead(pid: int) -> None:
-    """gunicorn's child_exit: drop a dead worker's live gauges (its counters stay counted)."""
-    directory = multiprocess_directory()
-    if directory:
-        multiprocess.mark_process_dead(pid, directory)

@@ -213,3 +213,13 @@ def test_set_budget_on_an_existing_key(app, client, auth, fake):
         assert runner.invoke(args=["api-keys", "set-budget", str(key_id), *args]).exit_code == 2, args
     result = runner.invoke(args=["api-keys", "set-budget", "999999", "--none"])
     assert result.exit_code == 1 and "No API key" in result.output
+
+
+def test_a_turn_outside_a_request_names_its_api(app):
+    """A background turn (Assistants v2 runs) has no request: it passes its api, else "other"."""
+    from assistants_app.services import usage as service
+
+    with app.app_context():
+        assert service.current_api() == "other"
+    with app.test_request_context("/usage"):
+        assert service.current_api() == "usage"
