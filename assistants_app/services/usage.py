@@ -1,10 +1,11 @@
 """Token usage: one TokenUsage row per recorded turn of every API, daily token budgets per API key,
 and the turn metrics (assistants_chat_turns_total...) of each turn.
 
-    usage.check_budget()                 # before a turn: 429 once the key's budget for today is used
-    meter = usage.TurnMeter(backend)     # times the turn; meter.ended(outcome) or meter.failed(err)
-    usage.add_usage(...)                 # the row, into the turn's own commit (the caller commits)
-    usage.record_usage(...)              # the row in a small transaction of its own (stateless turns)
+    with usage.start_turn(assistant, thread) as meter:   # check_budget() (429 once today's budget is used),
+        ...                                             # then time the turn; an exception ends it failed
+        meter.ended(done)                               # ok / requires_action, and its tokens
+    usage.add_usage(tenant=..., assistant_id=..., model=..., done=done)   # the row, in the caller's commit
+    usage.record_usage(...)                             # the row in a small transaction of its own
 
 A failed turn records nothing: rows are added only where a turn's reply is recorded."""
 import time
