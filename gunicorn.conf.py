@@ -18,6 +18,53 @@ keepalive = 5
 control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request itself
 
+# Prometheus multiprocess mode (assistants_app/metrics.py): every worker writes its metrics to files
+# in one directory, which GET /metrics sums. Set when this file is read, before the app is preloaded
+# (prometheus_client reads it at import); emptied then and removed at exit when made here (of an
+# operator's own PROMETHEUS_MULTIPROC_DIR, only the *.db files go).
+_made_metrics_directory = None
+
+
+def _prepare_metrics_directory():
+    global _made_metrics_directory
+    import glob
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # the operator's: only last run's metric files go
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+    else:
+        directory = _made_metrics_directory = tempfile.mkdtemp(prefix="assistants-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+_prepare_metrics_directory()
+
+
+def _remove_metrics_directory():
+    import shutil
+
+    if _made_metrics_directory:
+        shutil.rmtree(_made_metrics_directory, ignore_errors=True)
+
+
+def _metrics_child_exit(worker):
+    """A dead worker's live gauges (open streams) stop counting; its counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    _metrics_child_exit(worker)
+
+
+def on_exit(server):
+    _remove_metrics_directory()
+
+
 # The app is imported once, in the master, and the workers share its pages (copy-on-write): a
 # worker's own memory (PSS) is then what it adds. gevent patches the standard library first, as
 # its worker would after the fork, so nothing imported here keeps an unpatched socket or lock.

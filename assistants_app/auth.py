@@ -25,9 +25,10 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(name: str, tenant: str = "default") -> tuple[ApiKey, str]:
+def create_api_key(name: str, tenant: str = "default", daily_token_budget: int | None = None) -> tuple[ApiKey, str]:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, tenant=tenant, key_digest=digest(key), key_prefix=key[:12])
+    row = ApiKey(name=name, tenant=tenant, key_digest=digest(key), key_prefix=key[:12],
+                 daily_token_budget=daily_token_budget)
     db.session.add(row)
     db.session.commit()
     return row, key
@@ -40,7 +41,7 @@ def revoke_api_key(row: ApiKey) -> None:
 
 
 class KeyCache(dict):
-    """Known keys' tenants by digest, each until its expiry (an app's own)."""
+    """Known keys' (tenant, id, daily token budget) by digest, each until its expiry (an app's own)."""
 
     def __init__(self):
         super().__init__()
@@ -55,7 +56,8 @@ class ApiKeyAuth:
         app.before_request(require_api_key)
 
 
-def _tenant_for(key: str) -> str | None:
+def _key_for(key: str) -> tuple | None:
+    """(tenant, key id, daily token budget) of a valid key; None for an unknown or revoked one."""
     key_digest = digest(key)
     cache = current_app.extensions[EXTENSION]
     hit = cache.get(key_digest)
@@ -65,11 +67,12 @@ def _tenant_for(key: str) -> str | None:
     # The index found the row by digest; compare again in constant time all the same.
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_digest, key_digest):
         return None
+    found = (row.tenant, row.id, row.daily_token_budget)
     with cache.lock:
         if len(cache) > 10_000:
             cache.clear()
-        cache[key_digest] = (row.tenant, time.monotonic() + KEY_CACHE_SECONDS)
-    return row.tenant
+        cache[key_digest] = (found, time.monotonic() + KEY_CACHE_SECONDS)
+    return found
 
 
 def unauthorized(message: str):
@@ -89,11 +92,13 @@ def require_api_key():
     """before_request: every route but the public ones needs a valid Bearer key."""
     if request.endpoint is None or request.blueprint in PUBLIC_BLUEPRINTS or request.method == "OPTIONS":
         return None
+    if request.blueprint == "metrics" and current_app.config["METRICS_PUBLIC"]:
+        return None
     key = bearer_key()
     if key is None:
         return unauthorized("Missing Bearer API key: send 'Authorization: Bearer <api key>'.")
-    tenant = _tenant_for(key)
-    if tenant is None:
+    found = _key_for(key)
+    if found is None:
         return unauthorized("Invalid or revoked API key.")
-    g.tenant = tenant
+    g.tenant, g.api_key_id, g.daily_token_budget = found
     return None

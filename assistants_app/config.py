@@ -26,6 +26,7 @@ ENVIRONMENT_SETTINGS = {
     "PROVIDER_MAX_REPLY_BYTES": int,
     "PROVIDER_MAX_TURN_BYTES": int,
     "MODELS_CACHE_MAX_BYTES": int,
+    "METRICS_PUBLIC": bool,
 }
 
 
@@ -64,6 +65,8 @@ class DefaultConfig:
     # cookie, so allowing any origin exposes nothing. Comma-separated origins to narrow it.
     CORS_ORIGINS = "*"
     LOG_LEVEL = "INFO"
+    # GET /metrics needs an API key unless this is set (a scraper on a private network).
+    METRICS_PUBLIC = False
 
     API_TITLE = "assistants_app"
     API_VERSION = "1.0"

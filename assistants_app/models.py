@@ -5,7 +5,7 @@ import secrets
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +58,8 @@ class ApiKey(db.Model):
     key_prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tokens (prompt + completion) the key's turns may use per UTC day; None: no limit.
+    daily_token_budget: Mapped[int | None] = mapped_column()
 
 
 class Credential(db.Model):
@@ -186,3 +188,26 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     thread: Mapped[Thread] = relationship(back_populates="messages")
+
+
+class TokenUsage(db.Model):
+    """One recorded turn's tokens: a ledger row, written in the turn's own commit. No foreign keys:
+    usage outlives the assistants and keys it names (billing still needs a deleted assistant's)."""
+
+    __tablename__ = "token_usage"
+    __table_args__ = (
+        # GET /usage: a tenant's rows in a time range (its tokens in the index: no table reads for ?group_by=day).
+        Index("ix_token_usage_tenant_created_at", "tenant", "created_at", "prompt_tokens", "completion_tokens"),
+        # Daily token budgets: a key's rows since midnight UTC.
+        Index("ix_token_usage_api_key_id_created_at", "api_key_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    tenant: Mapped[str] = mapped_column(String(100))
+    api_key_id: Mapped[int | None] = mapped_column()
+    api: Mapped[str] = mapped_column(String(32))  # "conversations" | "agents" | ...
+    assistant_id: Mapped[str] = mapped_column(String(36))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_tokens: Mapped[int] = mapped_column()
+    completion_tokens: Mapped[int] = mapped_column()

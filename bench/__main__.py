@@ -15,11 +15,11 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from . import report, scenarios
+from . import report, scenarios, turn_cost
 from .processes import ROOT, FakeProvider, bench_service, start_service
 
 SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "status_cost", "throughput",
-            "concurrent_turns", "open_streams")
+            "concurrent_turns", "open_streams", "turn_cost")
 
 
 def machine() -> dict:
@@ -66,7 +66,9 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
             started = time.monotonic()
             print(f"[bench] {name}: {section}...", file=sys.stderr, flush=True)
             try:
-                if section == "throughput":
+                if section == "turn_cost":  # in a process of its own, on this database
+                    result[section] = turn_cost.measure(url, size is scenarios.QUICK)
+                elif section == "throughput":
                     result[section] = scenarios.throughput(ctx, has_status_route)
                 elif section == "status_cost" and not has_status_route:
                     result[section] = {"pending": "the seed-003 routes are not in the app yet"}

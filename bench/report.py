@@ -132,6 +132,18 @@ def rows(run: dict) -> list[tuple[str, str, str]]:
                     f"{status['cold']['provider_calls']} from a cold cache ({status['workers']} workers), "
                     f"{status['warm']['provider_calls']} warm, "
                     f"{status['cold']['errors'] + status['warm']['errors']} errors"))
+    cost = run.get("turn_cost")
+    problem = _failed(cost)
+    label = "metrics + usage record, cost per chat turn"
+    if problem:
+        out.append((label, "< 0.1 ms", problem))
+    else:
+        turn = (overhead or {}).get("blocking", {}).get("gateway", {}).get("median_ms") if not _failed(overhead) else None
+        share = f", {cost['total_ms_per_turn'] / turn:.1%} of a {_n(turn)} ms turn" if turn else ""
+        out.append((label, "< 0.1 ms",
+                    f"{_n(cost['total_ms_per_turn'], 3)} ms: metrics {_n(cost['metrics_us_per_turn'], 1)} µs, "
+                    f"usage row {_n(cost['usage_us_per_turn'], 1)} µs (commit {_n(cost['commit_without_usage_us'], 0)}"
+                    f" → {_n(cost['commit_with_usage_us'], 0)} µs){share} {_mark(cost['total_ms_per_turn'] < 0.1)}"))
     return out
 
 

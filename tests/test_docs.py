@@ -27,7 +27,8 @@ from request_examples import REQUEST_EXAMPLES  # noqa: E402
 
 # Served by Flask and flask-smorest themselves (static files, the OpenAPI document, Swagger UI),
 # and the playground page (docs/playground.rst).
-NOT_API_RULES = ("/openapi.json", "/docs", "/")
+# /metrics: Prometheus' text format, for a scraper (docs/operations.rst), not the JSON API.
+NOT_API_RULES = ("/openapi.json", "/docs", "/", "/metrics")
 NOT_API_PREFIXES = ("/static/", "/docs/assets/", "/playground/")
 SEED_003_PREFIX = f"{SEED_003}/"
 OPENAI_ROUTES = ("initialize", "openai_chat", "delete_agent_route", "get_models")

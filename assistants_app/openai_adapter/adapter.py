@@ -4,12 +4,14 @@ cache in ``app.extensions["openai_adapter"]``; every method finds them through
 app state when it is called: the iterator it returns may run outside the app context."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Iterator
 
 from flask import current_app
 
+from .. import metrics
 from . import assistants, chat_completions, responses
 from .addresses import AddressPolicy
 from .calls import Call, Settings
@@ -24,6 +26,26 @@ BACKENDS = {"chat_completions": chat_completions, "responses": responses, "assis
 # What a model id looks like: a list of anything else (an internal service's reply) is not shown.
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
 MAX_MODELS = 2000
+
+
+def counted(method):
+    """assistants_provider_errors_total counts each failed operation once, by kind."""
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except ProviderError as err:
+            metrics.count_provider_error(err.kind)
+            raise
+    return call
+
+
+def counted_stream(items: Iterator) -> Iterator:
+    try:
+        yield from items
+    except ProviderError as err:
+        metrics.count_provider_error(err.kind)
+        raise
 
 
 class AdapterState:
@@ -82,6 +104,7 @@ class OpenAIAdapter:
             raise ValueError(f"unknown api {conn.api!r}; expected one of {', '.join(BACKENDS)}") from None
 
     # ------------------------------------------------------------------ models
+    @counted
     def list_models(self, conn: Connection, *, timeout: float | None = None) -> list[str]:
         """The provider's model ids, sorted: only ids that look like model names, at most
         MAX_MODELS. ``timeout`` replaces OPENAI_TIMEOUT (status checks)."""
@@ -92,14 +115,17 @@ class OpenAIAdapter:
             return sorted(ids)[:MAX_MODELS]
 
     # ------------------------------------------------------------------ remote assistants
+    @counted
     def create_remote_assistant(self, conn: Connection, spec: AssistantSpec) -> str:
         client, call = self._begin(conn, f"model '{spec.model}'")
         return assistants.create_assistant(client, spec, call)
 
+    @counted
     def update_remote_assistant(self, conn: Connection, remote_id: str, spec: AssistantSpec) -> None:
         client, call = self._begin(conn, f"remote assistant '{remote_id}'", lookup=True)
         assistants.update_assistant(client, remote_id, spec, call)
 
+    @counted
     def delete_remote_assistant(self, conn: Connection, remote_id: str) -> None:
         """Deletes the remote assistant; one the provider no longer has counts as deleted."""
         client, call = self._begin(conn, f"remote assistant '{remote_id}'", lookup=True)
@@ -109,6 +135,7 @@ class OpenAIAdapter:
             if exc.kind != "not_found":
                 raise
 
+    @counted
     def remote_assistant_metadata(self, conn: Connection, remote_id: str, *,
                                   timeout: float | None = None) -> dict[str, str] | None:
         """The remote assistant's metadata, or None when the provider has no such assistant."""
@@ -121,6 +148,7 @@ class OpenAIAdapter:
             raise
 
     # ------------------------------------------------------------------ remote threads
+    @counted
     def create_remote_thread(self, conn: Connection) -> str | None:
         """A conv_ id (responses), a thread_ id (assistants), or None (chat_completions: no call)."""
         backend = self._backend(conn)
@@ -143,6 +171,7 @@ class OpenAIAdapter:
                 log.warning("could not delete remote thread %s: %s", remote_id, exc.message)
 
     # ------------------------------------------------------------------ turns
+    @counted
     def run_turn(self, conn: Connection, req: TurnRequest) -> TurnDone:
         """One blocking turn. chat_completions and responses send a real non-streamed request."""
         backend = self._backend(conn)
@@ -155,4 +184,4 @@ class OpenAIAdapter:
         committing to a 200 to answer early failures (429, 401...) with a proper status."""
         backend = self._backend(conn)
         client, call = self._begin(conn, f"model '{req.model}'", turn=True)
-        return backend.stream_turn(client, req, call)
+        return counted_stream(backend.stream_turn(client, req, call))

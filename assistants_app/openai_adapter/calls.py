@@ -10,6 +10,8 @@ from typing import Callable, Iterator, TypeVar
 import httpx2
 import openai
 
+from .. import metrics
+
 from .errors import ProviderError, known_code, retry_after_seconds, timed_out, translate, where
 from .transport import ReadBudget, budget_applied
 
@@ -94,15 +96,19 @@ class Call:
         attempt = 0
         while True:
             self.reading.received = 0
+            timeout = self.timeout()
+            started = time.perf_counter()
             try:
                 with budget_applied(self.reading):
-                    return request(self.timeout())
+                    return request(timeout)
             except ProviderError:
                 raise
             except Exception as exc:
                 wait = None if self.reading.refused or self.reading.too_large else self._retry_wait(exc, attempt)
                 if wait is None:
                     raise self.error(exc) from None
+            finally:  # each attempt is one provider request
+                metrics.observe_provider_request(self.conn.api, time.perf_counter() - started)
             attempt += 1
             time.sleep(wait)
 

@@ -6,6 +6,7 @@ from .credentials import blp as credentials
 from .openai_routes import blp as openai
 from .playground import blp as playground
 from .public import blp as health, assets
+from .usage import blp as usage
 
 BLUEPRINTS = (
     (health, {}),
@@ -13,5 +14,6 @@ BLUEPRINTS = (
     (assistants, {}),
     *((agents.blp, {"name": name, "url_prefix": prefix}) for name, prefix in agents.MOUNTS),
     (openai, {}),
+    (usage, {}),
 )
 FLASK_BLUEPRINTS = (assets, playground)

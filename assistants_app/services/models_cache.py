@@ -1,5 +1,6 @@
 """The provider answers worth remembering briefly (answer_cache.py): a credential's model
 list, and whether a remote assistant still exists."""
+from .. import metrics
 from ..extensions import openai_adapter, provider_answers
 from ..models import Credential
 from ..openai_adapter import Connection
@@ -12,8 +13,17 @@ def _key(conn: Connection, remote_id: str | None = None) -> str:
 
 
 def cached_models(conn: Connection, *, timeout: float | None = None) -> list[str]:
-    """The provider's model ids."""
-    return provider_answers.answer(_key(conn), lambda: openai_adapter.list_models(conn, timeout=timeout))
+    """The provider's model ids (assistants_models_cache_total: a miss when the provider was asked)."""
+    asked = []
+
+    def ask():
+        asked.append(True)
+        return openai_adapter.list_models(conn, timeout=timeout)
+
+    try:
+        return provider_answers.answer(_key(conn), ask)
+    finally:
+        metrics.count_models_lookup(hit=not asked)
 
 
 def models_of(credential: Credential | None) -> list[str]:

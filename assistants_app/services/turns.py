@@ -23,7 +23,7 @@ from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, new_token_id, utcnow
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
 from . import commit_keeping_loaded, release_connection
-from . import history, turn_lock
+from . import history, turn_lock, usage
 from .assistants import function_tools
 from .credentials import connection_for
 from .sessions import current_time
@@ -57,34 +57,38 @@ class TurnOutcome:
 
 def complete(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> TurnOutcome:
     """A blocking turn, on ``thread`` or (None) stateless."""
-    if thread is None:
-        conn, request = _stateless(assistant, turn)
-        release_connection()
-        return TurnOutcome(openai_adapter.run_turn(conn, request))
-    with ThreadTurn(thread, turn) as owner:
-        done = openai_adapter.run_turn(owner.conn, owner.request)
-        return TurnOutcome(done, thread, owner.record(done))
+    with usage.start_turn(assistant, thread) as meter:
+        if thread is None:
+            conn, request = _stateless(assistant, turn)
+            release_connection()
+            outcome = TurnOutcome(openai_adapter.run_turn(conn, request))
+            meter.record(outcome.done)
+        else:
+            with ThreadTurn(thread, turn) as owner:
+                done = openai_adapter.run_turn(owner.conn, owner.request)
+                outcome = TurnOutcome(done, thread, owner.record(done))
+        meter.ended(outcome.done)
+    return outcome
 
 
 def stream(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> "TurnStream":
     """A streamed turn. The lock, the input and the provider's first answer are checked before
     this returns: a busy thread, bad input or a provider that fails at once raise here, so the
     route answers them with a plain status rather than inside a stream."""
-    owner = None
-    if thread is None:
-        conn, request = _stateless(assistant, turn)
-        release_connection()
-    else:
-        owner = ThreadTurn(thread, turn).__enter__()
-        conn, request = owner.conn, owner.request
-    try:
-        items = openai_adapter.stream_turn(conn, request)
-        first = next(items)
-    except BaseException:
-        if owner is not None:
+    with usage.start_turn(assistant, thread) as meter:
+        if thread is None:  # the meter records a stateless turn's usage; a ThreadTurn, a thread's
+            owner, (conn, request) = meter, _stateless(assistant, turn)
+            release_connection()
+        else:
+            owner = ThreadTurn(thread, turn).__enter__()
+            conn, request = owner.conn, owner.request
+        try:
+            items = openai_adapter.stream_turn(conn, request)
+            first = next(items)
+        except BaseException:
             owner.__exit__(None, None, None)
-        raise
-    return TurnStream(first, items, owner, thread)
+            raise
+    return TurnStream(first, items, owner, thread, meter.streaming())
 
 
 class TurnStream:
@@ -93,8 +97,8 @@ class TurnStream:
     went away, or the route is done) frees the lock of a turn that did not finish."""
 
     def __init__(self, first: TextDelta | TurnDone, items: Iterator[TextDelta | TurnDone],
-                 owner: "ThreadTurn | None", thread: Thread | None):
-        self._first, self._items, self._owner, self._thread = first, items, owner, thread
+                 owner: "ThreadTurn | usage.TurnMeter", thread: Thread | None, meter: usage.TurnMeter):
+        self._first, self._items, self._owner, self._thread, self._meter = first, items, owner, thread, meter
         self.outcome: TurnOutcome | None = None
         self._pieces = self._read()
 
@@ -107,15 +111,16 @@ class TurnStream:
                 if isinstance(item, TextDelta):
                     yield item.text
                 else:
-                    reply = self._owner.record(item) if self._owner is not None else None
+                    reply = self._owner.record(item)
                     self.outcome = TurnOutcome(item, self._thread, reply)
+                    self._meter.ended(item)
         finally:
             self._finish()
 
     def _finish(self) -> None:
         self._items.close()  # the provider's stream: its connection goes back, or is dropped, now
-        if self._owner is not None:
-            self._owner.__exit__(None, None, None)  # frees the lock unless the turn was recorded
+        self._owner.__exit__(None, None, None)  # frees a thread's lock unless the turn was recorded
+        self._meter.stream_closed()  # a stream that did not end (the provider failed, the client left) failed
 
     def close(self) -> None:
         self._pieces.close()
@@ -142,7 +147,8 @@ class ThreadTurn:
 
     def record(self, done: TurnDone) -> Message:
         """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-        reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done)
+        reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done,
+                        self.request.model)
         self.finished = True
         return reply
 
@@ -219,7 +225,7 @@ def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dic
 
 
 def _record(thread: Thread, token: str, last_position: int, new_messages: list[ChatMessage],
-            reduction: history.Reduction | None, done: TurnDone) -> Message:
+            reduction: history.Reduction | None, done: TurnDone, model: str) -> Message:
     """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
     the new messages and the reply in one INSERT; then one commit. Core statements, not the
     ORM's unit of work: this runs on every turn."""
@@ -236,6 +242,7 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
     rows = [_row(thread.id, position + offset, message, created_at)
             for offset, message in enumerate([*new_messages, reply])]
     db.session.execute(insert(Message), rows)
+    usage.add_usage(tenant=thread.tenant, assistant_id=thread.assistant_id, model=model, done=done)
     log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread holds what was written: answering costs no query
     if thread in db.session:  # a streamed turn may end in another database session than it began

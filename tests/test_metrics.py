@@ -1,0 +1,219 @@
+"""GET /metrics: auth, every family the issue names, counts that follow what happened, and no
+content or secret in it. In one process (no gunicorn) the metrics are the process's: each test
+compares before and after. Then the real service, gunicorn with two workers (tests/live_server.py)
+and the multiprocess directory gunicorn.conf.py makes: one scrape, through either worker, holds
+both workers' counts, and a killed worker's counts stay."""
+import json
+import os
+import signal
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
+
+from assistants_app.extensions import db
+from assistants_app.models import Thread
+
+from .fake_openai import Fault
+from .helpers import AGENTS, create_agent, user
+
+FAMILIES = ("assistants_http_requests", "assistants_http_request_duration_seconds", "assistants_chat_turns",
+            "assistants_chat_turn_duration_seconds", "assistants_provider_request_duration_seconds",
+            "assistants_provider_errors", "assistants_tokens", "assistants_active_streams",
+            "assistants_models_cache")
+SECRET_WORDS = "zebra-quartz-violin"
+
+
+def samples(text: str) -> dict:
+    """{(sample name, frozenset of labels): value} of a scrape."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(scrape: dict, name: str, **labels) -> float:
+    return scrape.get((name, frozenset(labels.items())), 0.0)
+
+
+def scrape(client, auth) -> tuple[dict, str]:
+    response = client.get("/metrics", headers=auth)
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    return samples(text), text
+
+
+def test_metrics_need_an_api_key_unless_public(make_app, auth):
+    client = make_app().test_client()
+    for headers in ({}, {"Authorization": "Bearer sk-asst-wrong"}):
+        response = client.get("/metrics", headers=headers)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert response.json["code"] == 401
+    assert client.get("/metrics", headers=auth).status_code == 200
+    public = make_app(METRICS_PUBLIC=True).test_client()
+    response = public.get("/metrics")
+    assert response.status_code == 200
+    assert {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))} >= set(FAMILIES)
+
+
+def test_counts_follow_turns_provider_calls_and_requests(app, client, auth, fake):
+    before, _ = scrape(client, auth)
+    agent = create_agent(client, auth, instructions=SECRET_WORDS)  # its status: the model list, a cache miss
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    turn = {"agent_id": agent["id"], "thread_id": thread_id, "user_input": f"tell me {SECRET_WORDS}"}
+    replies = [client.post("/openai/chat", headers=auth, json=turn),
+               client.post("/openai/chat", headers=auth, json={**turn, "stream": True})]
+    assert [r.status_code for r in replies] == [200, 200]
+    streamed_done = json.loads(replies[1].get_data(as_text=True).split("event: done\ndata: ", 1)[1])
+    fake.add_fault(Fault("status", status=500, times=2))  # one retry (OPENAI_MAX_RETRIES=1), then the error
+    assert client.post("/openai/chat", headers=auth, json=turn).status_code == 502
+    with app.app_context():  # a turn held by someone else: 409
+        db.session.execute(update(Thread).values(turn_token="held", turn_started_at=db.func.now()))
+        db.session.commit()
+    assert client.post("/openai/chat", headers=auth, json=turn).status_code == 409
+    fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
+    stateless = client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=auth, json={
+        "messages": [user("hi")], "tools": [{"type": "function", "function": {"name": "lookup"}}]})
+    assert stateless.json["choices"][0]["finish_reason"] == "tool_calls"
+    for _ in range(2):
+        assert client.get("/openai/get_models", headers=auth).status_code == 200
+    after, text = scrape(client, auth)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    conversations = {"api": "conversations", "backend": "chat_completions"}
+    assert delta("assistants_chat_turns_total", outcome="ok", **conversations) == 2
+    assert delta("assistants_chat_turns_total", outcome="error", **conversations) == 1
+    assert delta("assistants_chat_turns_total", outcome="conflict", **conversations) == 1
+    assert delta("assistants_chat_turns_total", api="agents", backend="chat_completions",
+                 outcome="requires_action") == 1
+    assert delta("assistants_chat_turn_duration_seconds_count", **conversations) == 4
+    # Each attempt is one provider request: the model list, 2 turns, 2 attempts of the failed one, 1 stateless.
+    assert delta("assistants_provider_request_duration_seconds_count", backend="chat_completions") == 6
+    assert delta("assistants_provider_errors_total", kind="provider_error") == 1
+    usage = [replies[0].json["usage"], streamed_done["usage"], stateless.json["usage"]]  # as the fake reported
+    for direction in ("prompt", "completion"):
+        assert delta("assistants_tokens_total", direction=direction, model="gpt-4") == sum(
+            u[f"{direction}_tokens"] for u in usage) > 0
+    assert value(after, "assistants_active_streams") == 0
+    assert (delta("assistants_models_cache_total", result="miss"), delta("assistants_models_cache_total",
+                                                                          result="hit")) == (1, 2)
+    route = {"method": "POST", "route": "/openai/chat"}
+    assert delta("assistants_http_requests_total", status="200", **route) == 2
+    assert delta("assistants_http_requests_total", status="409", **route) == 1
+    assert delta("assistants_http_request_duration_seconds_count", **route) == 4
+    # Route templates, never a raw path; and nothing of the conversation, the keys or the ids.
+    client.get(f"/openai/threads/{thread_id}/messages", headers=auth)
+    client.get("/no/such/path", headers=auth)
+    _, text = scrape(client, auth)
+    assert 'route="/openai/threads/<thread_id>/messages"' in text and 'route="unmatched"' in text
+    for secret in (SECRET_WORDS, "Echo", auth["Authorization"][7:], "sk-default-test-key", thread_id,
+                   agent["id"], "/no/such/path"):
+        assert secret not in text
+
+
+def test_model_labels_are_bounded(app):
+    from assistants_app import metrics
+
+    assert metrics.model_label("gpt-4") == "gpt-4"
+    assert metrics.model_label("a model with spaces\n") == "other"
+    saved = set(metrics._models)
+    try:
+        metrics._models.update(f"m{n}" for n in range(metrics.MAX_MODELS))
+        assert metrics.model_label("one-more") == "other"
+    finally:
+        metrics._models.clear()
+        metrics._models.update(saved)
+
+
+@pytest.mark.parametrize("method", ["BREW"])
+def test_unknown_methods_share_one_label(client, auth, method):
+    before, _ = scrape(client, auth)
+    client.open("/openai/chat", method=method, headers=auth)
+    after, _ = scrape(client, auth)
+    labels = {"method": "other", "route": "unmatched", "status": "405"}
+    assert value(after, "assistants_http_requests_total", **labels) - value(
+        before, "assistants_http_requests_total", **labels) == 1
+
+
+# ---------------------------------------------------------------- the real service, two workers
+LIVE_WORDS = "marmalade-obelisk"
+
+
+def connections_on_each_worker(server) -> dict:
+    for _ in range(20):
+        by_worker = server.connections_by_worker()
+        if len(by_worker) == 2:
+            return by_worker
+        for connection in by_worker.values():
+            connection.close()
+    raise AssertionError("every connection landed on the same worker")
+
+
+def sse_usage(body: str) -> dict:
+    return json.loads(body.split("event: done\ndata: ", 1)[1])["usage"]
+
+
+@pytest.mark.slow
+def test_one_scrape_holds_every_workers_counts(live_server, fake):
+    server = live_server(workers=2)
+    by_worker = connections_on_each_worker(server)
+    agent = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body
+    reported, turns = [], {}
+    for number, (pid, connection) in enumerate(by_worker.items()):
+        thread_id = server.request("POST", "/openai/initialize", {"agent_id": agent["id"]},
+                                   connection=connection).body["thread_id"]
+        for _ in range(number + 2):  # 2 turns on one worker, 3 on the other
+            turn = {"agent_id": agent["id"], "thread_id": thread_id, "user_input": f"say {LIVE_WORDS}"}
+            reply = server.request("POST", "/openai/chat", turn, connection=connection)
+            assert reply.status == 200 and server.worker_of(connection) == pid, reply
+            reported.append(reply.body["usage"])
+        streamed = server.request("POST", "/openai/chat", {**turn, "stream": True}, connection=connection)
+        assert streamed.status == 200
+        reported.append(sse_usage(streamed.body))
+        stateless = server.request("POST", f"/api/v1/compatibility/openai/v1/agents/{agent['id']}/chat/completions",
+                                   {"messages": [{"role": "user", "content": LIVE_WORDS}]}, connection=connection)
+        assert stateless.status == 200
+        reported.append(stateless.body["usage"])
+        turns[pid] = number + 2
+    assert server.request("GET", "/metrics", headers={"Authorization": ""}).status == 401
+
+    for connection in by_worker.values():  # the same totals, whichever worker answers the scrape
+        scrape = server.request("GET", "/metrics", connection=connection)
+        assert scrape.status == 200
+        text = scrape.body
+        metrics = samples(text)
+        conversations = {"api": "conversations", "backend": "chat_completions"}
+        assert value(metrics, "assistants_chat_turns_total", outcome="ok", **conversations) == 2 + 3 + 2
+        assert value(metrics, "assistants_chat_turn_duration_seconds_count", **conversations) == 7
+        assert value(metrics, "assistants_chat_turns_total", api="agents", backend="chat_completions",
+                     outcome="ok") == 2
+        assert value(metrics, "assistants_provider_request_duration_seconds_count", backend="chat_completions") == 9
+        route = {"method": "POST", "route": "/openai/chat"}
+        assert value(metrics, "assistants_http_requests_total", status="200", **route) == 7
+        assert value(metrics, "assistants_http_request_duration_seconds_count", **route) == 7
+        for direction in ("prompt", "completion"):
+            assert value(metrics, "assistants_tokens_total", direction=direction, model="gpt-4") == sum(
+                u[f"{direction}_tokens"] for u in reported)
+        assert value(metrics, "assistants_active_streams") == 0
+        for secret in (LIVE_WORDS, "Echo", server.api_key, "sk-live-server-test", agent["id"]):
+            assert secret not in text
+
+    usage = server.request("GET", "/usage?start=0&group_by=model").body
+    assert usage["data"] == [{"model": "gpt-4", "turns": 9,
+                              "prompt_tokens": sum(u["prompt_tokens"] for u in reported),
+                              "completion_tokens": sum(u["completion_tokens"] for u in reported),
+                              "total_tokens": sum(u["total_tokens"] for u in reported)}]
+
+    victim = next(iter(by_worker))  # a killed worker's counts stay in the scrape
+    os.kill(victim, signal.SIGKILL)
+    server.wait_for_workers(exclude=[victim])
+    metrics = samples(server.request("GET", "/metrics").body)
+    assert value(metrics, "assistants_chat_turns_total", outcome="ok", api="conversations",
+                 backend="chat_completions") == 7
+
+
+@pytest.mark.slow
+def test_metrics_public_opens_the_scrape(live_server, fake):
+    server = live_server(workers=1, METRICS_PUBLIC="true")
+    reply = server.request("GET", "/metrics", headers={"Authorization": ""})
+    assert reply.status == 200 and "assistants_http_requests_total" in reply.body
