@@ -47,6 +47,13 @@ class TurnInput:
     stop: list[str] | str | None = None
     seed: int | None = None
     tools: list[dict] | None = None
+    # Assistants v2: a run's own model and instructions; messages already stored on the thread
+    # that the provider has not seen (sent as new to backends that keep the history remotely;
+    # chat_completions finds them in the history); columns each message this turn writes carries.
+    model: str | None = None
+    instructions: str | None = None
+    stored_unsent: list[ChatMessage] = field(default_factory=list)
+    stamp: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -145,37 +152,44 @@ LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).wher
 
 
 class ThreadTurn:
-    """Owns one turn on a stored thread from its lock to its one commit (a context manager)."""
+    """Owns one turn on a stored thread from its lock to its one commit (a context manager).
+    ``assistant``: the turn's, for a thread without one (Assistants v2); ``token``: the lock,
+    taken earlier by take_lock() (a run takes it when created and proceeds in the background)."""
 
-    def __init__(self, thread: Thread, turn: TurnInput):
+    def __init__(self, thread: Thread, turn: TurnInput, assistant: Assistant | None = None,
+                 token: str | None = None):
         self.thread, self.turn = thread, turn
-        self.token: str | None = None
+        self.assistant = assistant or thread.assistant
+        self.token = token
         self.finished = False
 
     def __enter__(self) -> "ThreadTurn":
-        self.token = _take_lock(self.thread)
+        if self.token is None:
+            self.token = take_lock(self.thread)
         try:  # read after taking the lock, so the previous turn's messages are in
-            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn)
+            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn,
+                                                                                  self.assistant)
             release_connection()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def record(self, done: TurnDone) -> Message:
-        """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
-        reply = _record(self.thread, self.new_messages, self.reduction, done)
+    def record(self, done: TurnDone, before_commit=None) -> Message:
+        """Write this turn's messages and the reply, and free the lock: one commit, all or nothing.
+        ``before_commit(reply)`` writes more in that commit, or raises to write nothing."""
+        reply = _record(self.thread, self.new_messages, self.reduction, done, self.turn.stamp, before_commit)
         self.finished = True
         return reply
 
     def __exit__(self, *exc) -> bool:
         if not self.finished:
             self.finished = True
-            _free_lock(self.thread.id, self.token)
+            free_lock(self.thread.id, self.token)
         return False
 
 
-def _take_lock(thread: Thread) -> str:
+def take_lock(thread: Thread) -> str:
     """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
     token = secrets.token_hex(16)
     now = utcnow()
@@ -188,7 +202,7 @@ def _take_lock(thread: Thread) -> str:
     return token
 
 
-def _free_lock(thread_id: str, token: str) -> None:
+def free_lock(thread_id: str, token: str) -> None:
     db.session.rollback()
     db.session.execute(
         update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
@@ -222,16 +236,16 @@ def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=turn.text)]
 
 
-def _prepare(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, list[ChatMessage],
-                                                     history.Reduction | None]:
-    assistant = thread.assistant
+def _prepare(thread: Thread, turn: TurnInput, assistant: Assistant) -> tuple[
+        Connection, TurnRequest, list[ChatMessage], history.Reduction | None]:
     conn = connection_for(assistant.credential)
     new_messages = _new_messages(thread, turn)
-    past, reduction = [], None
+    past, reduction, sent = [], None, [*turn.stored_unsent, *new_messages]
     if conn.api == "chat_completions":  # the other backends keep the history at the provider
-        past, reduction = history.history_for_provider(conn, thread, new_messages)
+        past, reduction = history.history_for_provider(conn, thread, new_messages, assistant)
+        sent = new_messages
     request = _turn_request(
-        assistant, turn, new_messages,
+        assistant, turn, sent,
         history=past,
         remote_thread_id=thread.remote_id,
         remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
@@ -243,8 +257,8 @@ def _prepare(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, 
 def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
     details = assistant.details
     return TurnRequest(
-        model=details["model"],
-        instructions=details.get("instructions"),
+        model=turn.model or details["model"],
+        instructions=details.get("instructions") if turn.instructions is None else turn.instructions,
         temperature=details.get("temperature") if turn.temperature is None else turn.temperature,
         top_p=details.get("top_p") if turn.top_p is None else turn.top_p,
         new_messages=new_messages,
@@ -257,31 +271,33 @@ def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[Chat
     )
 
 
-def _append(thread: Thread, position: int, message: ChatMessage) -> Message:
+def _append(thread: Thread, position: int, message: ChatMessage, stamp: dict) -> Message:
     row = Message(thread_id=thread.id, position=position, role=message.role, content=message.content,
-                  tool_calls=message.tool_calls, tool_call_id=message.tool_call_id)
+                  tool_calls=message.tool_calls, tool_call_id=message.tool_call_id, **stamp)
     db.session.add(row)
     return row
 
 
 def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.Reduction | None,
-            done: TurnDone) -> Message:
+            done: TurnDone, stamp: dict, before_commit=None) -> Message:
     if thread not in db.session:  # a streamed turn may end in another database session than it began
         thread = db.session.get(Thread, thread.id)
     history.apply_reduction(thread, reduction)
     position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
     for offset, message in enumerate(new_messages):
-        _append(thread, position + offset, message)
+        _append(thread, position + offset, message, stamp)
     tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
     reply = _append(thread, position + len(new_messages),
                     ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
-                                tool_calls=tool_calls or None))
+                                tool_calls=tool_calls or None), stamp)
     thread.pending_tool_calls = tool_calls or None
     thread.pending_run_id = done.pending_run_id
     thread.last_active_at = current_time()
     thread.turn_token = None
     thread.turn_started_at = None
     log_turn_content(thread.id, new_messages, done.text)
+    if before_commit is not None:
+        before_commit(reply)
     commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
     db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
     return reply
