@@ -1,11 +1,13 @@
 """Blueprints, registered in this order by create_app(): (blueprint, registration options).
-The agents API's blueprint is registered twice, under /agents and under /assistants."""
+The agents API's blueprint is registered twice, under /agents and under /assistants; the
+Assistants API v2 is at /v1."""
 from . import agents
 from .assistants import blp as assistants
 from .credentials import blp as credentials
 from .openai_routes import blp as openai
 from .playground import blp as playground
 from .public import blp as health, assets
+from .v2 import blp as assistants_v2
 
 BLUEPRINTS = (
     (health, {}),
@@ -13,5 +15,6 @@ BLUEPRINTS = (
     (assistants, {}),
     *((agents.blp, {"name": name, "url_prefix": prefix}) for name, prefix in agents.MOUNTS),
     (openai, {}),
+    (assistants_v2, {}),
 )
 FLASK_BLUEPRINTS = (assets, playground)

@@ -1,0 +1,1 @@
+"""/v1/threads/{thread_id}/runs (step 3)."""
