@@ -132,7 +132,7 @@ class TurnStream:
         self._finish()  # also when the pieces were never read
 
 
-def _turn_lock_stale_after() -> timedelta:
+def stale_after() -> timedelta:
     # A lock older than any turn can last belongs to a crashed worker.
     return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
 
@@ -194,7 +194,7 @@ def take_lock(thread: Thread) -> str:
     token = secrets.token_hex(16)
     now = utcnow()
     taken = db.session.execute(TAKE_TURN_LOCK, {"thread_id": thread.id, "token": token, "now": now,
-                                                "stale_before": now - _turn_lock_stale_after()}).rowcount
+                                                "stale_before": now - stale_after()}).rowcount
     commit_keeping_loaded()  # the assistant stays loaded: no query to read it again
     db.session.expire(thread)  # but the thread is read again: the turn before this one may just have ended
     if taken != 1:
