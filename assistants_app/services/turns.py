@@ -47,9 +47,8 @@ class TurnInput:
     stop: list[str] | str | None = None
     seed: int | None = None
     tools: list[dict] | None = None
-    # Assistants v2: a run's own model and instructions; messages already stored on the thread
-    # that the provider has not seen (sent as new to backends that keep the history remotely;
-    # chat_completions finds them in the history); columns each message this turn writes carries.
+    # Assistants v2: a run's model and instructions; stored messages a remote history has not seen
+    # (chat_completions finds them in its history); columns every message this turn writes carries.
     model: str | None = None
     instructions: str | None = None
     stored_unsent: list[ChatMessage] = field(default_factory=list)
@@ -153,22 +152,18 @@ LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).wher
 
 class ThreadTurn:
     """Owns one turn on a stored thread from its lock to its one commit (a context manager).
-    ``assistant``: the turn's, for a thread without one (Assistants v2); ``token``: the lock,
-    taken earlier by take_lock() (a run takes it when created and proceeds in the background)."""
+    ``assistant``: for a thread without one (v2); ``token``: a lock take_lock() took earlier."""
 
-    def __init__(self, thread: Thread, turn: TurnInput, assistant: Assistant | None = None,
-                 token: str | None = None):
+    def __init__(self, thread: Thread, turn: TurnInput, assistant: Assistant | None = None, token: str | None = None):
         self.thread, self.turn = thread, turn
         self.assistant = assistant or thread.assistant
-        self.token = token
-        self.finished = False
+        self.token, self.finished = token, False
 
     def __enter__(self) -> "ThreadTurn":
         if self.token is None:
             self.token = take_lock(self.thread)
         try:  # read after taking the lock, so the previous turn's messages are in
-            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn,
-                                                                                  self.assistant)
+            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn, self.assistant)
             release_connection()
         except BaseException:
             self.__exit__(None, None, None)
@@ -176,8 +171,8 @@ class ThreadTurn:
         return self
 
     def record(self, done: TurnDone, before_commit=None) -> Message:
-        """Write this turn's messages and the reply, and free the lock: one commit, all or nothing.
-        ``before_commit(reply)`` writes more in that commit, or raises to write nothing."""
+        """Write this turn's messages and the reply, and free the lock: one commit, all or nothing
+        (``before_commit(reply)`` writes more in it, or raises to write nothing)."""
         reply = _record(self.thread, self.new_messages, self.reduction, done, self.turn.stamp, before_commit)
         self.finished = True
         return reply
@@ -244,13 +239,9 @@ def _prepare(thread: Thread, turn: TurnInput, assistant: Assistant) -> tuple[
     if conn.api == "chat_completions":  # the other backends keep the history at the provider
         past, reduction = history.history_for_provider(conn, thread, new_messages, assistant)
         sent = new_messages
-    request = _turn_request(
-        assistant, turn, sent,
-        history=past,
-        remote_thread_id=thread.remote_id,
-        remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
-        pending_run_id=thread.pending_run_id,
-    )
+    request = _turn_request(assistant, turn, sent, history=past, remote_thread_id=thread.remote_id,
+                            remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
+                            pending_run_id=thread.pending_run_id)
     return conn, request, new_messages, reduction
 
 
