@@ -25,8 +25,7 @@ from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, utcnow
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
-from . import commit_keeping_loaded, release_connection
-from . import history
+from . import commit_keeping_loaded, history, release_connection
 from .assistants import function_tools
 from .credentials import connection_for
 from .sessions import current_time
