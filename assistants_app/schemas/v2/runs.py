@@ -41,13 +41,13 @@ class RunIncludeQuerySchema(StrictSchema):
                           metadata={"description": "Accepted, not used (no file_search here)."})
 
 
-class ToolOutputSchema(StrictSchema):
+class ToolOutputV2Schema(StrictSchema):
     tool_call_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     output = fields.String(load_default="", validate=validate.Length(max=256_000))
 
 
 class SubmitToolOutputsV2Schema(StrictSchema):
-    tool_outputs = fields.List(fields.Nested(ToolOutputSchema), required=True, validate=validate.Length(min=1, max=128))
+    tool_outputs = fields.List(fields.Nested(ToolOutputV2Schema), required=True, validate=validate.Length(min=1, max=128))
     stream = fields.Boolean(load_default=False, allow_none=True)
 
 
