@@ -64,9 +64,7 @@ class ThreadAndRun(MethodView):
     @documents(400, 429, 502, 504)
     def post(self, fields):
         """Create a thread and run it"""
-        thread = threads.create(fields.get("thread") or {})
-        db.session.commit()
-        run = runs.create(thread, fields)
+        thread, run = runs.create_with_thread(fields)
         return _start(run, run.turn_token, fields.get("stream"), prelude=[("thread.created", threads.present(thread))])
 
 

@@ -17,6 +17,7 @@ from ..history import as_chat
 from ..turns import LAST_POSITION, TurnInput, stale_after, take_lock
 from . import ActiveRun, listing, page, timestamp
 from . import assistants as assistants_v2
+from . import threads as threads_v2
 from .threads import ACTIVE, active_run, _message_row
 
 OPTIONS = ("temperature", "top_p", "max_completion_tokens", "max_prompt_tokens", "tool_choice",
@@ -65,9 +66,17 @@ def unlock(thread_id: str, token: str | None) -> None:
     db.session.commit()
 
 
-def create(thread: Thread, fields: dict) -> Run:
-    """A queued run holding the thread's lock (a second one meanwhile: 400)."""
+def create_with_thread(fields: dict) -> tuple[Thread, Run]:
+    """A new thread and its queued run; an unknown assistant makes neither."""
     assistant = assistants_v2.get(fields["assistant_id"])
+    thread = threads_v2.create(fields.get("thread") or {})
+    db.session.commit()
+    return thread, create(thread, fields, assistant)
+
+
+def create(thread: Thread, fields: dict, assistant=None) -> Run:
+    """A queued run holding the thread's lock (a second one meanwhile: 400)."""
+    assistant = assistant or assistants_v2.get(fields["assistant_id"])
     if backend_api(assistant.credential) != "chat_completions" and thread.remote_id is None:
         conn = connection_for(assistant.credential)  # the provider keeps this thread's history from now on
         release_connection()
