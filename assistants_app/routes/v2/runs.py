@@ -61,7 +61,7 @@ class Runs(MethodView):
 class ThreadAndRun(MethodView):
     @blp.arguments(ThreadAndRunV2Schema, error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
-    @documents(400, 429, 502, 504)
+    @documents(400, 404, 429, 502, 504)
     def post(self, fields):
         """Create a thread and run it"""
         thread, run = runs.create_with_thread(fields)
