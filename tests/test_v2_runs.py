@@ -275,3 +275,59 @@ def test_runs_over_the_backends_that_keep_history_remotely(app, client, key, bet
     assert handler.events[-1] == "thread.run.completed"
     assert [text for _, text in texts(beta, thread.id)] == ["one", "Echo: one", "two", "Echo: two"]
     assert beta.threads.delete(thread.id).deleted
+
+
+def tool_run(beta, fake):
+    assistant = beta.assistants.create(model="gpt-4", tools=[WEATHER])
+    thread = beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
+    fake.queue_tool_calls([{"name": "get_weather", "arguments": "{}"}, {"name": "get_weather", "arguments": "{}"}])
+    return assistant, thread, beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
+
+
+def test_a_run_waiting_for_tool_outputs_blocks_new_messages_and_expires(app, beta, fake):
+    assistant, thread, run = tool_run(beta, fake)
+    assert len(run.required_action.submit_tool_outputs.tool_calls) == 2
+    with pytest.raises(openai.BadRequestError, match=f"already has an active run {run.id}"):
+        beta.threads.messages.create(thread_id=thread.id, role="user", content="meanwhile")
+    with app.app_context():
+        db.session.execute(update(Run).where(Run.id == run.id).values(expires_at=Run.created_at))
+        db.session.commit()
+    expired = beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    assert expired.status == "expired" and expired.required_action is None
+    beta.threads.messages.create(thread_id=thread.id, role="user", content="later")
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"
+
+
+def test_steps_paging(beta, fake):
+    assistant, thread, run = tool_run(beta, fake)
+    calls = run.required_action.submit_tool_outputs.tool_calls
+    run = beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": c.id, "output": "x"} for c in calls], **POLL)
+    steps = beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc").data
+    assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+    assert [len(s.step_details.tool_calls) for s in steps[:1]] == [2]
+    page = beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc", limit=1)
+    assert [s.id for s in page.data] == [steps[0].id] and page.has_more
+    assert [s.id for s in beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc",
+                                                        after=steps[0].id).data] == [steps[1].id]
+    assert [s.id for s in beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc",
+                                                        before=steps[1].id).data] == [steps[0].id]
+    with pytest.raises(openai.BadRequestError):
+        beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, after="step_nothing")
+    with pytest.raises(openai.NotFoundError):
+        beta.threads.runs.steps.retrieve("step_nothing", thread_id=thread.id, run_id=run.id)
+    with pytest.raises(openai.BadRequestError):
+        beta.threads.runs.list(thread_id=thread.id, before="run_nothing")
+
+
+def test_a_stream_closed_by_its_client_fails_the_run_and_frees_the_thread(app, client, key, beta, fake):
+    assistant = beta.assistants.create(model="gpt-4")
+    thread = beta.threads.create(messages=[{"role": "user", "content": "a long question"}])
+    response = client.post(f"/v1/threads/{thread.id}/runs", headers=headers_for(key), buffered=False,
+                           json={"assistant_id": assistant.id, "stream": True})
+    events = iter(response.response)
+    assert next(events).startswith(b"event: thread.run.created")
+    response.close()  # the client went away
+    run = beta.threads.runs.list(thread_id=thread.id).data[0]
+    assert run.status == "failed" and "stream was closed" in run.last_error.message
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"

@@ -16,13 +16,6 @@ from .blueprint import blp, documents
 STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 events, ending with event: done."
 
 
-def _events(run, token, tool_outputs=None, prelude=()):
-    yield from prelude
-    yield "thread.run.created", runs.present(run)
-    yield "thread.run.queued", runs.present(run)
-    yield from runner.execute(run.id, token, tool_outputs)
-
-
 def _sse(events):
     for name, data in events:
         yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
@@ -32,7 +25,7 @@ def _sse(events):
 def _start(run, token, stream, tool_outputs=None, prelude=()):
     """The run goes on in the background (answered queued), or streamed in this response."""
     if stream:
-        return Response(stream_with_context(_sse(_events(run, token, tool_outputs, prelude))),
+        return Response(stream_with_context(_sse(runner.streamed(run, token, tool_outputs, prelude))),
                         mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     answer = runs.present(run)
     runner.in_background(run, token, tool_outputs)

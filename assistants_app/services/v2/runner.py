@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 1.0
 EXTENSION = "assistants_v2_runs"  # the background runs of an app still going (tests wait for them)
 ERROR_CODES = {429: "rate_limit_exceeded"}
+CLOSED = {"code": "server_error", "message": "The stream was closed before the run finished."}
 
 
 class Cancelled(Exception):
@@ -49,6 +50,19 @@ def in_background(run: Run, token: str, tool_outputs: list[dict] | None = None) 
     worker = threading.Thread(target=work, name=f"run {run.id}", daemon=True)
     going.add(worker)
     worker.start()
+
+
+def streamed(run: Run, token: str, tool_outputs: list[dict] | None = None, prelude=()) -> Iterator[tuple[str, dict]]:
+    """The whole v2 stream of a run just created (or resumed): ``prelude`` (thread.created), then
+    the run's events. A client that goes away fails the run, wherever the stream was."""
+    try:
+        yield from prelude
+        yield "thread.run.created", runs.present(run)
+        yield "thread.run.queued", runs.present(run)
+        yield from execute(run.id, token, tool_outputs)
+    except GeneratorExit:
+        _end_failed(run, CLOSED)
+        raise
 
 
 def message(run: Run, message_id: str, status: str, text: str | None = None) -> dict:
@@ -140,7 +154,7 @@ def execute(run_id: str, token: str, tool_outputs: list[dict] | None = None) -> 
         yield from _failed(run, _last_error(err))
         return
     except GeneratorExit:
-        _end_failed(run, {"code": "server_error", "message": "The stream was closed before the run finished."})
+        _end_failed(run, CLOSED)
         raise
     except Exception:  # noqa: BLE001 - the run must end, whatever broke
         log.exception("run %s failed", run_id)
@@ -167,13 +181,13 @@ def _last_error(err: Exception) -> dict:
     return {"code": ERROR_CODES.get(service_error.status, "server_error"), "message": service_error.message}
 
 
-def _end_failed(run: Run, last_error: dict) -> None:
+def _end_failed(run: Run, last_error: dict) -> Run:
     db.session.rollback()
-    db.session.refresh(run)
+    run = db.session.get(Run, run.id)  # read again, maybe in another session than it began (a closed stream)
     if run.status in ("queued", "in_progress"):
         runs.end(run, "failed", last_error)
+    return run
 
 
 def _failed(run: Run, last_error: dict) -> Iterator[tuple[str, dict]]:
-    _end_failed(run, last_error)
-    yield "thread.run.failed", runs.present(run)
+    yield "thread.run.failed", runs.present(_end_failed(run, last_error))

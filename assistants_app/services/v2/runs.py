@@ -189,7 +189,7 @@ def resume(thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
     given = [output["tool_call_id"] for output in tool_outputs]
     if set(given) != calls or len(given) != len(calls):
         raise ServiceError(400, "tool_outputs must answer each tool call of required_action exactly once: "
-                                + ", ".join(sorted(calls)), {"json": {"tool_outputs": ["Wrong tool_call_ids."]}})
+                                + ", ".join(sorted(calls)))
     try:
         token = take_lock(thread)
     except Conflict:
