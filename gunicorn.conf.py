@@ -17,3 +17,20 @@ keepalive = 5
 # gunicorn 27's control socket defaults to one path per user: two services on a host collide.
 control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request itself
+
+# The app is imported once, in the master, and the workers share its pages (copy-on-write): a
+# worker's own memory (PSS) is then what it adds. gevent patches the standard library first, as
+# its worker would after the fork, so nothing imported here keeps an unpatched socket or lock.
+from gevent import monkey  # noqa: E402
+
+monkey.patch_all()
+preload_app = True
+
+
+def post_fork(server, worker):
+    """Connections opened in the master (none, unless something asked the database at import)
+    must never be used by two processes: each worker opens its own."""
+    app = server.app.wsgi()
+    with app.app_context():
+        from assistants_app.extensions import db
+        db.engine.dispose(close=False)

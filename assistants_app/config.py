@@ -56,7 +56,9 @@ class DefaultConfig:
     PROVIDER_MAX_REPLY_BYTES = 8 * 1024 * 1024
     PROVIDER_MAX_TURN_BYTES = 64 * 1024 * 1024
     STATUS_TIMEOUT = 2.0
-    RATELIMIT_DEFAULT = "600 per minute"
+    # Requests per API key across all routes, e.g. "600 per minute"; unset, no request limit: the usual
+    # deployment is one backend key for many users, which a per-key limit would throttle.
+    RATELIMIT_DEFAULT = ""
     LOG_CONTENT = False
     # Browser frontends on other origins may call the API: auth is a Bearer header, never a
     # cookie, so allowing any origin exposes nothing. Comma-separated origins to narrow it.

@@ -1,5 +1,5 @@
-"""Request rate limits (flask-limiter): one budget per API key across all routes
-(RATELIMIT_DEFAULT), counted in Redis when REDIS_URL is set, so every worker and host shares it.
+"""Request rate limits (flask-limiter): when RATELIMIT_DEFAULT is set, one budget per API key across
+all routes, counted in Redis when REDIS_URL is set, so every worker and host shares it.
 Requests without a key count against their address; GET /health is never limited.
 
 Each app gets a Limiter of its own, kept in app.extensions: flask-limiter keeps its storage,
@@ -37,9 +37,10 @@ class RateLimits:
     def init_app(self, app) -> None:
         # RATELIMIT_DEFAULT is read per request, so that each app's own value holds. Storage:
         # RATELIMIT_STORAGE_URI, derived from REDIS_URL by create_app().
+        per_key = [Limit(lambda: current_app.config["RATELIMIT_DEFAULT"], scope="per-key", shared=True)]
         limiter = Limiter(
             key_func=rate_limit_key,
-            default_limits=[Limit(lambda: current_app.config["RATELIMIT_DEFAULT"], scope="per-key", shared=True)],
+            default_limits=per_key if app.config.get("RATELIMIT_DEFAULT") else [],
             key_prefix="assistants_app",
             on_breach=_remember_wait,
             # Redis down: limit in each process's memory meanwhile, never answer 500 for it.

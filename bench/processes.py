@@ -88,8 +88,6 @@ def bench_service(database_url: str, provider_url: str, workdir: str) -> LiveSer
         "OPENAI_BASE_URL": provider_url,
         "OPENAI_API_KEY": "sk-bench",
         "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode(),
-        # The limiter stays on (its cost is measured) but the load must not run into it.
-        "RATELIMIT_DEFAULT": "1000000000 per minute",
         # The status benchmark stores credentials on the loopback fake.
         "PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",

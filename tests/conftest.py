@@ -175,9 +175,8 @@ def live_server(migrated, fake_server, tmp_path):
     def start(workers=2, **env):
         postgresql = migrated.startswith("postgresql")  # already migrated; SQLite: a new file, migrated by it
         url = migrated if postgresql else f"sqlite:///{tmp_path}/live.sqlite3"
-        # The load tests send far more than one key's RATELIMIT_DEFAULT; test_limits.py covers that.
         settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": fake_server.base_url,
-                    "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "RATELIMIT_DEFAULT": "1000000 per minute",
+                    "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0",
                     "PROVIDER_ALLOWED_HOSTS": "127.0.0.1", **env}
         servers.append(LiveServer(url, settings, workers=workers, log_path=tmp_path / "gunicorn.log",
                                   migrate=not postgresql))

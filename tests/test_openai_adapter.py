@@ -18,6 +18,7 @@ from assistants_app.openai_adapter import assistants as assistants_backend
 from assistants_app.openai_adapter import responses as responses_backend
 from assistants_app.openai_adapter.calls import Call, Settings
 from assistants_app.openai_adapter.clients import ClientCache
+from assistants_app.openai_adapter.errors import translate
 from assistants_app.errors import PROVIDER_STATUS
 from assistants_app.services import history
 from tests.fake_openai import FakeOpenAI, Fault
@@ -820,3 +821,13 @@ def test_tool_call_results_are_plain_dataclasses(adapter, fake):
     fake.queue_tool_calls([{"name": "get_weather", "arguments": "{}"}])
     result = adapter.run_turn(conn, turn_request(adapter, conn, tools=[WEATHER_TOOL]))
     assert type(result.tool_calls[0]) is ToolCall and type(result.usage) is Usage
+
+
+def test_an_sdk_error_of_no_known_class_is_a_provider_error_without_its_text(caplog):
+    """openai raises a bare OpenAIError for failures outside HTTP (a misconfigured client, say):
+    it becomes a provider_error in this service's words, and its text stays out of the message."""
+    conn = Connection("cred-x", "chat_completions", KEY, "http://127.0.0.1:9/v1")
+    failure = translate(openai.OpenAIError(f"internal detail {KEY}"), conn, subject="model 'gpt-4'")
+    assert (failure.kind, failure.message) == (
+        "provider_error", "the call to the provider at http://127.0.0.1:9/v1 for model 'gpt-4' failed")
+    assert KEY not in caplog.text and "internal detail" not in caplog.text

@@ -1,6 +1,6 @@
 """The routes that need no API key: health, and the docs page's own assets."""
 import swagger_ui_bundle
-from flask import Blueprint, send_from_directory
+from flask import Blueprint, jsonify, send_from_directory
 from flask_smorest import Blueprint as ApiBlueprint
 from sqlalchemy import text
 
@@ -27,7 +27,8 @@ def health():
         db.session.execute(text("SELECT 1"))
     except Exception:
         db.session.rollback()
-        return SERVICE.body(503, "The database does not answer."), 503
+        # A Response, not a dict: @blp.response would serialize it through HealthSchema.
+        return jsonify(SERVICE.body(503, "The database does not answer.")), 503
     return {"status": "ok"}
 
 

@@ -12,20 +12,18 @@ new messages and the reply and frees the lock -- or frees the lock alone: a fail
 nothing. Without a thread a turn is stateless: its messages are the whole conversation."""
 import dataclasses
 import itertools
-import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Iterator
 
-from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import insert
 
-from ..errors import Conflict, ServiceError
+from ..errors import ServiceError
 from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
-from ..models import Assistant, Message, Thread, utcnow
+from ..models import Assistant, Message, Thread, new_token_id, utcnow
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
-from . import commit_keeping_loaded, history, release_connection
+from . import commit_keeping_loaded, release_connection
+from . import history, turn_lock
 from .assistants import function_tools
 from .credentials import connection_for
 from .sessions import current_time
@@ -130,28 +128,9 @@ class TurnStream:
         self._finish()  # also when the pieces were never read
 
 
-def stale_after() -> timedelta:
-    # A lock older than any turn can last belongs to a crashed worker.
-    return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
-
-
-# The statements of every turn, built once: composing one costs about as much as running it (~0.1 ms).
-TAKE_TURN_LOCK = (
-    update(Thread)
-    .where(Thread.id == bindparam("thread_id"),
-           or_(Thread.turn_token.is_(None),
-               Thread.turn_started_at < bindparam("stale_before", type_=Thread.turn_started_at.type)))
-    .values(turn_token=bindparam("token", type_=Thread.turn_token.type),
-            turn_started_at=bindparam("now", type_=Thread.turn_started_at.type))
-    .execution_options(synchronize_session=False)
-)
-LAST_POSITION = select(db.func.coalesce(db.func.max(Message.position), -1)).where(
-    Message.thread_id == bindparam("thread_id"))
-
-
 class ThreadTurn:
     """Owns one turn on a stored thread from its lock to its one commit (a context manager).
-    ``assistant``: for a thread without one (v2); ``token``: a lock take_lock() took earlier."""
+    ``assistant``: for a thread without one (v2); ``token``: a lock turn_lock.take() took earlier."""
 
     def __init__(self, thread: Thread, turn: TurnInput, assistant: Assistant | None = None, token: str | None = None):
         self.thread, self.turn = thread, turn
@@ -160,7 +139,9 @@ class ThreadTurn:
 
     def __enter__(self) -> "ThreadTurn":
         if self.token is None:
-            self.token = take_lock(self.thread)
+            self.token, self.last_position = turn_lock.take(self.thread)
+        else:
+            self.last_position = turn_lock.last_position(self.thread.id)
         try:  # read after taking the lock, so the previous turn's messages are in
             self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn, self.assistant)
             release_connection()
@@ -171,39 +152,17 @@ class ThreadTurn:
 
     def record(self, done: TurnDone, before_commit=None) -> Message:
         """Write this turn's messages and the reply, and free the lock: one commit, all or nothing
-        (``before_commit(reply)`` writes more in it, or raises to write nothing)."""
-        reply = _record(self.thread, self.new_messages, self.reduction, done, self.turn.stamp, before_commit)
+        (``before_commit(reply_row)`` writes more in it first, or raises to write nothing)."""
+        reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done,
+                        self.turn.stamp, before_commit)
         self.finished = True
         return reply
 
     def __exit__(self, *exc) -> bool:
         if not self.finished:
             self.finished = True
-            free_lock(self.thread.id, self.token)
+            turn_lock.free(self.thread.id, self.token)
         return False
-
-
-def take_lock(thread: Thread) -> str:
-    """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
-    token = secrets.token_hex(16)
-    now = utcnow()
-    taken = db.session.execute(TAKE_TURN_LOCK, {"thread_id": thread.id, "token": token, "now": now,
-                                                "stale_before": now - stale_after()}).rowcount
-    commit_keeping_loaded()  # the assistant stays loaded: no query to read it again
-    db.session.expire(thread)  # but the thread is read again: the turn before this one may just have ended
-    if taken != 1:
-        raise Conflict("A turn is in progress on this thread; wait for it to finish.")
-    return token
-
-
-def free_lock(thread_id: str, token: str) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
-        .values(turn_token=None, turn_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
@@ -261,36 +220,35 @@ def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[Chat
     )
 
 
-def _append(thread: Thread, position: int, message: ChatMessage, stamp: dict) -> Message:
-    row = Message(thread_id=thread.id, position=position, role=message.role, content=message.content,
-                  tool_calls=message.tool_calls, tool_call_id=message.tool_call_id, **stamp)
-    db.session.add(row)
-    return row
+def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dict:
+    return {"id": new_token_id("msg_"), "thread_id": thread_id, "position": position, "role": message.role,
+            "content": message.content, "tool_calls": message.tool_calls, "tool_call_id": message.tool_call_id,
+            "is_summary": False, "created_at": created_at}
 
 
-def _record(thread: Thread, new_messages: list[ChatMessage], reduction: history.Reduction | None,
-            done: TurnDone, stamp: dict, before_commit=None) -> Message:
-    if thread not in db.session:  # a streamed turn may end in another database session than it began
-        thread = db.session.get(Thread, thread.id)
-    history.apply_reduction(thread, reduction)
-    position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
-    for offset, message in enumerate(new_messages):
-        _append(thread, position + offset, message, stamp)
+def _record(thread: Thread, token: str, last_position: int, new_messages: list[ChatMessage],
+            reduction: history.Reduction | None, done: TurnDone, stamp: dict, before_commit=None) -> Message:
+    """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
+    the new messages and the reply in one INSERT; then one commit. Core statements, not the
+    ORM's unit of work: this runs on every turn."""
     tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
-    reply = _append(thread, position + len(new_messages),
-                    ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
-                                tool_calls=tool_calls or None), stamp)
-    thread.pending_tool_calls = tool_calls or None
-    thread.pending_run_id = done.pending_run_id
-    thread.last_active_at = current_time()
-    thread.turn_token = None
-    thread.turn_started_at = None
-    log_turn_content(thread.id, new_messages, done.text)
+    reply = ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
+                        tool_calls=tool_calls or None)
+    created_at = utcnow()
+    rows = [{**_row(thread.id, last_position + 1 + offset, message, created_at), **stamp}
+            for offset, message in enumerate([*new_messages, reply])]
     if before_commit is not None:
-        before_commit(reply)
-    commit_keeping_loaded()  # the thread and the reply hold what was written: answering costs no query
-    db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
-    return reply
+        before_commit(rows[-1])
+    # The thread may be gone, or its lock lost; then nothing else is written.
+    turn_lock.release_for_record(thread, token, last_active_at=current_time(), pending_tool_calls=tool_calls or None,
+                                 pending_run_id=done.pending_run_id)
+    history.apply_reduction(thread, reduction)
+    db.session.execute(insert(Message), rows)
+    log_turn_content(thread.id, new_messages, done.text)
+    commit_keeping_loaded()  # the thread holds what was written: answering costs no query
+    if thread in db.session:  # a streamed turn may end in another database session than it began
+        db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
+    return Message(**rows[-1])  # the reply as stored, for the route to answer with (not in the session)
 
 
 def _stateless(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnRequest]:

@@ -62,7 +62,7 @@ def server(migrated, fake_server, tmp_path_factory):
     directory = tmp_path_factory.mktemp("playground")
     url = migrated if postgresql else f"sqlite:///{directory}/live.sqlite3"
     settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": fake_server.base_url,
-                "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", "RATELIMIT_DEFAULT": "1000000 per minute",
+                "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0",
                 "MODELS_CACHE_TTL": "0"}
     live = LiveServer(url, settings, workers=2, log_path=directory / "gunicorn.log", migrate=not postgresql)
     live.start()

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from ...errors import ServiceError, as_service_error
 from ...extensions import db, openai_adapter
 from ...models import Run, Thread, new_token_id, utcnow
-from ...openai_adapter import ProviderError, TextDelta, TurnDone
+from ...openai_adapter import ProviderError, TurnDone
 from .. import release_connection
 from ..turns import ThreadTurn
 from . import runs, steps, timestamp
@@ -95,8 +95,8 @@ def _still_running(run_id: str) -> bool:
 def _finish(run: Run, done: TurnDone, message_id: str):
     """before_commit of the run's turn: the reply takes the streamed id, the run its end, unless
     it was cancelled meanwhile (then nothing is written)."""
-    def write(reply):
-        reply.id = message_id
+    def write(reply_row):
+        reply_row["id"] = message_id
         now = utcnow()
         values = {"turn_token": None, "usage": vars(done.usage) if done.usage else None}
         if done.tool_calls:

@@ -11,10 +11,11 @@ from sqlalchemy import delete, select, update
 from ...errors import Conflict, ServiceError
 from ...extensions import db, openai_adapter
 from ...models import Message, Run, Thread, utcnow
-from .. import is_plausible_id, release_connection, tenant
+from .. import is_plausible_id, release_connection, tenant, turn_lock
 from ..credentials import backend_api, connection_for
 from ..history import as_chat
-from ..turns import LAST_POSITION, TurnInput, stale_after, take_lock
+from ..turn_lock import stale_after
+from ..turns import TurnInput
 from . import ActiveRun, listing, page, timestamp
 from . import assistants as assistants_v2
 from . import threads as threads_v2
@@ -45,25 +46,19 @@ def present(run: Run) -> dict:
     }
 
 
-def _lock(thread: Thread) -> str:
+def _lock(thread: Thread) -> tuple[str, int]:
+    """The thread's turn lock for a new run, and the position of its last message."""
     try:
-        token = take_lock(thread)
+        token, last_position = turn_lock.take(thread)
     except Conflict:
         raise ActiveRun(thread.id) from None
     for run in db.session.scalars(select(Run).where(Run.thread_id == thread.id, Run.status.in_(ACTIVE))):
         check_stale(run)
     running = active_run(thread)
     if running is not None:
-        unlock(thread.id, token)
+        turn_lock.free(thread.id, token)
         raise ActiveRun(thread.id, running.id)
-    return token
-
-
-def unlock(thread_id: str, token: str | None) -> None:
-    db.session.rollback()
-    db.session.execute(update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
-                       .values(turn_token=None, turn_started_at=None).execution_options(synchronize_session=False))
-    db.session.commit()
+    return token, last_position
 
 
 def create_with_thread(fields: dict) -> tuple[Thread, Run]:
@@ -82,9 +77,9 @@ def create(thread: Thread, fields: dict, assistant=None) -> Run:
         release_connection()
         thread.remote_id = openai_adapter.create_remote_thread(conn)
         db.session.commit()
-    token = _lock(thread)
+    token, position = _lock(thread)
     try:
-        position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
+        position += 1
         for offset, message in enumerate(fields.get("additional_messages") or ()):
             db.session.add(_message_row(thread, position + offset, message))
         instructions = fields.get("instructions")
@@ -102,7 +97,7 @@ def create(thread: Thread, fields: dict, assistant=None) -> Run:
         db.session.add(run)
         db.session.commit()
     except BaseException:
-        unlock(thread.id, token)
+        turn_lock.free(thread.id, token)
         raise
     return run
 
@@ -191,14 +186,14 @@ def resume(thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
         raise ServiceError(400, "tool_outputs must answer each tool call of required_action exactly once: "
                                 + ", ".join(sorted(calls)))
     try:
-        token = take_lock(thread)
+        token, _ = turn_lock.take(thread)
     except Conflict:
         raise ActiveRun(thread.id, run.id) from None
     moved = db.session.execute(update(Run).where(Run.id == run.id, Run.status == "requires_action").values(
         status="queued", required_action=None, turn_token=token, expires_at=utcnow() + stale_after(),
         started_at=None).execution_options(synchronize_session=False)).rowcount
     if moved != 1:
-        unlock(thread.id, token)
+        turn_lock.free(thread.id, token)
         raise ServiceError(400, "This run no longer accepts tool outputs.")
     db.session.commit()
     db.session.refresh(run)

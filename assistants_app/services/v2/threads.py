@@ -1,13 +1,12 @@
 """v2 threads: a Thread row without an assistant (each run names one), and its messages."""
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ...errors import Conflict, NotFound
 from ...extensions import db, openai_adapter
 from ...models import Assistant, Message, Run, Thread
-from .. import is_plausible_id, owned_select, release_connection, tenant
+from .. import is_plausible_id, owned_select, release_connection, tenant, turn_lock
 from ..credentials import connection_for
 from ..sessions import current_time
-from ..turns import LAST_POSITION, take_lock
 from . import ActiveRun, listing, page, timestamp
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
@@ -73,18 +72,16 @@ def add_messages(thread: Thread, messages: list[dict]) -> list[Message]:
     """Append messages while no run is active: under the thread's turn lock, so a run that ends
     meanwhile cannot take the same positions."""
     try:
-        take_lock(thread)
+        token, last_position = turn_lock.take(thread)
     except Conflict:
         raise ActiveRun(thread.id) from None
     running = active_run(thread)
     if running is not None:
-        db.session.execute(update(Thread).where(Thread.id == thread.id).values(turn_token=None, turn_started_at=None))
-        db.session.commit()
+        turn_lock.free(thread.id, token)
         raise ActiveRun(thread.id, running.id)
-    position = db.session.scalar(LAST_POSITION, {"thread_id": thread.id}) + 1
-    rows = [_message_row(thread, position + offset, message) for offset, message in enumerate(messages)]
+    rows = [_message_row(thread, last_position + 1 + offset, message) for offset, message in enumerate(messages)]
     db.session.add_all(rows)
-    thread.turn_token = thread.turn_started_at = None
+    db.session.execute(turn_lock.RELEASE, {"thread_id": thread.id, "token": token})  # with the rows' commit
     thread.last_active_at = current_time()
     return rows
 

@@ -1,0 +1,100 @@
+"""A stored thread's turn lock: one turn at a time per thread, across workers and hosts.
+
+The lock is a random token in the thread's row, taken and released by atomic UPDATEs, so it
+needs no lock service. A lock older than any turn can last belongs to a worker that died and
+may be taken again; the turn that held it then finds, when it records, that it lost it."""
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..errors import Conflict, NotFound
+from ..extensions import db
+from ..models import Message, Thread, utcnow
+from . import commit_keeping_loaded
+
+# What a turn needs to know about its thread once it holds the lock (the turn before it may have
+# changed it since the thread was read): the lock's UPDATE returns it, so no SELECT follows.
+LAST_POSITION = (select(func.coalesce(func.max(Message.position), -1))
+                 .where(Message.thread_id == bindparam("thread_id")).scalar_subquery())
+LOCKED_STATE = (Thread.remote_id, Thread.pending_tool_calls, Thread.pending_run_id)
+
+# Built once: composing a statement costs about as much as running it (~0.1 ms).
+TAKE = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"),
+           or_(Thread.turn_token.is_(None),
+               Thread.turn_started_at < bindparam("stale_before", type_=Thread.turn_started_at.type)))
+    .values(turn_token=bindparam("token", type_=Thread.turn_token.type),
+            turn_started_at=bindparam("now", type_=Thread.turn_started_at.type))
+    .returning(*LOCKED_STATE, LAST_POSITION)
+    .execution_options(synchronize_session=False)
+)
+RELEASE = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"), Thread.turn_token == bindparam("token"))
+    .values(turn_token=None, turn_started_at=None)
+    .execution_options(synchronize_session=False)
+)
+# The turn's outcome on its thread, written with the lock's release by one UPDATE.
+RECORD = (
+    update(Thread)
+    .where(Thread.id == bindparam("thread_id"), Thread.turn_token == bindparam("token"))
+    .values(turn_token=None, turn_started_at=None,
+            **{column.key: bindparam(column.key, type_=column.type)
+               for column in (Thread.last_active_at, Thread.pending_tool_calls, Thread.pending_run_id)})
+    .execution_options(synchronize_session=False)
+)
+THREAD_EXISTS = select(Thread.id).where(Thread.id == bindparam("thread_id"))
+
+
+def stale_after() -> timedelta:
+    # A lock older than any turn can last belongs to a crashed worker.
+    return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
+
+
+def take(thread: Thread) -> tuple[str, int]:
+    """Take the thread's turn lock and commit, or raise Conflict; returns the lock's token and the
+    position of the thread's last message. ``thread`` is brought up to date without a query."""
+    token = secrets.token_hex(16)
+    now = utcnow()
+    taken = db.session.execute(TAKE, {"thread_id": thread.id, "token": token, "now": now,
+                                      "stale_before": now - stale_after()}).first()
+    commit_keeping_loaded()  # the assistant and the thread stay loaded: no query to read them again
+    if taken is None:
+        raise Conflict("A turn is in progress on this thread; wait for it to finish.")
+    for column, value in zip(LOCKED_STATE, taken):
+        set_committed_value(thread, column.key, value)
+    db.session.expire(thread, ["messages"])  # read after the lock: the previous turn's are in
+    return token, taken[-1]
+
+
+def last_position(thread_id: str) -> int:
+    """The position of the thread's last message (for a turn whose lock was taken earlier)."""
+    return db.session.scalar(select(LAST_POSITION), {"thread_id": thread_id})
+
+
+def free(thread_id: str, token: str) -> None:
+    """Give the lock back, writing nothing else (a failed or abandoned turn)."""
+    db.session.rollback()
+    db.session.execute(RELEASE, {"thread_id": thread_id, "token": token})
+    db.session.commit()
+
+
+def release_for_record(thread: Thread, token: str, *, last_active_at, pending_tool_calls, pending_run_id) -> None:
+    """Release the lock and write the turn's outcome to the thread's row, inside the transaction
+    that records the turn; or raise (after a rollback) when the thread was deleted or its lock
+    taken over meanwhile: the reply must not be stored."""
+    state = {"last_active_at": last_active_at, "pending_tool_calls": pending_tool_calls,
+             "pending_run_id": pending_run_id}
+    thread_id = thread.id
+    if db.session.execute(RECORD, {"thread_id": thread_id, "token": token, **state}).rowcount == 1:
+        for name, value in {**state, "turn_token": None, "turn_started_at": None}.items():
+            set_committed_value(thread, name, value)  # what the commit will hold
+        return
+    db.session.rollback()
+    if db.session.scalar(THREAD_EXISTS, {"thread_id": thread_id}) is None:
+        raise NotFound(f"Thread {thread_id!r} was deleted while its turn ran: the reply was not stored.")
+    raise Conflict("This turn outlasted its lock and another turn took the thread: the reply was not stored.")
