@@ -190,7 +190,7 @@ def test_a_provider_failure_fails_the_run_writes_no_message_and_frees_the_thread
 def test_one_active_run_per_thread_and_cancel_abandons_the_provider(app, beta, fake):
     assistant = beta.assistants.create(model="gpt-4")
     thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    fake.add_fault(Fault("delay", seconds=1.5, path="/chat/completions"))
+    fake.add_fault(Fault("delay", seconds=3, path="/chat/completions"))
     run = beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
     with pytest.raises(openai.BadRequestError, match=f"Thread {thread.id} already has an active run"):
         beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
