@@ -331,3 +331,14 @@ def test_a_stream_closed_by_its_client_fails_the_run_and_frees_the_thread(app, c
     run = beta.threads.runs.list(thread_id=thread.id).data[0]
     assert run.status == "failed" and "stream was closed" in run.last_error.message
     assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"
+
+
+def test_a_thread_deleted_while_its_run_waits_for_the_provider_ends_it_quietly(app, beta, fake):
+    assistant = beta.assistants.create(model="gpt-4")
+    thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    fake.add_fault(Fault("delay", seconds=1, path="/chat/completions"))
+    beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    assert beta.threads.delete(thread.id).deleted
+    wait_for_runs(app)  # no exception in the background run: it found its run gone
+    with app.app_context():
+        assert db.session.scalar(select(Run).where(Run.thread_id == thread.id)) is None

@@ -55,13 +55,14 @@ def in_background(run: Run, token: str, tool_outputs: list[dict] | None = None) 
 def streamed(run: Run, token: str, tool_outputs: list[dict] | None = None, prelude=()) -> Iterator[tuple[str, dict]]:
     """The whole v2 stream of a run just created (or resumed): ``prelude`` (thread.created), then
     the run's events. A client that goes away fails the run, wherever the stream was."""
+    run_id = run.id
     try:
         yield from prelude
         yield "thread.run.created", runs.present(run)
         yield "thread.run.queued", runs.present(run)
-        yield from execute(run.id, token, tool_outputs)
+        yield from execute(run_id, token, tool_outputs)
     except GeneratorExit:
-        _end_failed(run, CLOSED)
+        _end_failed(run_id, CLOSED)
         raise
 
 
@@ -129,6 +130,8 @@ def execute(run_id: str, token: str, tool_outputs: list[dict] | None = None) -> 
     message_id, announced = new_token_id("msg_"), False
     try:
         thread = db.session.get(Thread, run.thread_id)
+        if thread is None:
+            return  # deleted meanwhile, and its runs with it
         with ThreadTurn(thread, runs.turn_input(run, thread, tool_outputs), run.assistant, token) as owner:
             items = openai_adapter.stream_turn(owner.conn, owner.request)
             try:
@@ -151,14 +154,14 @@ def execute(run_id: str, token: str, tool_outputs: list[dict] | None = None) -> 
     except Cancelled:
         return
     except (ProviderError, ServiceError) as err:
-        yield from _failed(run, _last_error(err))
+        yield from _failed(run_id, _last_error(err))
         return
     except GeneratorExit:
-        _end_failed(run, CLOSED)
+        _end_failed(run_id, CLOSED)
         raise
     except Exception:  # noqa: BLE001 - the run must end, whatever broke
         log.exception("run %s failed", run_id)
-        yield from _failed(run, {"code": "server_error", "message": "An internal error occurred."})
+        yield from _failed(run_id, {"code": "server_error", "message": "An internal error occurred."})
         return
     db.session.refresh(run)
     if done.text or not done.tool_calls:
@@ -181,13 +184,16 @@ def _last_error(err: Exception) -> dict:
     return {"code": ERROR_CODES.get(service_error.status, "server_error"), "message": service_error.message}
 
 
-def _end_failed(run: Run, last_error: dict) -> Run:
+def _end_failed(run_id: str, last_error: dict) -> Run | None:
+    """Fail the run if it is still going; None if it is gone (its thread was deleted)."""
     db.session.rollback()
-    run = db.session.get(Run, run.id)  # read again, maybe in another session than it began (a closed stream)
-    if run.status in ("queued", "in_progress"):
+    run = db.session.get(Run, run_id)  # read again, maybe in another session than it began (a closed stream)
+    if run is not None and run.status in ("queued", "in_progress"):
         runs.end(run, "failed", last_error)
     return run
 
 
-def _failed(run: Run, last_error: dict) -> Iterator[tuple[str, dict]]:
-    yield "thread.run.failed", runs.present(_end_failed(run, last_error))
+def _failed(run_id: str, last_error: dict) -> Iterator[tuple[str, dict]]:
+    run = _end_failed(run_id, last_error)
+    if run is not None:
+        yield "thread.run.failed", runs.present(run)
