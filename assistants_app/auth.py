@@ -10,7 +10,7 @@ from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 
 from .database import db
-from .errors import SERVICE
+from .errors import BLUEPRINT_SHAPES, SERVICE
 from .models import ApiKey, utcnow
 
 KEY_PREFIX = "sk-asst-"
@@ -76,7 +76,7 @@ def _key_for(key: str) -> tuple | None:
 
 
 def unauthorized(message: str):
-    response = jsonify(SERVICE.body(401, message))
+    response = jsonify(BLUEPRINT_SHAPES.get(request.blueprint, SERVICE).body(401, message))
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="assistants_app"'
     return response

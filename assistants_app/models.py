@@ -141,13 +141,14 @@ class Assistant(db.Model):
 
 
 class Thread(db.Model):
-    """A conversations-API thread or an agents-API session: one conversation with one assistant."""
+    """A conversations-API thread or an agents-API session: one conversation with one assistant;
+    or an Assistants-v2 thread (assistant_id None): each of its runs names its assistant."""
 
     __tablename__ = "threads"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_token_id("thread_"))
     tenant: Mapped[str] = mapped_column(String(100), index=True)
-    assistant_id: Mapped[str] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"), index=True)
+    assistant_id: Mapped[str | None] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"), index=True)
     # The provider's conv_/thread_ id for backends that keep history remotely.
     remote_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -159,8 +160,10 @@ class Thread(db.Model):
     # Tool calls the model asked for and the client has not answered yet.
     pending_tool_calls: Mapped[list | None] = mapped_column(JSON)
     pending_run_id: Mapped[str | None] = mapped_column(String(128))
+    # Assistants v2: the client's metadata (the attribute name `metadata` is SQLAlchemy's).
+    thread_metadata: Mapped[dict | None] = mapped_column("metadata", JSON)
 
-    assistant: Mapped[Assistant] = relationship(back_populates="threads")
+    assistant: Mapped[Assistant | None] = relationship(back_populates="threads")
     messages: Mapped[list["Message"]] = relationship(
         back_populates="thread",
         cascade="all, delete-orphan",
@@ -186,6 +189,12 @@ class Message(db.Model):
     # A summary of older turns that session_max_length replaced.
     is_summary: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Assistants v2: the run that wrote it and its assistant (Assistant.id), the client's metadata
+    # and attachments (stored and returned; files are not read).
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    assistant_id: Mapped[str | None] = mapped_column(String(36))
+    message_metadata: Mapped[dict | None] = mapped_column("metadata", JSON)
+    attachments: Mapped[list | None] = mapped_column(JSON)
 
     thread: Mapped[Thread] = relationship(back_populates="messages")
 
@@ -211,3 +220,40 @@ class TokenUsage(db.Model):
     model: Mapped[str] = mapped_column(String(200))
     prompt_tokens: Mapped[int] = mapped_column()
     completion_tokens: Mapped[int] = mapped_column()
+
+
+class Run(db.Model):
+    """An Assistants-v2 run: one turn of a thread with an assistant, its state kept here so a
+    poll from any worker sees it. The thread's turn lock (turn_token) is the run's while it is
+    active."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_token_id("run_"))
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    assistant_id: Mapped[str] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default="queued")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[dict | None] = mapped_column(JSON)
+    usage: Mapped[dict | None] = mapped_column(JSON)
+    required_action: Mapped[dict | None] = mapped_column(JSON)
+    # The run's own settings: the assistant's unless the run overrode them.
+    model: Mapped[str] = mapped_column(String(256))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    tools: Mapped[list] = mapped_column(JSON, default=list)
+    # temperature, top_p, max_completion_tokens, tool_choice, response_format, ...: as given.
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    run_metadata: Mapped[dict | None] = mapped_column("metadata", JSON)
+    # The thread's turn lock token while the run holds it.
+    turn_token: Mapped[str | None] = mapped_column(String(64))
+    # The API key that started the run: its usage and budget (the run goes on after the request).
+    api_key_id: Mapped[int | None] = mapped_column()
+
+    assistant: Mapped[Assistant] = relationship(lazy="joined")

@@ -26,6 +26,12 @@ PROVIDER_FAILURES = {429: "The provider rate-limited the request (see Retry-Afte
 # does), never 400.
 AGENTS_PREFIX = "/api/v1/compatibility/openai/v1"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
+# The Assistants API v2 answers every error in OpenAI's shape (errors/openai_shape.py).
+V2_PREFIX = "/v1/"
+OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["message", "type"],
+    "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                   "param": {"type": "string", "nullable": True}, "code": {"type": "string", "nullable": True}}}}}
 
 
 def _error(description: str, headers: dict) -> dict:
@@ -56,6 +62,18 @@ class SharedStatusesPlugin(BasePlugin):
                     responses[str(status)] = _error(description, headers)
                 elif status in SECURED and isinstance(documented, dict):
                     _also_error(documented, description, headers)  # e.g. a provider's 429: either may come
+            if path.startswith(V2_PREFIX):
+                _openai_errors(responses)
+
+
+def _openai_errors(responses: dict) -> None:
+    """Every error response of the v2 API in OpenAI's shape."""
+    for status, response in list(responses.items()):
+        if int(status) < 400:
+            continue
+        if not isinstance(response, dict) or "$ref" in response:  # flask-smorest's shared BAD_REQUEST, ...
+            response = responses[status] = {"description": "Invalid request (the parameter is named)."}
+        response["content"] = {"application/json": {"schema": OPENAI_ERROR}}
 
 
 def _also_error(response: dict, description: str, headers: dict) -> None:

@@ -14,7 +14,7 @@ from assistants_app.extensions import db
 
 SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
 # Reversed dependency order, so rows go before the rows they point at.
-TABLES = ("token_usage", "messages", "threads", "assistants", "credentials", "api_keys")
+TABLES = ("token_usage", "runs", "messages", "threads", "assistants", "credentials", "api_keys")
 # Database 15 of the local Redis: the tests' own, for the shared rate limit and models cache.
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -149,3 +149,23 @@ def parse_stream(response) -> list:
     assert all(frame.startswith("data: ") for frame in frames)
     assert frames[-1] == "data: [DONE]"
     return [json.loads(frame[len("data: "):]) for frame in frames[:-1]]
+
+
+# ---------------------------------------------------------------- the Assistants API v2 (/v1)
+
+def sdk(app, key: str, **options):
+    """The official openai client on the app's /v1, in process (httpx2's WSGI transport)."""
+    import httpx2
+    import openai
+
+    http = httpx2.Client(transport=httpx2.WSGITransport(app=app), base_url="http://testserver")
+    return openai.OpenAI(base_url="http://testserver/v1", api_key=key, max_retries=0, http_client=http, **options)
+
+
+def wait_for_runs(app, timeout: float = 20.0) -> None:
+    """Wait until the app's background runs have ended (services/v2/runner.py keeps them)."""
+    from assistants_app.services.v2.runner import EXTENSION
+
+    for worker in list(app.extensions.get(EXTENSION, ())):
+        worker.join(timeout)
+        assert not worker.is_alive(), "a background run did not end"

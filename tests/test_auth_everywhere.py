@@ -15,7 +15,7 @@ from sqlalchemy import select
 from assistants_app.extensions import db
 from assistants_app.models import ApiKey
 
-from .helpers import SEED_003, make_key, routes
+from .helpers import SEED_003, make_key, routes, wait_for_runs
 
 # The routes anyone may call (DESIGN: health, the OpenAPI document and its UI, the playground page).
 PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>", "/",
@@ -31,6 +31,9 @@ def fill(rule: str, values: dict | None = None) -> str:
 def assert_401(response, what):
     assert response.status_code == 401, (what, response.status_code, response.get_data(as_text=True)[:200])
     assert response.headers["WWW-Authenticate"].startswith("Bearer"), what
+    if " /v1/" in what:  # the Assistants API v2 answers in OpenAI's shape
+        assert response.json["error"]["code"] == "invalid_api_key", what
+        return
     assert response.json["code"] == 401 and response.json["status"] == "Unauthorized", what
 
 
@@ -75,7 +78,7 @@ class Tenant:
     """One tenant's objects: a credential, an assistant using it, a seed-004 thread with one
     turn, and a seed-003 session with one turn."""
 
-    def __init__(self, client, headers, fake, name):
+    def __init__(self, client, headers, fake, name, app):
         self.headers = headers
         self.name = name
         self.credential = client.post("/credentials", headers=headers, json={
@@ -93,20 +96,39 @@ class Tenant:
             "messages": [{"role": "user", "content": f"{name} session question"}], "create_session": True})
         assert session.status_code == 200, session.json
         self.session = session.json["session_id"]
+        # The Assistants API v2: a thread with a message, a run (a tool call answered) and its steps.
+        self.v2_thread = client.post("/v1/threads", headers=headers, json={
+            "messages": [{"role": "user", "content": f"{name} v2 question"}]}).json["id"]
+        fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
+        tools = [{"type": "function", "function": {"name": "lookup"}}]
+        self.v2_run = client.post(f"/v1/threads/{self.v2_thread}/runs", headers=headers,
+                                  json={"assistant_id": self.details_id, "tools": tools}).json["id"]
+        wait_for_runs(app)
+        run_url = f"/v1/threads/{self.v2_thread}/runs/{self.v2_run}"
+        call = client.get(run_url, headers=headers).json["required_action"]["submit_tool_outputs"]["tool_calls"][0]
+        client.post(f"{run_url}/submit_tool_outputs", headers=headers,
+                    json={"tool_outputs": [{"tool_call_id": call["id"], "output": f"{name} tool output"}]})
+        wait_for_runs(app)
+        self.v2_message = client.get(f"/v1/threads/{self.v2_thread}/messages", headers=headers).json["first_id"]
+        self.v2_step = client.get(f"{run_url}/steps", headers=headers).json["last_id"]
 
     def ids(self) -> dict:
         return {"assistant": self.assistant, "details_id": self.details_id, "credential": self.credential,
-                "thread": self.thread, "session": self.session}
+                "thread": self.thread, "session": self.session, "v2_thread": self.v2_thread,
+                "v2_run": self.v2_run, "v2_message": self.v2_message, "v2_step": self.v2_step}
 
     def private_strings(self) -> list[str]:
         return [f"{self.name}-credential-name", f"{self.name}-assistant-name", f"{self.name} instructions",
-                f"{self.name} secret question", f"{self.name} session question", f"{self.name}-provider-key"]
+                f"{self.name} secret question", f"{self.name} session question", f"{self.name}-provider-key",
+                f"{self.name} v2 question", f"{self.name} tool output"]
 
 
 def nonexistent_ids() -> dict:
     return {"assistant": str(uuid.uuid4()), "details_id": "asst_" + uuid.uuid4().hex,
             "credential": str(uuid.uuid4()), "thread": "thread_" + uuid.uuid4().hex,
-            "session": "thread_" + uuid.uuid4().hex}
+            "session": "thread_" + uuid.uuid4().hex, "v2_thread": "thread_" + uuid.uuid4().hex,
+            "v2_run": "run_" + uuid.uuid4().hex, "v2_message": "msg_" + uuid.uuid4().hex,
+            "v2_step": "step_" + uuid.uuid4().hex}
 
 
 # In a probe, "victim:<object>" is the victim's id of that object, "own:<object>" the
@@ -139,6 +161,48 @@ AGENT_ROUTES = {
     },
 }
 TURN = {"user_input": "hi"}
+V2_THREAD = {"*": "victim:v2_thread"}
+
+
+def v2_run(json=None, **own):
+    """Probes of a route under a v2 run: the victim's thread and run, and the intruder's own
+    thread (own=...: and more of its own objects) with the victim's run."""
+    victim = {"thread_id": "victim:v2_thread", "run_id": "victim:v2_run", "step_id": "victim:v2_step"}
+    return [probe(victim, json), probe({**victim, "thread_id": "own:v2_thread", **own}, json)]
+
+
+def v2_message(json=None):
+    return [probe({"thread_id": "victim:v2_thread", "message_id": "victim:v2_message"}, json),
+            probe({"thread_id": "own:v2_thread", "message_id": "victim:v2_message"}, json)]
+
+
+V2_ROUTES = {
+    "/v1/assistants": {"GET": LIST, "POST": NO_ID},
+    "/v1/assistants/<assistant_id>": {"GET": [by_id("details_id"), by_id("assistant")],
+                                      "POST": [by_id("details_id", json={"name": "taken"})],
+                                      "DELETE": [by_id("details_id")]},
+    "/v1/threads": {"POST": NO_ID},
+    # The other APIs' threads are not v2 threads, the caller's own included.
+    "/v1/threads/<thread_id>": {"GET": [by_id("v2_thread"), by_id("thread"), probe({"*": "own:thread"})],
+                                "POST": [by_id("v2_thread", json={"metadata": {"a": "b"}})],
+                                "DELETE": [by_id("v2_thread"), by_id("session")]},
+    "/v1/threads/<thread_id>/messages": {"GET": [by_id("v2_thread")],
+                                         "POST": [by_id("v2_thread", json={"role": "user", "content": "x"})]},
+    "/v1/threads/<thread_id>/messages/<message_id>": {"GET": v2_message(), "POST": v2_message({"metadata": {}}),
+                                                      "DELETE": v2_message()},
+    "/v1/threads/<thread_id>/runs": {
+        "GET": [by_id("v2_thread")],
+        "POST": [probe(V2_THREAD, {"assistant_id": "own:details_id"}),
+                 probe({"*": "own:v2_thread"}, {"assistant_id": "victim:details_id"})]},
+    "/v1/threads/runs": {"POST": [probe(json={"assistant_id": "victim:details_id"}),
+                                  probe(json={"assistant_id": "victim:assistant"})]},
+    "/v1/threads/<thread_id>/runs/<run_id>": {"GET": v2_run(), "POST": v2_run({"metadata": {"a": "b"}})},
+    "/v1/threads/<thread_id>/runs/<run_id>/cancel": {"POST": v2_run()},
+    "/v1/threads/<thread_id>/runs/<run_id>/submit_tool_outputs": {
+        "POST": v2_run({"tool_outputs": [{"tool_call_id": "call_x", "output": "x"}]})},
+    "/v1/threads/<thread_id>/runs/<run_id>/steps": {"GET": v2_run()},
+    "/v1/threads/<thread_id>/runs/<run_id>/steps/<step_id>": {"GET": v2_run()},
+}
 # How to reach a tenant's objects through each route. Keyed by rule: a rule missing here
 # fails the test, so every new route gets classified.
 CROSS_TENANT = {
@@ -176,6 +240,7 @@ CROSS_TENANT = {
     "/openai/get_models": {"GET": [probe(query={"credential": "victim:credential"})]},
     "/openai/threads/<thread_id>": {"DELETE": [by_id("thread"), by_id("session")]},
     "/openai/threads/<thread_id>/messages": {"GET": [by_id("thread"), by_id("session")]},
+    **V2_ROUTES,
 }
 
 
@@ -190,7 +255,8 @@ def render(template, victim: dict, own: dict):
 
 
 def send(client, headers, rule, method, probe_, victim: dict, own: dict):
-    path = ARGUMENT.sub(lambda m: render(probe_["path"].get("*", "some-id"), victim, own), rule)
+    path = ARGUMENT.sub(lambda m: render(probe_["path"].get(m.group(1), probe_["path"].get("*", "some-id")),
+                                         victim, own), rule)
     return client.open(path, method=method, headers=headers, json=render(probe_["json"], victim, own),
                        query_string=render(probe_["query"], victim, own))
 
@@ -205,6 +271,9 @@ def snapshot(client, tenant: Tenant) -> dict:
         "agent": {k: v for k, v in agent.items() if k not in ("status", "status_errors")},
         "thread": client.get(f"/openai/threads/{tenant.thread}/messages", headers=tenant.headers).json,
         "session": client.get(f"/openai/threads/{tenant.session}/messages", headers=tenant.headers).json,
+        "v2_thread": client.get(f"/v1/threads/{tenant.v2_thread}", headers=tenant.headers).json,
+        "v2_messages": client.get(f"/v1/threads/{tenant.v2_thread}/messages", headers=tenant.headers).json,
+        "v2_run": client.get(f"/v1/threads/{tenant.v2_thread}/runs/{tenant.v2_run}", headers=tenant.headers).json,
     }
 
 
@@ -213,8 +282,8 @@ def calls_with(fake, provider_key: str) -> list:
 
 
 def test_no_route_reaches_another_tenants_objects(app, client, auth, other_auth, fake):
-    victim = Tenant(client, auth, fake, "alpha")
-    intruder = Tenant(client, other_auth, fake, "bravo")
+    victim = Tenant(client, auth, fake, "alpha", app)
+    intruder = Tenant(client, other_auth, fake, "bravo", app)
     before = snapshot(client, victim)
     victims_provider_calls = len(calls_with(fake, "sk-alpha-provider-key"))
 

@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from .helpers import spec_and_routes
+from .helpers import spec_and_routes, wait_for_runs
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -23,7 +23,7 @@ MAX_EXAMPLES = 12
 # The valid key is sent with every case (the 401s are tests/test_auth_everywhere.py's job).
 CONFIG = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
 # Body fields that name an object: with a real id half the time, so the fuzzer gets past the 404.
-ID_FIELDS = ("agent_id", "thread_id", "credential")
+ID_FIELDS = ("agent_id", "thread_id", "credential", "assistant_id")
 
 
 # (method, path) of every operation the document lists.
@@ -47,6 +47,18 @@ def seed(client, auth, fake) -> dict:
     thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json
     return {"agent_id": assistant["id"], "assistant_id": assistant["id"], "thread_id": thread["thread_id"],
             "credential": credential["id"], "credential_id": credential["id"]}
+
+
+def seed_v2(client, auth, app, ids: dict) -> dict:
+    """The Assistants API v2's objects (/v1): a thread with a message, a finished run, its step."""
+    v2_thread = client.post("/v1/threads", headers=auth, json={
+        "messages": [{"role": "user", "content": "hi"}]}).json["id"]
+    run = client.post(f"/v1/threads/{v2_thread}/runs", headers=auth, json={"assistant_id": ids["assistant_id"]}).json
+    wait_for_runs(app)
+    runs = f"/v1/threads/{v2_thread}/runs/{run['id']}"
+    return {**ids, "thread_id": v2_thread, "run_id": run["id"],
+            "message_id": client.get(f"/v1/threads/{v2_thread}/messages", headers=auth).json["first_id"],
+            "step_id": client.get(f"{runs}/steps", headers=auth).json["first_id"]}
 
 
 def with_real_ids(ids: dict):
@@ -97,7 +109,10 @@ def test_operation(app, client, auth, fake, method, path):
     operation = schema[path][method]
     label = f"{method} {path}"
     cases, statuses = 0, collections.Counter()
-    for mode, strategy in strategies(operation, seed(client, auth, fake)):
+    ids = seed(client, auth, fake)
+    if path.startswith("/v1/"):
+        ids = seed_v2(client, auth, app, ids)
+    for mode, strategy in strategies(operation, ids):
         @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
                   phases=[Phase.explicit, Phase.generate, Phase.shrink],
                   suppress_health_check=list(HealthCheck))
@@ -113,6 +128,7 @@ def test_operation(app, client, auth, fake, method, path):
             run()
         except Unsatisfiable:  # nothing to make invalid (GET /health has no parameters)
             assert mode is NEGATIVE
+    wait_for_runs(app)  # the runs it started, before the database is emptied
     print(f"fuzzed {label}: {cases} cases, statuses {dict(sorted(statuses.items()))}")
 
 

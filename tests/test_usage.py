@@ -223,3 +223,23 @@ def test_a_turn_outside_a_request_names_its_api(app):
         assert service.current_api() == "other"
     with app.test_request_context("/usage"):
         assert service.current_api() == "usage"
+
+
+def test_an_assistants_v2_run_is_billed_to_the_key_that_started_it(app, client, fake):
+    """A background run goes on after its request: its usage row still names the run's API key."""
+    from .helpers import sdk, wait_for_runs
+
+    key = make_key(app, name="v2 runner")
+    beta = sdk(app, key).beta
+    assistant = beta.assistants.create(model="gpt-4", instructions="Be brief.")
+    run = beta.threads.create_and_run_poll(assistant_id=assistant.id,
+                                          thread={"messages": [{"role": "user", "content": "count these words"}]})
+    wait_for_runs(app)
+    assert run.status == "completed"
+    with app.app_context():
+        row = db.session.scalars(select(TokenUsage).where(TokenUsage.api == "assistants_v2")).one()
+        key_id = db.session.scalar(select(ApiKey.id).where(ApiKey.name == "v2 runner"))
+    assert (row.api_key_id, row.model) == (key_id, "gpt-4")
+    assert (row.prompt_tokens, row.completion_tokens) == (run.usage.prompt_tokens, run.usage.completion_tokens)
+    assert [(d["turns"], d["total_tokens"]) for d in totals(client, headers_for(key), group_by="assistant")] == [
+        (1, run.usage.total_tokens)]

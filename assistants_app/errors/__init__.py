@@ -4,6 +4,7 @@ failure answers, and (shapes.py) how each API writes an error: the service's own
 {"error": {"message", "type", "param", "code"}}, as a JSON body or a stream's error event."""
 from .exceptions import PROVIDER_STATUS, Conflict, NotFound, ServiceError, as_service_error, invalid
 from .shapes import BAD_REQUEST, DETAIL, SERVICE, ErrorShape, validation_details
+from .openai_shape import BLUEPRINT_SHAPES, OPENAI
 
-__all__ = ["BAD_REQUEST", "DETAIL", "PROVIDER_STATUS", "SERVICE", "Conflict", "ErrorShape", "NotFound",
+__all__ = ["BAD_REQUEST", "BLUEPRINT_SHAPES", "DETAIL", "OPENAI", "PROVIDER_STATUS", "SERVICE", "Conflict", "ErrorShape", "NotFound",
            "ServiceError", "as_service_error", "invalid", "validation_details"]

@@ -1,5 +1,6 @@
 """Blueprints, registered in this order by create_app(): (blueprint, registration options).
-The agents API's blueprint is registered twice, under /agents and under /assistants."""
+The agents API's blueprint is registered twice, under /agents and under /assistants; the
+Assistants API v2 is at /v1."""
 from . import agents
 from .assistants import blp as assistants
 from .credentials import blp as credentials
@@ -7,6 +8,7 @@ from .openai_routes import blp as openai
 from .playground import blp as playground
 from .public import blp as health, assets
 from .usage import blp as usage
+from .v2 import blp as assistants_v2
 
 BLUEPRINTS = (
     (health, {}),
@@ -15,5 +17,6 @@ BLUEPRINTS = (
     *((agents.blp, {"name": name, "url_prefix": prefix}) for name, prefix in agents.MOUNTS),
     (openai, {}),
     (usage, {}),
+    (assistants_v2, {}),
 )
 FLASK_BLUEPRINTS = (assets, playground)

@@ -54,15 +54,16 @@ class Reduction:
     position: int
 
 
-def history_for_provider(conn: Connection, thread: Thread,
-                         new_messages: list[ChatMessage]) -> tuple[list[ChatMessage], Reduction | None]:
+def history_for_provider(conn: Connection, thread: Thread, new_messages: list[ChatMessage],
+                         assistant: Assistant | None = None) -> tuple[list[ChatMessage], Reduction | None]:
     """The stored history, oldest first, as the provider receives it: reduced to fit
     session_max_length together with this turn's new messages; and the reduction, if any,
-    for apply_reduction() to write with the turn."""
-    assistant = thread.assistant
+    for apply_reduction() to write with the turn. ``assistant``: the turn's, when the thread
+    has none of its own (Assistants v2)."""
+    assistant = assistant or thread.assistant
     rows = db.session.execute(HISTORY, {"thread_id": thread.id}).all()
     if assistant.session_max_length:
-        return _fit(conn, thread, rows, new_messages, assistant.session_max_length)
+        return _fit(conn, thread, rows, new_messages, assistant)
     return [as_chat(row, assistant) for row in rows], None
 
 
@@ -88,13 +89,13 @@ def _turns(rows: list[Message]) -> list[list[Message]]:
 
 
 def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: list[ChatMessage],
-         limit: int) -> tuple[list[ChatMessage], Reduction | None]:
+         assistant: Assistant) -> tuple[list[ChatMessage], Reduction | None]:
+    limit = assistant.session_max_length
     incoming = sum(size(m) for m in new_messages)
     budget = limit - incoming
     if budget < 0:
         raise invalid("messages", f"This turn's messages are {incoming} characters long, more than the agent's "
                                   f"session_max_length ({limit}).")
-    assistant = thread.assistant
     if sum(size(row) for row in rows) <= budget:
         return [as_chat(row, assistant) for row in rows], None
     summarizing = assistant.session_summarization_strategy == "summarize"

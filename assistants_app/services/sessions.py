@@ -25,7 +25,7 @@ def current_time() -> datetime:
 
 
 def is_expired(thread: Thread, now=None) -> bool:
-    ttl = thread.assistant.session_max_ttl
+    ttl = thread.assistant.session_max_ttl if thread.assistant is not None else None  # v2 threads: none
     if not ttl:
         return False
     return (now or current_time()) - thread.last_active_at > timedelta(seconds=ttl)

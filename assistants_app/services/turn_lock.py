@@ -71,6 +71,11 @@ def take(thread: Thread) -> tuple[str, int]:
     return token, taken[-1]
 
 
+def last_position(thread_id: str) -> int:
+    """The position of the thread's last message (for a turn whose lock was taken earlier)."""
+    return db.session.scalar(select(LAST_POSITION), {"thread_id": thread_id})
+
+
 def free(thread_id: str, token: str) -> None:
     """Give the lock back, writing nothing else (a failed or abandoned turn)."""
     db.session.rollback()

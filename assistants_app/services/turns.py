@@ -44,6 +44,15 @@ class TurnInput:
     stop: list[str] | str | None = None
     seed: int | None = None
     tools: list[dict] | None = None
+    # Assistants v2: a run's model and instructions; stored messages a remote history has not seen
+    # (chat_completions finds them in its history); columns every message this turn writes carries.
+    model: str | None = None
+    instructions: str | None = None
+    stored_unsent: list[ChatMessage] = field(default_factory=list)
+    stamp: dict = field(default_factory=dict)
+    # Whose tokens these are, for a turn run outside its request (a background v2 run); None: the request's.
+    api_key_id: int | None = None
+    api: str | None = None
 
 
 @dataclass
@@ -128,27 +137,34 @@ class TurnStream:
 
 
 class ThreadTurn:
-    """Owns one turn on a stored thread from its lock to its one commit (a context manager)."""
+    """Owns one turn on a stored thread from its lock to its one commit (a context manager).
+    ``assistant``: for a thread without one (v2); ``token``: a lock turn_lock.take() took earlier."""
 
-    def __init__(self, thread: Thread, turn: TurnInput):
+    def __init__(self, thread: Thread, turn: TurnInput, assistant: Assistant | None = None, token: str | None = None):
         self.thread, self.turn = thread, turn
-        self.token: str | None = None
-        self.finished = False
+        self.assistant = assistant or thread.assistant
+        self.token, self.finished = token, False
 
     def __enter__(self) -> "ThreadTurn":
-        self.token, self.last_position = turn_lock.take(self.thread)
+        if self.token is None:
+            self.token, self.last_position = turn_lock.take(self.thread)
+        else:
+            self.last_position = turn_lock.last_position(self.thread.id)
         try:  # read after taking the lock, so the previous turn's messages are in
-            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn)
+            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn, self.assistant)
             release_connection()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def record(self, done: TurnDone) -> Message:
-        """Write this turn's messages and the reply, and free the lock: one commit, all or nothing."""
+    def record(self, done: TurnDone, before_commit=None) -> Message:
+        """Write this turn's messages and the reply, its token usage, and free the lock: one commit,
+        all or nothing (``before_commit(reply_row)`` writes more in it first, or raises to write nothing)."""
+        billed = dict(tenant=self.thread.tenant, assistant_id=self.assistant.id, model=self.request.model,
+                      api_key_id=self.turn.api_key_id, api=self.turn.api)
         reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done,
-                        self.request.model)
+                        self.turn.stamp, billed, before_commit)
         self.finished = True
         return reply
 
@@ -183,29 +199,25 @@ def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=turn.text)]
 
 
-def _prepare(thread: Thread, turn: TurnInput) -> tuple[Connection, TurnRequest, list[ChatMessage],
-                                                     history.Reduction | None]:
-    assistant = thread.assistant
+def _prepare(thread: Thread, turn: TurnInput, assistant: Assistant) -> tuple[
+        Connection, TurnRequest, list[ChatMessage], history.Reduction | None]:
     conn = connection_for(assistant.credential)
     new_messages = _new_messages(thread, turn)
-    past, reduction = [], None
+    past, reduction, sent = [], None, [*turn.stored_unsent, *new_messages]
     if conn.api == "chat_completions":  # the other backends keep the history at the provider
-        past, reduction = history.history_for_provider(conn, thread, new_messages)
-    request = _turn_request(
-        assistant, turn, new_messages,
-        history=past,
-        remote_thread_id=thread.remote_id,
-        remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
-        pending_run_id=thread.pending_run_id,
-    )
+        past, reduction = history.history_for_provider(conn, thread, new_messages, assistant)
+        sent = new_messages
+    request = _turn_request(assistant, turn, sent, history=past, remote_thread_id=thread.remote_id,
+                            remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
+                            pending_run_id=thread.pending_run_id)
     return conn, request, new_messages, reduction
 
 
 def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
     details = assistant.details
     return TurnRequest(
-        model=details["model"],
-        instructions=details.get("instructions"),
+        model=turn.model or details["model"],
+        instructions=details.get("instructions") if turn.instructions is None else turn.instructions,
         temperature=details.get("temperature") if turn.temperature is None else turn.temperature,
         top_p=details.get("top_p") if turn.top_p is None else turn.top_p,
         new_messages=new_messages,
@@ -225,24 +237,25 @@ def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dic
 
 
 def _record(thread: Thread, token: str, last_position: int, new_messages: list[ChatMessage],
-            reduction: history.Reduction | None, done: TurnDone, model: str) -> Message:
+            reduction: history.Reduction | None, done: TurnDone, stamp: dict, billed: dict,
+            before_commit=None) -> Message:
     """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
     the new messages and the reply in one INSERT; then one commit. Core statements, not the
     ORM's unit of work: this runs on every turn."""
     tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
-    now = current_time()
-    # First: the thread may be gone, or its lock lost; then nothing else is written.
-    turn_lock.release_for_record(thread, token, last_active_at=now, pending_tool_calls=tool_calls or None,
-                                 pending_run_id=done.pending_run_id)
-    history.apply_reduction(thread, reduction)
-    position = last_position + 1
     reply = ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
                         tool_calls=tool_calls or None)
     created_at = utcnow()
-    rows = [_row(thread.id, position + offset, message, created_at)
+    rows = [{**_row(thread.id, last_position + 1 + offset, message, created_at), **stamp}
             for offset, message in enumerate([*new_messages, reply])]
+    if before_commit is not None:
+        before_commit(rows[-1])
+    # The thread may be gone, or its lock lost; then nothing else is written.
+    turn_lock.release_for_record(thread, token, last_active_at=current_time(), pending_tool_calls=tool_calls or None,
+                                 pending_run_id=done.pending_run_id)
+    history.apply_reduction(thread, reduction)
     db.session.execute(insert(Message), rows)
-    usage.add_usage(tenant=thread.tenant, assistant_id=thread.assistant_id, model=model, done=done)
+    usage.add_usage(done=done, **billed)
     log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread holds what was written: answering costs no query
     if thread in db.session:  # a streamed turn may end in another database session than it began

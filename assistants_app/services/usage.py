@@ -24,7 +24,8 @@ from .credentials import backend_api
 from .sessions import current_time
 
 # The API a turn came through, by blueprint: a bounded label, and the `api` column of its usage.
-API_OF_BLUEPRINT = {"openai": "conversations", "agents": "agents", "agents-as-assistants": "agents"}
+API_OF_BLUEPRINT = {"openai": "conversations", "agents": "agents", "agents-as-assistants": "agents",
+                    "assistants_v2": "assistants_v2"}
 
 # The table's Core insert: the ORM's bulk insert path costs 2-3 times as much (~100 µs on SQLite). Built
 # once: composing a statement costs about as much as running it.

@@ -28,6 +28,7 @@ TAG_TITLES = {
     "openai": "Threads and chat: /openai",
     "agents": "Agents (OpenAI compatibility): /api/v1/compatibility/openai/v1/agents",
     "agents-as-assistants": "The same, as assistants: /api/v1/compatibility/openai/v1/assistants",
+    "assistants_v2": "The OpenAI Assistants API v2: /v1",
     "health": "Health: /health",
 }
 # Every route but the public ones answers these, whatever its own documentation says.

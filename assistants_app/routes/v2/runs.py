@@ -1,0 +1,118 @@
+"""/v1/threads/{thread_id}/runs, /v1/threads/runs and run steps. A run answers at once (queued)
+and proceeds in the background, or (stream: true) answers the v2 event stream while it runs."""
+import json
+
+from flask import Response, stream_with_context
+from flask.views import MethodView
+
+from ...extensions import db
+from ...schemas.v2.common import ListQuerySchema
+from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunListV2Schema, RunStepListV2Schema,
+                                RunStepV2Schema, RunV2Schema, SubmitToolOutputsV2Schema, ThreadAndRunV2Schema)
+from ...schemas.v2.threads import MetadataOnlySchema
+from ...services.v2 import runner, runs, steps, threads
+from .blueprint import blp, documents
+
+STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 events, ending with event: done."
+
+
+def _sse(events):
+    for name, data in events:
+        yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
+    yield "event: done\ndata: [DONE]\n\n"
+
+
+def _start(run, token, stream, tool_outputs=None, prelude=()):
+    """The run goes on in the background (answered queued), or streamed in this response."""
+    if stream:
+        return Response(stream_with_context(_sse(runner.streamed(run, token, tool_outputs, prelude))),
+                        mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    answer = runs.present(run)
+    runner.in_background(run, token, tool_outputs)
+    return answer
+
+
+@blp.route("/threads/<thread_id>/runs")
+class Runs(MethodView):
+    @blp.arguments(RunIncludeQuerySchema, location="query", error_status_code=400)
+    @blp.arguments(RunCreateV2Schema, error_status_code=400)
+    @blp.response(200, RunV2Schema, description=STREAMED)
+    @documents(400, 429, 502, 504)
+    def post(self, query, fields, thread_id):
+        """Create a run (400 while another run of the thread is active)"""
+        run = runs.create(threads.get(thread_id), fields)
+        return _start(run, run.turn_token, fields.get("stream"))
+
+    @blp.arguments(ListQuerySchema, location="query", error_status_code=400)
+    @blp.response(200, RunListV2Schema)
+    def get(self, params, thread_id):
+        """List a thread's runs (limit, order, after, before)"""
+        return runs.listed(threads.get(thread_id), params)
+
+
+@blp.route("/threads/runs")
+class ThreadAndRun(MethodView):
+    @blp.arguments(ThreadAndRunV2Schema, error_status_code=400)
+    @blp.response(200, RunV2Schema, description=STREAMED)
+    @documents(400, 404, 429, 502, 504)
+    def post(self, fields):
+        """Create a thread and run it"""
+        thread, run = runs.create_with_thread(fields)
+        return _start(run, run.turn_token, fields.get("stream"), prelude=[("thread.created", threads.present(thread))])
+
+
+@blp.route("/threads/<thread_id>/runs/<run_id>")
+class RunById(MethodView):
+    @blp.response(200, RunV2Schema)
+    def get(self, thread_id, run_id):
+        """Retrieve a run"""
+        return runs.present(runs.get(threads.get(thread_id), run_id))
+
+    @blp.arguments(MetadataOnlySchema, error_status_code=400)
+    @blp.response(200, RunV2Schema)
+    def post(self, fields, thread_id, run_id):
+        """Modify a run's metadata"""
+        run = runs.get(threads.get(thread_id), run_id)
+        if "metadata" in fields:
+            run.run_metadata = fields["metadata"] or {}
+        db.session.commit()
+        return runs.present(run)
+
+
+@blp.route("/threads/<thread_id>/runs/<run_id>/cancel")
+class RunCancel(MethodView):
+    @blp.response(200, RunV2Schema)
+    @documents(400)
+    def post(self, thread_id, run_id):
+        """Cancel a run (the provider's answer is abandoned; nothing is written but the status)"""
+        return runs.present(runs.cancel(runs.get(threads.get(thread_id), run_id)))
+
+
+@blp.route("/threads/<thread_id>/runs/<run_id>/submit_tool_outputs")
+class SubmitToolOutputs(MethodView):
+    @blp.arguments(SubmitToolOutputsV2Schema, error_status_code=400)
+    @blp.response(200, RunV2Schema, description=STREAMED)
+    @documents(400, 429, 502, 504)
+    def post(self, fields, thread_id, run_id):
+        """Submit the outputs of the tool calls a run requires"""
+        thread = threads.get(thread_id)
+        run = runs.get(thread, run_id)
+        token = runs.resume(thread, run, fields["tool_outputs"])
+        return _start(run, token, fields.get("stream"), fields["tool_outputs"])
+
+
+@blp.route("/threads/<thread_id>/runs/<run_id>/steps")
+class RunSteps(MethodView):
+    @blp.arguments(ListQuerySchema, location="query", error_status_code=400)
+    @blp.response(200, RunStepListV2Schema)
+    def get(self, params, thread_id, run_id):
+        """List a run's steps"""
+        return steps.listed(runs.get(threads.get(thread_id), run_id), params)
+
+
+@blp.route("/threads/<thread_id>/runs/<run_id>/steps/<step_id>")
+class RunStepById(MethodView):
+    @blp.response(200, RunStepV2Schema)
+    def get(self, thread_id, run_id, step_id):
+        """Retrieve a run step"""
+        return steps.get(runs.get(threads.get(thread_id), run_id), step_id)

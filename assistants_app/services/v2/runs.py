@@ -1,0 +1,217 @@
+"""v2 runs: created queued under the thread's turn lock (one active run per thread), their state
+in the runs table, read from any worker. runner.py carries a run out; this module creates,
+reads, cancels and resumes them.
+
+A run whose worker died holds its thread's lock until the lock goes stale (turns.py): read after
+that, it is reported failed (its requires_action, expired) and the thread is free again."""
+from datetime import timedelta
+
+from flask import g
+from sqlalchemy import delete, select, update
+
+from ...errors import Conflict, ServiceError
+from ...extensions import db, openai_adapter
+from ...models import Message, Run, Thread, utcnow
+from .. import is_plausible_id, release_connection, tenant, turn_lock, usage
+from ..credentials import backend_api, connection_for
+from ..history import as_chat
+from ..turn_lock import stale_after
+from ..turns import TurnInput
+from . import ActiveRun, listing, page, timestamp
+from . import assistants as assistants_v2
+from . import threads as threads_v2
+from .threads import ACTIVE, active_run, _message_row
+
+OPTIONS = ("temperature", "top_p", "max_completion_tokens", "max_prompt_tokens", "tool_choice",
+           "parallel_tool_calls", "truncation_strategy", "response_format")
+TOOL_OUTPUTS_WAIT = timedelta(minutes=10)  # how long requires_action waits, as OpenAI's runs do
+
+
+def present(run: Run) -> dict:
+    options = run.options or {}
+    return {
+        "id": run.id, "object": "thread.run", "created_at": timestamp(run.created_at), "thread_id": run.thread_id,
+        "assistant_id": run.assistant.details_id, "status": run.status, "required_action": run.required_action,
+        "last_error": run.last_error, "expires_at": timestamp(run.expires_at) if run.status in ACTIVE else None,
+        "started_at": timestamp(run.started_at), "cancelled_at": timestamp(run.cancelled_at),
+        "failed_at": timestamp(run.failed_at), "completed_at": timestamp(run.completed_at),
+        "incomplete_details": None, "model": run.model, "instructions": run.instructions, "tools": run.tools,
+        "metadata": run.run_metadata or {}, "usage": run.usage,
+        "temperature": options.get("temperature"), "top_p": options.get("top_p"),
+        "max_prompt_tokens": options.get("max_prompt_tokens"),
+        "max_completion_tokens": options.get("max_completion_tokens"),
+        "truncation_strategy": options.get("truncation_strategy") or {"type": "auto", "last_messages": None},
+        "response_format": options.get("response_format") or "auto",
+        "tool_choice": options.get("tool_choice") or "auto",
+        "parallel_tool_calls": options.get("parallel_tool_calls", True) is not False,
+    }
+
+
+def _lock(thread: Thread) -> tuple[str, int]:
+    """The thread's turn lock for a new run, and the position of its last message."""
+    try:
+        token, last_position = turn_lock.take(thread)
+    except Conflict:
+        raise ActiveRun(thread.id) from None
+    for run in db.session.scalars(select(Run).where(Run.thread_id == thread.id, Run.status.in_(ACTIVE))):
+        check_stale(run)
+    running = active_run(thread)
+    if running is not None:
+        turn_lock.free(thread.id, token)
+        raise ActiveRun(thread.id, running.id)
+    return token, last_position
+
+
+def create_with_thread(fields: dict) -> tuple[Thread, Run]:
+    """A new thread and its queued run; an unknown assistant makes neither."""
+    assistant = assistants_v2.get(fields["assistant_id"])
+    thread = threads_v2.create(fields.get("thread") or {})
+    db.session.commit()
+    return thread, create(thread, fields, assistant)
+
+
+def create(thread: Thread, fields: dict, assistant=None) -> Run:
+    """A queued run holding the thread's lock (a second one meanwhile: 400)."""
+    assistant = assistant or assistants_v2.get(fields["assistant_id"])
+    usage.check_budget()  # here, in the request: the run itself goes on without one
+    if backend_api(assistant.credential) != "chat_completions" and thread.remote_id is None:
+        conn = connection_for(assistant.credential)  # the provider keeps this thread's history from now on
+        release_connection()
+        thread.remote_id = openai_adapter.create_remote_thread(conn)
+        db.session.commit()
+    token, position = _lock(thread)
+    try:
+        position += 1
+        for offset, message in enumerate(fields.get("additional_messages") or ()):
+            db.session.add(_message_row(thread, position + offset, message))
+        instructions = fields.get("instructions")
+        if instructions is None:
+            instructions = assistant.instructions
+        if fields.get("additional_instructions"):
+            instructions = "\n\n".join(filter(None, (instructions, fields["additional_instructions"])))
+        tools = fields.get("tools")
+        run = Run(tenant=tenant(), thread_id=thread.id, assistant=assistant, status="queued", turn_token=token,
+                  model=fields.get("model") or assistant.model, instructions=instructions,
+                  tools=assistants_v2.v2_tools(assistant.details) if tools is None else tools,
+                  options={name: fields[name] for name in OPTIONS if fields.get(name) is not None},
+                  run_metadata=fields.get("metadata") or {}, created_at=utcnow(), api_key_id=g.get("api_key_id"))
+        run.expires_at = run.created_at + stale_after()
+        db.session.add(run)
+        db.session.commit()
+    except BaseException:
+        turn_lock.free(thread.id, token)
+        raise
+    return run
+
+
+def turn_input(run: Run, thread: Thread, tool_outputs: list[dict] | None = None) -> TurnInput:
+    """What the turn pipeline sends for this run."""
+    options = run.options or {}
+    unsent = []
+    if backend_api(run.assistant.credential) != "chat_completions" and not tool_outputs:
+        unsent = _unsent(thread, run.assistant)
+    return TurnInput(messages=None if tool_outputs else [], tool_outputs=tool_outputs or [], model=run.model,
+                     instructions=run.instructions, temperature=options.get("temperature"),
+                     top_p=options.get("top_p"), max_tokens=options.get("max_completion_tokens"),
+                     tools=[tool for tool in run.tools if tool.get("type") == "function"],
+                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id},
+                     api_key_id=run.api_key_id, api="assistants_v2")
+
+
+def _unsent(thread: Thread, assistant) -> list:
+    """The messages after the last reply: those a provider keeping the history has not seen."""
+    rows = list(thread.messages)
+    last_reply = max((i for i, row in enumerate(rows) if row.role == "assistant" and row.run_id), default=-1)
+    return [as_chat(row, assistant) for row in rows[last_reply + 1:] if row.role in ("user", "assistant")]
+
+
+def get(thread: Thread, run_id: str) -> Run:
+    run = None
+    if is_plausible_id(run_id):
+        run = db.session.scalar(select(Run).where(Run.id == run_id, Run.thread_id == thread.id, Run.tenant == tenant()))
+    if run is None:
+        raise ServiceError(404, f"No run found with id '{run_id[:128]}'.")
+    check_stale(run)
+    return run
+
+
+def check_stale(run: Run) -> None:
+    """A run that stopped moving: failed (its worker died) or expired (no tool outputs came)."""
+    now = utcnow()
+    if run.status in ("queued", "in_progress") and (run.started_at or run.created_at) < now - stale_after():
+        end(run, "failed", {"code": "server_error", "message": "The worker running this run stopped before it "
+                                                                "finished; the thread is usable again."})
+    elif run.status == "requires_action" and run.expires_at is not None and run.expires_at < now:
+        end(run, "expired")
+
+
+def end(run: Run, status: str, last_error: dict | None = None) -> bool:
+    """Move an active run to a final status (if no one else did meanwhile) and free its thread."""
+    stamp = {"failed": "failed_at", "cancelled": "cancelled_at", "expired": None}[status]
+    values = {"status": status, "turn_token": None, "required_action": None, "last_error": last_error}
+    if stamp:
+        values[stamp] = utcnow()
+    done = db.session.execute(update(Run).where(Run.id == run.id, Run.status == run.status).values(**values)
+                              .execution_options(synchronize_session=False)).rowcount == 1
+    if done:
+        _free_thread(run)
+    db.session.commit()
+    db.session.refresh(run)
+    return done
+
+
+def _free_thread(run: Run) -> None:
+    if run.status == "requires_action":
+        # The tool calls will not be answered: they leave the history, the thread waits no more.
+        db.session.execute(delete(Message).where(Message.run_id == run.id, Message.tool_calls.is_not(None)))
+        db.session.execute(update(Thread).where(Thread.id == run.thread_id)
+                           .values(pending_tool_calls=None, pending_run_id=None))
+    elif run.turn_token:
+        db.session.execute(update(Thread).where(Thread.id == run.thread_id, Thread.turn_token == run.turn_token)
+                           .values(turn_token=None, turn_started_at=None))
+
+
+def cancel(run: Run) -> Run:
+    if run.status not in ("queued", "in_progress", "requires_action"):
+        raise ServiceError(400, f"Cannot cancel run with status '{run.status}'.")
+    if not end(run, "cancelled") and run.status not in ("cancelled",):
+        raise ServiceError(400, f"Cannot cancel run with status '{run.status}'.")
+    return run
+
+
+def resume(thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
+    """Submitted tool outputs: the run queued again, holding the thread's lock; the lock's token."""
+    if run.status != "requires_action":
+        raise ServiceError(400, f"Runs in status '{run.status}' do not accept tool outputs.")
+    calls = {call["id"] for call in run.required_action["submit_tool_outputs"]["tool_calls"]}
+    given = [output["tool_call_id"] for output in tool_outputs]
+    if set(given) != calls or len(given) != len(calls):
+        raise ServiceError(400, "tool_outputs must answer each tool call of required_action exactly once: "
+                                + ", ".join(sorted(calls)))
+    try:
+        token, _ = turn_lock.take(thread)
+    except Conflict:
+        raise ActiveRun(thread.id, run.id) from None
+    moved = db.session.execute(update(Run).where(Run.id == run.id, Run.status == "requires_action").values(
+        status="queued", required_action=None, turn_token=token, expires_at=utcnow() + stale_after(),
+        started_at=None).execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        turn_lock.free(thread.id, token)
+        raise ServiceError(400, "This run no longer accepts tool outputs.")
+    db.session.commit()
+    db.session.refresh(run)
+    return token
+
+
+def listed(thread: Thread, params: dict) -> dict:
+    query = select(Run).where(Run.thread_id == thread.id, Run.tenant == tenant())
+
+    def cursor_of(run_id):
+        row = db.session.scalar(query.where(Run.id == run_id)) if is_plausible_id(run_id) else None
+        return (row.created_at, row.id) if row is not None else None
+
+    found = page(query, (Run.created_at, Run.id), cursor_of, params)
+    for run in found["rows"]:
+        check_stale(run)
+    return listing(found["rows"], [present(run) for run in found["rows"]], found["has_more"])
+

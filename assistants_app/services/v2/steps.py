@@ -1,0 +1,78 @@
+"""Run steps, derived from a run and the messages it wrote (no table of their own): a
+`message_creation` step for its reply, a `tool_calls` step for the function calls it made
+(their outputs from the tool messages answering them)."""
+from sqlalchemy import select
+
+from ...errors import ServiceError, invalid
+from ...extensions import db
+from ...models import Message, Run
+from . import listing, timestamp
+
+# Same length as a message id's tail, so a step id says which message it comes from.
+PREFIXES = {"message_creation": "step_", "tool_calls": "step_tc"}
+
+
+def step_id(message_id: str, kind: str) -> str:
+    return PREFIXES[kind] + message_id[len("msg_"):]
+
+
+def step(run: Run, kind: str, message_id: str, status: str, created_at=None, completed_at=None,
+         details: dict | None = None) -> dict:
+    return {
+        "id": step_id(message_id, kind), "object": "thread.run.step", "created_at": timestamp(created_at or run.created_at),
+        "run_id": run.id, "assistant_id": run.assistant.details_id, "thread_id": run.thread_id, "type": kind,
+        "status": status, "cancelled_at": None, "completed_at": timestamp(completed_at), "expired_at": None,
+        "failed_at": None, "last_error": None, "usage": None, "metadata": {},
+        "step_details": details or {"type": kind, "message_creation": {"message_id": message_id}},
+    }
+
+
+def tool_calls_details(calls: list[dict], outputs: dict) -> dict:
+    return {"type": "tool_calls", "tool_calls": [
+        {"id": call["id"], "type": "function",
+         "function": {"name": call["name"], "arguments": call["arguments"], "output": outputs.get(call["id"])}}
+        for call in calls]}
+
+
+def derived(run: Run) -> list[dict]:
+    """The run's steps, oldest first."""
+    rows = list(db.session.scalars(select(Message).where(Message.run_id == run.id).order_by(Message.position)))
+    outputs = {row.tool_call_id: row.content for row in rows if row.role == "tool"}
+    steps = []
+    for row in rows:
+        if row.role != "assistant":
+            continue
+        if row.tool_calls:
+            answered = all(call["id"] in outputs for call in row.tool_calls)
+            status = "completed" if answered else ("in_progress" if run.status == "requires_action" else run.status)
+            steps.append(step(run, "tool_calls", row.id, status, row.created_at, row.created_at if answered else None,
+                              tool_calls_details(row.tool_calls, outputs)))
+        if row.content is not None:
+            steps.append(step(run, "message_creation", row.id, "completed", row.created_at, row.created_at))
+    return steps
+
+
+def get(run: Run, wanted: str) -> dict:
+    for found in derived(run):
+        if found["id"] == wanted:
+            return found
+    raise ServiceError(404, f"No run step found with id '{wanted[:128]}'.")
+
+
+def listed(run: Run, params: dict) -> dict:
+    steps = derived(run)
+    if params["order"] == "desc":
+        steps.reverse()
+    ids = [found["id"] for found in steps]
+    start, stop = 0, len(steps)
+    for name in ("after", "before"):
+        if name in params:
+            if params[name] not in ids:
+                raise invalid(name, f"No step {params[name][:128]!r} in this list.")
+            if name == "after":
+                start = ids.index(params[name]) + 1
+            else:
+                stop = ids.index(params[name])
+    window = steps[start:stop]
+    chosen = window[-params["limit"]:] if "before" in params and "after" not in params else window[:params["limit"]]
+    return listing(chosen, chosen, len(window) > len(chosen))
