@@ -5,8 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import cli, config, errors, extensions
-from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
+from . import config
 
 API_SPEC_OPTIONS = {
     "info": {"description": "Keep AI assistants, check they can answer, and chat with them."},
@@ -16,14 +15,11 @@ API_SPEC_OPTIONS = {
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
-    _private_directory(app.instance_path)
-    app.config.from_object(config.DefaultConfig)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.update(config.from_environment())
-    if test_config:
-        app.config.update(test_config)
-    _derive_settings(app)
+    # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
+    from . import cli, errors, extensions
+    from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
+
+    app = configured_app(test_config)
     app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)
 
     extensions.db.init_app(app)
@@ -49,6 +45,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.rate_limits.init_app(app)  # before auth, so refused requests count too
     extensions.api_keys.init_app(app)
     cli.init_app(app)
+    return app
+
+
+def configured_app(test_config: dict | None = None) -> Flask:
+    """A Flask app with the service's configuration and nothing else: the layers, then the settings
+    derived from them (SQLALCHEMY_DATABASE_URI...)."""
+    app = Flask(__name__, instance_relative_config=True)
+    _private_directory(app.instance_path)
+    app.config.from_object(config.DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    _derive_settings(app)
     return app
 
 

@@ -12,7 +12,6 @@ new messages and the reply and frees the lock -- or frees the lock alone: a fail
 nothing. Without a thread a turn is stateless: its messages are the whole conversation."""
 import dataclasses
 import itertools
-import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Iterator
@@ -24,6 +23,7 @@ from ..errors import Conflict, ServiceError
 from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, utcnow
+from ..workers import new_turn_token
 from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
 from . import commit_keeping_loaded, release_connection
 from . import history
@@ -177,7 +177,7 @@ class ThreadTurn:
 
 def _take_lock(thread: Thread) -> str:
     """Take the thread's turn lock in one atomic UPDATE (so across workers and hosts too)."""
-    token = secrets.token_hex(16)
+    token = new_turn_token()  # names this worker: if it dies, its master frees the lock at once
     now = utcnow()
     taken = db.session.execute(TAKE_TURN_LOCK, {"thread_id": thread.id, "token": token, "now": now,
                                                 "stale_before": now - _turn_lock_stale_after()}).rowcount
