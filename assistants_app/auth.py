@@ -9,6 +9,7 @@ import time
 from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 
+from .auth_failures import EXTENSION as FAILURES, AuthFailures
 from .database import db
 from .errors import SERVICE
 from .models import ApiKey, utcnow
@@ -52,6 +53,7 @@ class ApiKeyAuth:
 
     def init_app(self, app) -> None:
         app.extensions[EXTENSION] = KeyCache()
+        app.extensions[FAILURES] = AuthFailures(app)
         app.before_request(require_api_key)
 
 
@@ -94,6 +96,7 @@ def require_api_key():
         return unauthorized("Missing Bearer API key: send 'Authorization: Bearer <api key>'.")
     tenant = _tenant_for(key)
     if tenant is None:
+        current_app.extensions[FAILURES].count(request.remote_addr)  # 429 once the address is past its limit
         return unauthorized("Invalid or revoked API key.")
     g.tenant = tenant
     return None

@@ -19,6 +19,7 @@ ENVIRONMENT_SETTINGS = {
     "MODELS_CACHE_TTL": float,
     "STATUS_TIMEOUT": float,
     "RATELIMIT_DEFAULT": str,
+    "AUTH_FAILURE_LIMIT": str,
     "LOG_CONTENT": bool,
     "CORS_ORIGINS": str,
     "LOG_LEVEL": str,
@@ -57,6 +58,8 @@ class DefaultConfig:
     PROVIDER_MAX_TURN_BYTES = 64 * 1024 * 1024
     STATUS_TIMEOUT = 2.0
     RATELIMIT_DEFAULT = "600 per minute"
+    # Wrong API keys allowed per client address; past it, 429 (valid keys keep working).
+    AUTH_FAILURE_LIMIT = "20 per minute"
     LOG_CONTENT = False
     # Browser frontends on other origins may call the API: auth is a Bearer header, never a
     # cookie, so allowing any origin exposes nothing. Comma-separated origins to narrow it.
