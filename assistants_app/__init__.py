@@ -2,6 +2,7 @@
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -20,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
     app = configured_app(test_config)
+    _behind_proxies(app)
     app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)
 
     extensions.db.init_app(app)
@@ -79,6 +81,15 @@ def _derive_settings(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Behind PROXY_FIX_HOPS reverse proxies, the client's address, scheme and host are the ones they
+    forward (the rate limits and AUTH_FAILURE_LIMIT count by that address). Without, the headers are
+    a client's to forge, so they are ignored."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def _private_directory(path: str) -> None:
