@@ -11,7 +11,8 @@ provider is tests/fake_openai in this process. It passes when:
 - each worker's RSS grew less than 10 MB from the end of the warm-up (a quarter of the run, at most
   60 s) to the end;
 - open file descriptors and database connections stayed flat (at two quiet moments, nothing in
-  flight: after the warm-up and at the end);
+  flight: after the warm-up and at the end), the pools (database, provider keep-alive) within
+  their sizes;
 - every write the service acknowledged is in the database at the end.
 Exit status 1 otherwise."""
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cryptography.fernet import Fernet
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.live_server import LiveServer, rss_mb
 
-from .soak_checks import MAPPED, database_probe, summarize, verify_writes
+from .soak_checks import MAPPED, database_probe, open_descriptors, summarize, verify_writes
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", 600))
 RATE = float(os.environ.get("SOAK_RATE", 50))
@@ -59,6 +60,7 @@ class Soak:
         self.baseline: dict | None = None
         self.end: dict | None = None
         self.in_flight = 0
+        self.provider_port = int(fake.base_url.rsplit(":", 1)[1].split("/")[0])
         self.agent_ids = [self.server.request("POST", AGENTS, {"model": "gpt-4"}).body["id"] for _ in range(4)]
         for _ in range(8):
             self.initialize()
@@ -200,11 +202,11 @@ class Soak:
         self.end = self.quiet_sample(database)
 
     def sample(self, database) -> dict:
-        row = {"t": time.monotonic(), "rss_mb": {}, "fds": {}}
+        row = {"t": time.monotonic(), "rss_mb": {}, "fds": {}, "provider": {}}
         for pid in self.server.worker_pids():
             try:
                 row["rss_mb"][pid] = rss_mb(pid)
-                row["fds"][pid] = len(os.listdir(f"/proc/{pid}/fd"))
+                row["fds"][pid], row["provider"][pid] = open_descriptors(pid, self.provider_port)
             except OSError:
                 pass
         row["db_connections"] = database()
@@ -213,7 +215,7 @@ class Soak:
     def quiet_sample(self, database) -> dict:
         while self.in_flight:
             time.sleep(0.05)
-        time.sleep(6.0)  # past gunicorn's and the provider client's keep-alive (5 s): idle connections closed
+        time.sleep(6.0)  # past gunicorn's keep-alive (5 s): the clients' connections closed
         return self.sample(database)
 
     def _safely(self, operation) -> None:

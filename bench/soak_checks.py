@@ -14,6 +14,7 @@ MAPPED = {429, 502, 504}  # what the service answers for the provider faults the
 RSS_GROWTH_LIMIT_MB = 10.0
 FLAT_SLACK = 4  # fds / connections at the end may exceed the after-warm-up count by this much
 POOL_SIZE = 5  # SQLAlchemy's QueuePool default, which the service keeps
+PROVIDER_KEEPALIVE = 100  # openai_adapter/transport.py's max_keepalive_connections
 
 
 def database_probe(url: str, service: LiveServer):
@@ -38,6 +39,29 @@ def database_probe(url: str, service: LiveServer):
                 pass
         return found
     return sqlite_files
+
+
+def open_descriptors(pid: int, provider_port: int) -> tuple[int, int]:
+    """A worker's open descriptors: (all but its connections to the provider, those connections).
+    The provider client keeps idle connections for reuse (up to 100, closed lazily when next used):
+    a pool, counted apart so that a leak elsewhere is not hidden by it, nor mistaken for one."""
+    remote = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                remote[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
+    to_provider = others = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and remote.get(target[8:-1]) == provider_port:
+            to_provider += 1
+        else:
+            others += 1
+    return others, to_provider
 
 
 def verify_writes(soak, url: str) -> list[str]:
@@ -79,6 +103,7 @@ def summarize(soak, problems: list[str]) -> dict:
     pools_full = len(first["rss_mb"]) * POOL_SIZE
     connections_flat = connections[1] <= max(connections[0], pools_full) + FLAT_SLACK
     fds_flat = (fds[1] - fds[0]) - max(0, connections[1] - connections[0]) <= FLAT_SLACK
+    provider_pooled = all(count <= PROVIDER_KEEPALIVE for count in last["provider"].values())
     seconds = sorted(e["seconds"] for e in soak.results if e["status"] == 200)
     figures = {
         "requests": len(soak.results), "rate_per_s": round(len(soak.results) / soak.seconds, 1),
@@ -93,6 +118,9 @@ def summarize(soak, problems: list[str]) -> dict:
         "same_workers": set(first["rss_mb"]) == set(last["rss_mb"]),
         "fds_after_warm_up_and_at_end": fds, "db_connections_after_warm_up_and_at_end": connections,
         "fds_peak": max(sum(s["fds"].values()) for s in soak.samples),
+        "provider_connections_after_warm_up_and_at_end": (sum(first["provider"].values()),
+                                                          sum(last["provider"].values())),
+        "provider_connections_peak": max(sum(s["provider"].values()) for s in soak.samples),
         "db_connections_peak": max(s["db_connections"] for s in soak.samples),
         "acknowledged_writes": len(soak.assistants) + len(soak.deleted) + len(soak.replies),
         "missing_writes": problems[:20],
@@ -101,5 +129,5 @@ def summarize(soak, problems: list[str]) -> dict:
     figures["passed"] = bool(
         not unexpected and not server_errors and len(faults) <= soak.injected
         and growth and max(growth.values()) < RSS_GROWTH_LIMIT_MB and figures["same_workers"]
-        and fds_flat and connections_flat and not problems)
+        and fds_flat and connections_flat and provider_pooled and not problems)
     return figures
