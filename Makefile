@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON ?= python3
 FLASK := $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test docs bench install
+.PHONY: run test docs bench soak install
 
 run: install
 	$(FLASK) db upgrade
@@ -31,6 +31,12 @@ docs: install
 # BENCH_DATABASE_URL=postgresql://... adds PostgreSQL; BENCH_ARGS=--publish writes the table into the docs.
 bench: install
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# Mixed traffic against two workers for SOAK_SECONDS (default 600) on SQLite, and on PostgreSQL when
+# SOAK_DATABASE_URL names a scratch database: memory, descriptors, connections and every acknowledged write
+# checked (bench/soak.py). Not part of make test; exits 1 when a pass criterion fails.
+soak: install
+	$(VENV)/bin/python -m bench.soak $(SOAK_ARGS)
 
 install: $(VENV)/.installed
 

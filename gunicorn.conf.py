@@ -5,6 +5,8 @@ turn holds its connection open the whole time. A sync or gthread worker would be
 for each of them; a gevent worker serves a thousand such turns on one process."""
 import multiprocessing
 import os
+import subprocess
+import sys
 
 bind = os.environ.get("ASSISTANTS_BIND", "127.0.0.1:8000")
 worker_class = "gevent"
@@ -58,7 +60,12 @@ def _metrics_child_exit(worker):
 
 
 def child_exit(server, worker):
+    """A worker exited (kill -9, out of memory, a timeout): its metrics' live gauges stop counting,
+    and the turns it held are freed now, not when their locks go stale. That runs in a process of its
+    own (assistants_app/worker_exit.py says why); the master reaps it like any child."""
     _metrics_child_exit(worker)
+    subprocess.Popen([sys.executable, "-m", "assistants_app.worker_exit", str(worker.pid)],
+                     cwd=os.path.dirname(os.path.abspath(__file__)), stdin=subprocess.DEVNULL)
 
 
 def on_exit(server):
@@ -66,11 +73,13 @@ def on_exit(server):
 
 
 # The app is imported once, in the master, and the workers share its pages (copy-on-write): a
-# worker's own memory (PSS) is then what it adds. gevent patches the standard library first, as
-# its worker would after the fork, so nothing imported here keeps an unpatched socket or lock.
+# worker's own memory (PSS) is then what it adds. gevent patches what the app's imports bind (sockets,
+# ssl, threads, locks, time) first, as its worker would after the fork; not os, signal and subprocess,
+# which the master's own process management (SIGCHLD, waitpid, child_exit's Popen) keeps as they are.
+# Each worker patches everything itself when it starts (gunicorn's gevent worker), and reinits the hub.
 from gevent import monkey  # noqa: E402
 
-monkey.patch_all()
+monkey.patch_all(os=False, signal=False, subprocess=False)
 preload_app = True
 
 

@@ -2,11 +2,11 @@
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import cli, config, errors, extensions
-from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
+from . import config
 
 API_SPEC_OPTIONS = {
     "info": {"description": "Keep AI assistants, check they can answer, and chat with them."},
@@ -16,14 +16,12 @@ API_SPEC_OPTIONS = {
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
-    _private_directory(app.instance_path)
-    app.config.from_object(config.DefaultConfig)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.update(config.from_environment())
-    if test_config:
-        app.config.update(test_config)
-    _derive_settings(app)
+    # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
+    from . import cli, errors, extensions
+    from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
+
+    app = configured_app(test_config)
+    _behind_proxies(app)
     app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)
 
     extensions.db.init_app(app)
@@ -53,6 +51,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def configured_app(test_config: dict | None = None) -> Flask:
+    """A Flask app with the service's configuration and nothing else: the layers, then the settings
+    derived from them (SQLALCHEMY_DATABASE_URI...)."""
+    app = Flask(__name__, instance_relative_config=True)
+    _private_directory(app.instance_path)
+    app.config.from_object(config.DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    _derive_settings(app)
+    return app
+
+
 def _derive_settings(app: Flask) -> None:
     """Turn the user-facing settings into the ones Flask and its extensions read."""
     url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "assistants.sqlite3")
@@ -70,6 +82,15 @@ def _derive_settings(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Behind PROXY_FIX_HOPS reverse proxies, the client's address, scheme and host are the ones they
+    forward (the rate limits and AUTH_FAILURE_LIMIT count by that address). Without, the headers are
+    a client's to forge, so they are ignored."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def _private_directory(path: str) -> None:

@@ -9,6 +9,7 @@ import time
 from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 
+from .auth_failures import EXTENSION as FAILURES, AuthFailures
 from .database import db
 from .errors import BLUEPRINT_SHAPES, SERVICE
 from .models import ApiKey, utcnow
@@ -53,6 +54,7 @@ class ApiKeyAuth:
 
     def init_app(self, app) -> None:
         app.extensions[EXTENSION] = KeyCache()
+        app.extensions[FAILURES] = AuthFailures(app)
         app.before_request(require_api_key)
 
 
@@ -99,6 +101,7 @@ def require_api_key():
         return unauthorized("Missing Bearer API key: send 'Authorization: Bearer <api key>'.")
     found = _key_for(key)
     if found is None:
+        current_app.extensions[FAILURES].count(request.remote_addr)  # 429 once the address is past its limit
         return unauthorized("Invalid or revoked API key.")
     g.tenant, g.api_key_id, g.daily_token_budget = found
     return None

@@ -19,6 +19,8 @@ ENVIRONMENT_SETTINGS = {
     "MODELS_CACHE_TTL": float,
     "STATUS_TIMEOUT": float,
     "RATELIMIT_DEFAULT": str,
+    "AUTH_FAILURE_LIMIT": str,
+    "PROXY_FIX_HOPS": int,
     "LOG_CONTENT": bool,
     "CORS_ORIGINS": str,
     "LOG_LEVEL": str,
@@ -60,6 +62,11 @@ class DefaultConfig:
     # Requests per API key across all routes, e.g. "600 per minute"; unset, no request limit: the usual
     # deployment is one backend key for many users, which a per-key limit would throttle.
     RATELIMIT_DEFAULT = ""
+    # Wrong API keys allowed per client address; past it, 429 (valid keys keep working).
+    AUTH_FAILURE_LIMIT = "20 per minute"
+    # Reverse proxies in front of the service (nginx, Caddy, a load balancer): their X-Forwarded-For,
+    # -Proto, -Host and -Port headers are trusted this many hops deep. 0: none (the headers are ignored).
+    PROXY_FIX_HOPS = 0
     LOG_CONTENT = False
     # Browser frontends on other origins may call the API: auth is a Bearer header, never a
     # cookie, so allowing any origin exposes nothing. Comma-separated origins to narrow it.

@@ -10,12 +10,20 @@ here) without anyone remembering to add it:
 import re
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from assistants_app.extensions import db
 from assistants_app.models import ApiKey
 
 from .helpers import SEED_003, make_key, routes, wait_for_runs
+
+
+@pytest.fixture
+def app_config(app_config):
+    # Every route is tried with wrong keys from one address: more than AUTH_FAILURE_LIMIT allows
+    # (tests/test_auth_failures.py tests that limit).
+    return dict(app_config, AUTH_FAILURE_LIMIT="100000 per minute")
 
 # The routes anyone may call (DESIGN: health, the OpenAPI document and its UI, the playground page).
 PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>", "/",

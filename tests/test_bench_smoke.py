@@ -37,3 +37,16 @@ def test_quick_bench_runs_every_measurement(tmp_path):
     assert all(size > 0 for size in run["memory"]["idle_mb"] + run["memory"]["idle_pss_mb"])
     assert run["turn_cost"]["metrics_us_per_turn"] > 0 and run["turn_cost"]["commit_pairs"] > 0
     assert "| figure | target | SQLite |" in done.stdout  # the table
+
+
+def test_a_short_soak_passes(tmp_path):
+    """`make soak` (bench/soak.py) for a few seconds on SQLite: the load, the samples, the checks."""
+    output = tmp_path / "soak.json"
+    env = {**{k: v for k, v in os.environ.items() if k != "SOAK_DATABASE_URL"}, "SOAK_SECONDS": "8",
+           "SOAK_RATE": "20"}
+    done = subprocess.run([sys.executable, "-m", "bench.soak", "--output", str(output)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+    [run] = json.loads(output.read_text())
+    assert done.returncode == 0 and run["passed"], done.stdout + done.stderr
+    assert run["database"] == "sqlite" and run["requests"] >= 100 and run["unexpected"] == 0
+    assert run["acknowledged_writes"] > 0 and run["missing_writes"] == []

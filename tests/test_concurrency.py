@@ -1,7 +1,11 @@
 """Concurrent writers: parallel updates of one assistant, ETag / If-Match, and concurrent turns
 on one thread across real gunicorn workers (tests/live_server.py), on SQLite and PostgreSQL."""
+import threading
+import time
+
 import pytest
 
+from .fake_openai import Fault
 from .live_server import parallel
 
 INITIAL_ICON = "/images/initial.png"
@@ -155,3 +159,31 @@ def test_two_turns_at_once_across_workers_one_200_one_409(live_server, fake):
     history = server.request("GET", f"/openai/threads/{thread_id}/messages").body["data"]
     assert [message["content"] for message in history] == expected
     assert [message["role"] for message in history] == ["user", "assistant"] * 10
+
+
+@pytest.mark.slow  # a real gunicorn; in the default run too
+def test_a_slow_provider_update_does_not_stall_another_workers_write(live_server, fake):
+    """The assistants backend updates the provider's twin before it locks the row (on SQLite, the
+    database's one write lock): a provider that takes 5 s holds up no other worker's write."""
+    server = live_server(OPENAI_TIMEOUT="20")  # the update waits on the provider, then succeeds
+    credential = server.request("POST", "/credentials", {
+        "name": "twins", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-k",
+        "api": "assistants"}).body["id"]
+    twin = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}, "credential": credential}).body
+    fake.add_fault(Fault("delay", seconds=5, path=f"/assistants/{twin['details']['id']}"))
+    slow_connection, other_worker = connections_on_two_workers(server)
+    slow = {}
+    updating = threading.Thread(target=lambda: slow.setdefault("put", server.request(
+        "PUT", f"/assistants/{twin['id']}", {"details": {"model": "gpt-4o"}}, connection=slow_connection)))
+    updating.start()
+    while not fake.requests_to(f"/assistants/{twin['details']['id']}"):
+        time.sleep(0.01)
+    # While the provider takes its 5 s, the other worker writes (a create and an update) and answers.
+    created = server.request("POST", "/assistants", {"details": {"model": "quick"}}, connection=other_worker)
+    updated = server.request("PUT", f"/assistants/{created.body['id']}", {"details": {"model": "quicker"}},
+                             connection=other_worker)
+    assert (created.status, updated.status) == (200, 200), (created, updated)
+    assert "put" not in slow, "the slow update ended first: the test did not overlap the two"
+    updating.join(30)
+    assert slow["put"].status == 200 and slow["put"].body["details"]["model"] == "gpt-4o", slow["put"]
+    print(f"\nwrites on the other worker while the provider took 5 s: {created.seconds:.3f} s, {updated.seconds:.3f} s")

@@ -1,7 +1,7 @@
 """Crash safety: kill -9 gunicorn workers of the real service (tests/live_server.py) in the
 middle of chat turns and assistant writes. Every write a client was told about is there,
-nothing is half-written, the killed turns' locks expire, and the service answers again
-within seconds."""
+nothing is half-written, the service answers again within seconds, and gunicorn's master frees
+the killed turns' locks when their worker dies (a lock of a worker on another host goes stale by time)."""
 import os
 import signal
 import threading
@@ -19,6 +19,8 @@ from .helpers import app_on
 
 OPENAI_TIMEOUT = 5  # the live_server fixture's; a turn lock is stale after OPENAI_TIMEOUT + 30 s
 STALE_AFTER = OPENAI_TIMEOUT + 30
+# A dead worker's turn locks are freed by the master within seconds (the issue's target: 10).
+FREED_WITHIN = 10
 # However long the service stays down, a client thread gives up after this (the test then fails).
 GIVE_UP_AFTER = 60
 # Seconds until the service answers again once every worker was killed: a worker's boot imports the
@@ -213,31 +215,38 @@ def test_kill_9_workers_under_load_loses_no_acknowledged_write(live_server, fake
                        for e in sent[last_acknowledged:]]
             assert assistant_state(session.get(Assistant, assistant_id)) in allowed
 
-        # A turn killed after taking its thread's lock and before its commit wrote nothing and left
-        # the lock (killed before: no lock; after: all written, lock freed, in the same commit).
-        # Its thread answers 409 at once until the lock is stale.
-        locked = set(session.scalars(select(Thread.id).where(Thread.turn_token.is_not(None))))
-        for entry in killed_turns:
-            written = entry["text"] in [m.content for m in messages_of(session, entry["thread_id"])]
-            assert not (written and entry["thread_id"] in locked), entry
-        assert locked
-        for thread_id in sorted(locked):
-            before = len(messages_of(session, thread_id))
-            turn = {"agent_id": agent_id, "thread_id": thread_id, "user_input": "after the crash"}
-            backdate(session, thread_id, STALE_AFTER - 5)
-            refused = server.request("POST", "/openai/chat", turn)
-            assert refused.status == 409 and refused.seconds < 0.5, refused
-            backdate(session, thread_id, STALE_AFTER + 1)
-            retried = server.request("POST", "/openai/chat", turn)
-            assert retried.status == 200, retried
-            session.expire_all()
-            assert [m.content for m in messages_of(session, thread_id)[before:]] == [
-                "after the crash", "Echo: after the crash"]
-    print(f"locked threads recovered after the stale window ({STALE_AFTER} s): {len(locked)}")
+        # A turn killed after taking its thread's lock and before its commit wrote nothing, and its
+        # lock was freed by the master when the worker died (tests/test_dead_workers.py times that).
+        deadline = time.monotonic() + FREED_WITHIN
+        while (locked := locked_threads(session)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not locked, f"still locked {FREED_WITHIN} s after the load stopped: {locked}\n{server.log_tail()}"
+
+        # A lock held by a worker on another host (no master here knows of it) goes stale by time only.
+        thread_id = load.entries("chat", 200)[-1]["thread_id"]
+        before = len(messages_of(session, thread_id))
+        turn = {"agent_id": agent_id, "thread_id": thread_id, "user_input": "after the crash"}
+        session.execute(update(Thread).where(Thread.id == thread_id)
+                        .values(turn_token=f"0123456789.4242/{'a' * 24}", turn_started_at=utcnow()))
+        session.commit()
+        backdate(session, thread_id, STALE_AFTER - 5)
+        refused = server.request("POST", "/openai/chat", turn)
+        assert refused.status == 409 and refused.seconds < 0.5, refused
+        backdate(session, thread_id, STALE_AFTER + 1)
+        retried = server.request("POST", "/openai/chat", turn)
+        assert retried.status == 200, retried
+        session.expire_all()
+        assert [m.content for m in messages_of(session, thread_id)[before:]] == [
+            "after the crash", "Echo: after the crash"]
 
     # And the service answers everyone again.
     replies = [server.request("GET", "/assistants?page_size=5") for _ in range(10)]
     assert [r.status for r in replies] == [200] * 10
+
+
+def locked_threads(session) -> set[str]:
+    session.expire_all()
+    return set(session.scalars(select(Thread.id).where(Thread.turn_token.is_not(None))))
 
 
 def messages_of(session, thread_id: str) -> list[Message]:

@@ -34,9 +34,25 @@ def test_a_key_past_its_limit_gets_429_with_retry_after(client, auth):
         assert client.get("/assistants", headers=auth).status_code == 200
     body = assert_429(client.get("/assistants", headers=auth))
     assert "3 per 1 minute" in body["message"]
-    # Every route shares the key's budget, whatever its API's own error shape.
-    assert_429(client.get(f"{AGENTS}/{uuid.uuid4()}", headers=auth))
+    # Every route shares the key's budget; each API answers in its own error shape.
+    agents = client.get(f"{AGENTS}/{uuid.uuid4()}", headers=auth)
+    assert agents.status_code == 429 and agents.json == {"detail": (
+        f"Too many requests with this API key (3 per 1 minute). Retry after {agents.headers['Retry-After']} s.")}
+    assert 1 <= int(agents.headers["Retry-After"]) <= 61
     assert_429(client.post("/openai/initialize", json={"agent_id": "x"}, headers=auth))
+
+
+def test_the_agents_api_answers_413_in_its_detail_shape(make_app_with):
+    client, auth = make_app_with(ASSISTANTS_MAX_BODY_BYTES=100, RATELIMIT_DEFAULT="1000 per minute")
+    response = client.post(AGENTS, json={"model": "m" * 200}, headers=auth)
+    assert response.status_code == 413
+    assert response.json == {"detail": "The request body is larger than 100 bytes."}
+    chat = client.post(f"{AGENTS}/{uuid.uuid4()}/chat/completions", headers=auth,
+                       json={"messages": [{"role": "user", "content": "x" * 200}]})
+    assert chat.status_code == 413 and chat.json == response.json
+    # The rest of the service keeps its own shape.
+    other = client.post("/assistants", json={"details": {"model": "m" * 200}}, headers=auth)
+    assert other.status_code == 413 and other.json["code"] == 413
 
 
 def test_keys_are_limited_independently(app, client, auth):

@@ -208,14 +208,20 @@ def test_content_is_logged_only_with_log_content(make_app, fake, recorded_logs):
         agent = client("POST", "/assistants", 200, json={"details": {"model": "gpt-4"}}).json["id"]
         thread = client("POST", "/openai/initialize", 200, json={"agent_id": agent}).json["thread_id"]
         turn = {"agent_id": agent, "thread_id": thread, "user_input": CONTENT[0]}
+        completion = {"messages": [{"role": "user", "content": CONTENT[1]}]}
         for stream in (False, True):
             client("POST", "/openai/chat", 200, json={**turn, "stream": stream})
+            # The agents API's stateless completions (no session) too.
+            client("POST", f"{AGENTS}/{agent}/chat/completions", 200, json={**completion, "stream": stream})
         turns = [json.loads(line) for line in recorder.lines if '"assistants_app.content"' in line]
         if not log_content:
-            assert turns == [] and not [line for line in recorder.lines if CONTENT[0] in line]
+            assert turns == [] and not [line for line in recorder.lines if CONTENT[0] in line or CONTENT[1] in line]
         else:
-            assert len(turns) == 2
+            assert len(turns) == 4
             assert turns[0]["messages"] == [{"role": "user", "content": CONTENT[0]}]
             assert turns[0]["reply"] == f"Echo: {CONTENT[0]}" and turns[0]["thread_id"] == thread
+            for stateless in turns[1], turns[3]:
+                assert stateless["messages"] == [{"role": "user", "content": CONTENT[1]}]
+                assert stateless["reply"] == f"Echo: {CONTENT[1]}" and stateless["thread_id"] is None
         with app.app_context():
             empty_tables()

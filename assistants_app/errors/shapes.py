@@ -75,8 +75,8 @@ class ErrorShape:
 class AppShape(ErrorShape):
     """The service's shape on the app itself. HTTPExceptions have flask-smorest's own handler (in
     this same shape); 413 and 429, refused before a route's API is involved, answer in this
-    shape on every blueprint (registered by status, they win over a blueprint's handlers); and
-    it is the last resort for anything unexpected."""
+    shape on every blueprint that does not register its own for them (registered by status, they
+    win over a blueprint's HTTPException handler); and it is the last resort for anything unexpected."""
 
     def register(self, target) -> None:
         super().register(target)
@@ -126,6 +126,13 @@ class DetailShape(ErrorShape):
     def register(self, target) -> None:
         super().register(target)
         target.register_error_handler(HTTPException, self._http_error)
+        # By status, as the app registers them: a blueprint's own win over the app's.
+        target.register_error_handler(413, lambda err: ({"detail": too_large_message()}, 413))
+        target.register_error_handler(429, self._rate_limited)
+
+    def _rate_limited(self, err: HTTPException):
+        message, headers = rate_limited(err)
+        return {"detail": message}, 429, headers
 
     def _http_error(self, err: HTTPException):
         messages = (getattr(err, "data", None) or {}).get("messages")

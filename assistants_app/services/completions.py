@@ -12,6 +12,7 @@ from typing import Iterator
 
 from ..errors import DETAIL, NotFound, ServiceError, invalid
 from ..extensions import db
+from ..logs import log_turn_content
 from ..models import Assistant, Thread, new_token_id
 from ..openai_adapter import ChatMessage, ProviderError, TurnDone
 from . import threads, turns
@@ -29,7 +30,10 @@ def complete(assistant: Assistant, body: dict) -> dict | Iterator[str]:
     session_id = thread.id if thread else None
     try:
         if not body.get("stream"):
-            return completion(assistant, turns.complete(assistant, turn, thread).done, session_id)
+            done = turns.complete(assistant, turn, thread).done
+            if thread is None:  # a stored turn logs its content itself (turns.py), when LOG_CONTENT is on
+                log_turn_content(None, turn.messages, done.text)
+            return completion(assistant, done, session_id)
         stream = turns.stream(assistant, turn, thread)
     except BaseException:
         if created:
@@ -37,7 +41,8 @@ def complete(assistant: Assistant, body: dict) -> dict | Iterator[str]:
         raise
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     # Read now: the generator runs after the view's database session has closed.
-    return _chunks(stream, assistant.model, _role(assistant), session_id, created, include_usage)
+    return _chunks(stream, assistant.model, _role(assistant), session_id, created, include_usage,
+                   stateless_messages=turn.messages if thread is None else None)
 
 
 def turn_input(body: dict) -> turns.TurnInput:
@@ -112,7 +117,7 @@ def _sse(data: dict | str) -> str:
 
 
 def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | None, created: bool,
-            include_usage: bool) -> Iterator[str]:
+            include_usage: bool, stateless_messages: list | None = None) -> Iterator[str]:
     base = {"id": new_token_id("chatcmpl-"), "object": "chat.completion.chunk", "created": int(time.time()),
             "model": model}
 
@@ -126,6 +131,8 @@ def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | N
         for text in stream:
             yield chunk({"content": text})
         done = stream.outcome.done
+        if stateless_messages is not None:
+            log_turn_content(None, stateless_messages, done.text)
         delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(_tool_calls(done))]}
         yield chunk(delta if done.tool_calls else {}, done.finish_reason)
         if include_usage:

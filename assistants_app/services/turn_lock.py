@@ -1,9 +1,8 @@
 """A stored thread's turn lock: one turn at a time per thread, across workers and hosts.
 
-The lock is a random token in the thread's row, taken and released by atomic UPDATEs, so it
+The lock is a token in the thread's row, taken and released by atomic UPDATEs, so it
 needs no lock service. A lock older than any turn can last belongs to a worker that died and
 may be taken again; the turn that held it then finds, when it records, that it lost it."""
-import secrets
 from datetime import timedelta
 
 from flask import current_app
@@ -13,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Message, Thread, utcnow
+from ..workers import new_turn_token
 from . import commit_keeping_loaded
 
 # What a turn needs to know about its thread once it holds the lock (the turn before it may have
@@ -58,7 +58,7 @@ def stale_after() -> timedelta:
 def take(thread: Thread) -> tuple[str, int]:
     """Take the thread's turn lock and commit, or raise Conflict; returns the lock's token and the
     position of the thread's last message. ``thread`` is brought up to date without a query."""
-    token = secrets.token_hex(16)
+    token = new_turn_token()  # names this worker: if it dies, its master frees the lock at once
     now = utcnow()
     taken = db.session.execute(TAKE, {"thread_id": thread.id, "token": token, "now": now,
                                       "stale_before": now - stale_after()}).first()

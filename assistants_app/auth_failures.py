@@ -1,0 +1,45 @@
+"""Failed authentication, limited per client address: past AUTH_FAILURE_LIMIT wrong API keys
+(default 20 per minute) an address gets 429 with Retry-After, in its API's error shape, until its
+window ends: nothing slows a key-guessing client down otherwise. Valid keys from that address keep
+working (the other users behind one NAT, the owner who mistyped a key). Counted in Redis when
+REDIS_URL is set (shared by every worker and host, like the rate limits), else in each process;
+with Redis down, in the process's memory meanwhile."""
+import math
+import time
+
+from limits import parse
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from .errors import ServiceError
+
+EXTENSION = "auth_failures"
+NAMESPACE = "assistants_app/auth-failures"
+
+
+class AuthFailures:
+    """One app's counts (in app.extensions: each app its own storage, as ratelimit.py explains)."""
+
+    def __init__(self, app):
+        self.limit = parse(app.config["AUTH_FAILURE_LIMIT"])
+        uri = app.config["RATELIMIT_STORAGE_URI"]  # create_app derives it from REDIS_URL
+        options = {} if uri.startswith("memory") else app.config["RATELIMIT_STORAGE_OPTIONS"]
+        self.shared = FixedWindowRateLimiter(storage_from_string(uri, **options))
+        self.local = FixedWindowRateLimiter(MemoryStorage())
+
+    def count(self, address: str) -> None:
+        """Count a wrong key from ``address``; raise 429 once it is past the limit."""
+        try:
+            reset_at = self._hit(self.shared, address)
+        except Exception:  # noqa: BLE001 - the shared storage (Redis) is down: never a 500 for it
+            reset_at = self._hit(self.local, address)
+        if reset_at is not None:
+            wait = max(1, math.ceil(reset_at - time.time()))
+            raise ServiceError(429, f"Too many requests with a wrong API key from this address ({self.limit}). "
+                                    f"Retry after {wait} s.", headers={"Retry-After": str(wait)})
+
+    def _hit(self, limiter: FixedWindowRateLimiter, address: str) -> float | None:
+        """None while under the limit; past it, when the window resets."""
+        if limiter.hit(self.limit, NAMESPACE, address):
+            return None
+        return limiter.get_window_stats(self.limit, NAMESPACE, address).reset_time
