@@ -1,8 +1,8 @@
 """``python -m assistants_app.worker_exit <pid>``: gunicorn's master runs this (child_exit in
 gunicorn.conf.py) when one of its workers has exited, to undo what that worker still held
-(workers.py). A process of its own: the master never loads the app (its replacement
-workers would inherit it before gevent patches them), and a slow database cannot hold up the
-master while it replaces the worker."""
+(workers.py). A process of its own: a slow database cannot hold up the master while it
+replaces the worker, and the master's database pool (preload_app) stays unused, so no forked
+worker inherits a connection."""
 import logging
 import sys
 
