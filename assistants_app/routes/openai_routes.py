@@ -2,13 +2,13 @@
 agent, list models.
 
 This API answers an invalid payload with 400 (its seed's status), not 422."""
-import json
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..errors import BAD_REQUEST, ServiceError
+from ..errors.shapes import sse
 from ..extensions import db
 from ..models import Credential
 from ..openai_adapter import ProviderError
@@ -137,17 +137,13 @@ def _reply(outcome: turns.TurnOutcome, agent_id: str) -> dict:
     }
 
 
-def _event(name: str, data: dict) -> str:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
-
-
 def _sse(stream: turns.TurnStream, agent_id: str):
     try:
         for text in stream:
-            yield _event("delta", {"delta": text})
+            yield sse({"delta": text}, "delta")
         done = _reply(stream.outcome, agent_id)
         del done["message"], done["response"]
-        yield _event("done", done)
+        yield sse(done, "done")
     except (ProviderError, ServiceError) as err:
         yield BAD_REQUEST.sse_error(err)
     finally:

@@ -1,10 +1,9 @@
 """/v1/threads/{thread_id}/runs, /v1/threads/runs and run steps. A run answers at once (queued)
 and proceeds in the background, or (stream: true) answers the v2 event stream while it runs."""
-import json
-
 from flask import Response, stream_with_context
 from flask.views import MethodView
 
+from ...errors.shapes import sse
 from ...extensions import db
 from ...schemas.v2.common import ListQuerySchema
 from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunListV2Schema, RunStepListV2Schema,
@@ -18,7 +17,7 @@ STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 eve
 
 def _sse(events):
     for name, data in events:
-        yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
+        yield sse(data, name)
     yield "event: done\ndata: [DONE]\n\n"
 
 
