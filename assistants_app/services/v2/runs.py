@@ -172,11 +172,14 @@ def _free_thread(run: Run) -> None:
 
 
 def cancel(run: Run) -> Run:
-    if run.status not in ("queued", "in_progress", "requires_action"):
-        raise ServiceError(400, f"Cannot cancel run with status '{run.status}'.")
-    if not end(run, "cancelled") and run.status not in ("cancelled",):
-        raise ServiceError(400, f"Cannot cancel run with status '{run.status}'.")
-    return run
+    # The run may move on between the read and the write (queued -> in_progress as its worker starts
+    # it): end() then re-reads it, and the cancel is tried again from where the run now is.
+    for _ in range(3):
+        if run.status not in ("queued", "in_progress", "requires_action"):
+            break
+        if end(run, "cancelled") or run.status == "cancelled":  # ours, or another request's
+            return run
+    raise ServiceError(400, f"Cannot cancel run with status '{run.status}'.")
 
 
 def resume(thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
