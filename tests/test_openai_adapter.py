@@ -307,6 +307,32 @@ def test_azure_connection_builds_an_azure_client(adapter):
     assert isinstance(client, openai.AzureOpenAI) and client.max_retries == 0
 
 
+def test_azure_turns_reach_their_deployment_with_the_api_key_header(adapter, fake):
+    """Turns reuse a prepared URL and headers (openai_adapter/prepared.py): for Azure the URL names
+    the model, so each model gets its own deployment's URL, and the key goes as `api-key` alone."""
+    conn = Connection("azure", "chat_completions", KEY, base_url=fake.url, api_version="2024-10-21",
+                      provider="azure")
+    for model in ("gpt-4o", "gpt-4", "gpt-4o"):
+        with pytest.raises(ProviderError):  # the fake serves no deployments: a 404, after it recorded the request
+            adapter.run_turn(conn, TurnRequest(model=model, new_messages=[ChatMessage("user", "hi")]))
+    sent = [r for r in fake.requests if r.path.endswith("/chat/completions")]
+    assert [r.path for r in sent] == [f"/openai/deployments/{m}/chat/completions" for m in ("gpt-4o", "gpt-4", "gpt-4o")]
+    assert all(r.query == {"api-version": "2024-10-21"} and r.headers["api-key"] == KEY
+               and "authorization" not in r.headers and r.json["model"] == r.path.split("/")[3] for r in sent)
+
+
+def test_prepared_posts_send_what_the_sdk_sends(adapter, fake):
+    """The prepared path's request carries the SDK's own headers (auth, organization, user agent)."""
+    conn = connection(fake, "chat_completions", organization="org-42")
+    adapter.run_turn(conn, TurnRequest(model="gpt-4", new_messages=[ChatMessage("user", "hi")]))
+    adapter.client(conn).chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
+    ours, sdks = fake.requests_to("/chat/completions")
+    skip = {"content-length", "x-stainless-read-timeout", "x-stainless-retry-count"}
+    assert {k: v for k, v in ours.headers.items() if k not in skip} == \
+        {k: v for k, v in sdks.headers.items() if k not in skip}
+    assert ours.headers["authorization"] == f"Bearer {KEY}" and ours.headers["openai-organization"] == "org-42"
+
+
 def test_client_cache_is_a_bounded_lru(fake):
     cache = ClientCache(Settings(), maxsize=2)
     a, b, c = (connection(fake, "chat_completions", cache_key=k) for k in "abc")

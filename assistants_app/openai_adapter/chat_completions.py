@@ -1,8 +1,9 @@
 """The chat_completions backend: this service keeps the history and sends all of it every
 turn (system instructions + history + this turn). Works with every OpenAI-compatible server.
 
-The request is built as JSON once and sent through the client's low-level post; the reply is
-read with json, the stream's `data:` lines parsed here (the SDK's typed call cost ~4 ms a turn)."""
+The request is built as JSON once and posted with the client's URL and headers (prepared.py);
+the reply is read with json, the stream's `data:` lines parsed here (the SDK's typed call cost
+~4 ms a turn, its low-level post another ~1.5 ms)."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ import httpx2
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
 from .interface import ChatMessage, TextDelta, ToolCall, TurnDone, TurnRequest, Usage
+from .prepared import post_json
 
 FINISH_REASONS = {"tool_calls": "tool_calls", "function_call": "tool_calls", "length": "length"}
 
@@ -78,11 +80,10 @@ def usage_of(usage: dict | None) -> Usage | None:
 
 
 def post(client, body: dict, call: Call, *, stream: bool = False) -> httpx2.Response:
-    """POST /chat/completions through the openai client's low-level post: its base URL, auth
-    headers and Azure handling, without the typed method's parameter transform and response
-    model (milliseconds a turn). The reply is read here, as JSON or as server-sent events."""
-    return call.send(lambda timeout: client.post("/chat/completions", cast_to=httpx2.Response, body=body,
-                                                 options={"timeout": timeout}, stream=stream))
+    """POST /chat/completions with the openai client's base URL, auth headers and Azure handling,
+    without the typed method's parameter transform and response model, nor its per-call request
+    building (prepared.py: milliseconds a turn). The reply is read here, as JSON or as server-sent events."""
+    return call.send(lambda timeout: post_json(client, "/chat/completions", body, timeout=timeout, stream=stream))
 
 
 def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:
