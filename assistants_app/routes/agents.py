@@ -45,14 +45,14 @@ def errors(*statuses):
 
 @blp.route("")
 class Agents(MethodView):
-    @blp.arguments(AgentListQuerySchema, location="query")
+    @blp.arguments(AgentListQuerySchema(), location="query")
     @blp.response(200, AgentListSchema)
     @errors()
     def get(self, args):
         """List agents, with each one's live status"""
         return agents.list_agents(args)
 
-    @blp.arguments(AgentCreateSchema)
+    @blp.arguments(AgentCreateSchema())
     @blp.response(201, AgentSchema)
     @errors(502, 504)
     def post(self, fields):
@@ -69,7 +69,7 @@ class AgentById(MethodView):
         """Get an agent: its configuration and live status"""
         return agents.with_status(agents.find_agent(agent_id))
 
-    @blp.arguments(AgentUpdateSchema)
+    @blp.arguments(AgentUpdateSchema())
     @blp.response(200, AgentSchema)
     @errors(404, 502, 504)
     def post(self, fields, agent_id):
@@ -87,7 +87,7 @@ class AgentById(MethodView):
         return deleted
 
 @blp.route("/<agent_id>/chat/completions", methods=["POST"])
-@blp.arguments(ChatCompletionRequestSchema)
+@blp.arguments(ChatCompletionRequestSchema())
 @blp.response(200, ChatCompletionSchema,
               description="chat.completion; with stream=true, chat.completion.chunk events, then [DONE].")
 @errors(404, 409, 429, 502, 504)

@@ -23,7 +23,7 @@ blp = OptionalIfMatchBlueprint(
 
 @blp.route("")
 class Assistants(MethodView):
-    @blp.arguments(AssistantListQuerySchema, location="query")
+    @blp.arguments(AssistantListQuerySchema(), location="query")
     @blp.paginate()
     @blp.response(200, AssistantSchema(many=True))
     def get(self, query_args, pagination_parameters):
@@ -33,7 +33,7 @@ class Assistants(MethodView):
             query = query.where(Assistant.type == query_args["type"])
         return paginate(query, pagination_parameters, Assistant.created_at, Assistant.id)
 
-    @blp.arguments(AssistantCreateSchema)
+    @blp.arguments(AssistantCreateSchema())
     @blp.response(200, AssistantSchema)
     @blp.alt_response(502, description="The provider failed (assistants backend only).")
     def post(self, fields):
@@ -51,7 +51,7 @@ class AssistantById(MethodView):
         """Get an assistant"""
         return get_owned(Assistant, assistant_id)
 
-    @blp.arguments(AssistantUpdateSchema)
+    @blp.arguments(AssistantUpdateSchema())
     @blp.response(200, AssistantSchema)
     @blp.alt_response(502, description="The provider failed (assistants backend only).")
     def put(self, fields, assistant_id):
@@ -62,7 +62,7 @@ class AssistantById(MethodView):
         db.session.commit()
         return assistant
 
-    @blp.arguments(DeleteAssistantQuerySchema, location="query")
+    @blp.arguments(DeleteAssistantQuerySchema(), location="query")
     @blp.response(200, DeleteResultSchema)
     @blp.alt_response(502, description="The provider failed to delete its twin (isDeleteBoth).")
     def delete(self, query_args, assistant_id):

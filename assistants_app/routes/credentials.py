@@ -22,7 +22,7 @@ class Credentials(MethodView):
         query = select(Credential).where(Credential.tenant == tenant())
         return paginate(query, pagination_parameters, Credential.created_at, Credential.id)
 
-    @blp.arguments(CredentialSchema)
+    @blp.arguments(CredentialSchema())
     @blp.response(201, CredentialSchema)
     def post(self, fields):
         """Create a credential"""

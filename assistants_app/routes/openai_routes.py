@@ -42,7 +42,7 @@ def document_errors(*statuses):
 
 
 @blp.route("/initialize", methods=["POST"])
-@blp.arguments(AgentIdSchema, error_status_code=400)
+@blp.arguments(AgentIdSchema(), error_status_code=400)
 @blp.response(200, InitializeResponseSchema)
 @blp.alt_response(404, description="Agent with the specified ID not found.")
 @document_errors(429, 502, 504)
@@ -76,7 +76,7 @@ def initialize(body):
 
 
 @blp.route("/chat", methods=["POST"])
-@blp.arguments(ChatRequestSchema, error_status_code=400)
+@blp.arguments(ChatRequestSchema(), error_status_code=400)
 @blp.response(200, ChatResponseSchema,
               description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
 @blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
@@ -151,7 +151,7 @@ def _sse(stream: turns.TurnStream, agent_id: str):
 
 
 @blp.route("/delete_agent", methods=["POST"])
-@blp.arguments(AgentIdSchema, error_status_code=400)
+@blp.arguments(AgentIdSchema(), error_status_code=400)
 @blp.response(200, DeleteAgentResponseSchema)
 @blp.alt_response(404, description="Agent with the specified ID not found.")
 @document_errors(429, 502, 504)
@@ -182,7 +182,7 @@ def delete_agent_route(body):
 
 
 @blp.route("/get_models", methods=["GET"])
-@blp.arguments(ModelsQuerySchema, location="query", error_status_code=400)
+@blp.arguments(ModelsQuerySchema(), location="query", error_status_code=400)
 @blp.response(200, ModelsResponseSchema)
 @blp.alt_response(404, description="Unknown credential.")
 @document_errors(429, 502, 504)

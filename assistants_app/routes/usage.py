@@ -17,7 +17,7 @@ DEFAULT_SPAN = timedelta(days=30)
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(UsageQuerySchema, location="query", error_status_code=400)
+@blp.arguments(UsageQuerySchema(), location="query", error_status_code=400)
 @blp.response(200, UsageListSchema)
 def get_usage(query):
     """Turns and tokens of this tenant in [start, end), grouped (failed turns count nothing)"""

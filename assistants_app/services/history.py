@@ -26,9 +26,10 @@ MIN_SUMMARY_ROOM = 40
 
 # The history as plain rows (Core, not ORM instances: a tenth of the cost at 200 messages), which
 # read like Message objects for what this module needs.
-HISTORY = (select(Message.id, Message.position, Message.role, Message.content, Message.tool_calls,
-                  Message.tool_call_id, Message.is_summary)
-           .where(Message.thread_id == bindparam("thread_id")).order_by(Message.position))
+# Core columns: a select of the ORM's attributes goes through its entity machinery (~0.3 ms a turn).
+_M = Message.__table__.c
+HISTORY = (select(_M.id, _M.position, _M.role, _M.content, _M.tool_calls, _M.tool_call_id, _M.is_summary)
+           .where(_M.thread_id == bindparam("thread_id")).order_by(_M.position))
 
 
 def size(message) -> int:

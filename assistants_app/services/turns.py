@@ -28,6 +28,8 @@ from .assistants import function_tools
 from .credentials import connection_for
 from .sessions import current_time
 
+INSERT_MESSAGES = insert(Message.__table__)  # Core: the ORM's bulk insert costs ~0.3 ms more a turn
+
 
 @dataclass
 class TurnInput:
@@ -254,7 +256,7 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
     turn_lock.release_for_record(thread, token, last_active_at=current_time(), pending_tool_calls=tool_calls or None,
                                  pending_run_id=done.pending_run_id)
     history.apply_reduction(thread, reduction)
-    db.session.execute(insert(Message), rows)
+    db.session.execute(INSERT_MESSAGES, rows)
     usage.add_usage(done=done, **billed)
     log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread holds what was written: answering costs no query

@@ -11,13 +11,13 @@ from .blueprint import blp, documents
 
 @blp.route("/assistants")
 class Assistants(MethodView):
-    @blp.arguments(ListQuerySchema, location="query", error_status_code=400)
+    @blp.arguments(ListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, AssistantListV2Schema)
     def get(self, params):
         """List assistants (limit, order, after, before)"""
         return service.listed(params)
 
-    @blp.arguments(AssistantCreateV2Schema, error_status_code=400)
+    @blp.arguments(AssistantCreateV2Schema(), error_status_code=400)
     @blp.response(200, AssistantV2Schema)
     @documents(502, 504)
     def post(self, fields):
@@ -34,7 +34,7 @@ class AssistantById(MethodView):
         """Retrieve an assistant"""
         return service.present(service.get(assistant_id))
 
-    @blp.arguments(AssistantModifyV2Schema, error_status_code=400)
+    @blp.arguments(AssistantModifyV2Schema(), error_status_code=400)
     @blp.response(200, AssistantV2Schema)
     @documents(409, 502, 504)
     def post(self, fields, assistant_id):

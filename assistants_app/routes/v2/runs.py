@@ -33,8 +33,8 @@ def _start(run, token, stream, tool_outputs=None, prelude=()):
 
 @blp.route("/threads/<thread_id>/runs")
 class Runs(MethodView):
-    @blp.arguments(RunIncludeQuerySchema, location="query", error_status_code=400)
-    @blp.arguments(RunCreateV2Schema, error_status_code=400)
+    @blp.arguments(RunIncludeQuerySchema(), location="query", error_status_code=400)
+    @blp.arguments(RunCreateV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
     @documents(400, 429, 502, 504)
     def post(self, query, fields, thread_id):
@@ -42,7 +42,7 @@ class Runs(MethodView):
         run = runs.create(threads.get(thread_id), fields)
         return _start(run, run.turn_token, fields.get("stream"))
 
-    @blp.arguments(ListQuerySchema, location="query", error_status_code=400)
+    @blp.arguments(ListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, RunListV2Schema)
     def get(self, params, thread_id):
         """List a thread's runs (limit, order, after, before)"""
@@ -51,7 +51,7 @@ class Runs(MethodView):
 
 @blp.route("/threads/runs")
 class ThreadAndRun(MethodView):
-    @blp.arguments(ThreadAndRunV2Schema, error_status_code=400)
+    @blp.arguments(ThreadAndRunV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
     @documents(400, 404, 429, 502, 504)
     def post(self, fields):
@@ -67,7 +67,7 @@ class RunById(MethodView):
         """Retrieve a run"""
         return runs.present(runs.get(threads.get(thread_id), run_id))
 
-    @blp.arguments(MetadataOnlySchema, error_status_code=400)
+    @blp.arguments(MetadataOnlySchema(), error_status_code=400)
     @blp.response(200, RunV2Schema)
     def post(self, fields, thread_id, run_id):
         """Modify a run's metadata"""
@@ -89,7 +89,7 @@ class RunCancel(MethodView):
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/submit_tool_outputs")
 class SubmitToolOutputs(MethodView):
-    @blp.arguments(SubmitToolOutputsV2Schema, error_status_code=400)
+    @blp.arguments(SubmitToolOutputsV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
     @documents(400, 429, 502, 504)
     def post(self, fields, thread_id, run_id):
@@ -102,7 +102,7 @@ class SubmitToolOutputs(MethodView):
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/steps")
 class RunSteps(MethodView):
-    @blp.arguments(ListQuerySchema, location="query", error_status_code=400)
+    @blp.arguments(ListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, RunStepListV2Schema)
     def get(self, params, thread_id, run_id):
         """List a run's steps"""

@@ -12,7 +12,7 @@ from .blueprint import blp, documents
 
 @blp.route("/threads")
 class Threads(MethodView):
-    @blp.arguments(ThreadCreateV2Schema, error_status_code=400)
+    @blp.arguments(ThreadCreateV2Schema(), error_status_code=400)
     @blp.response(200, ThreadV2Schema)
     def post(self, fields):
         """Create a thread (with messages, optionally)"""
@@ -28,7 +28,7 @@ class ThreadById(MethodView):
         """Retrieve a thread"""
         return service.present(service.get(thread_id))
 
-    @blp.arguments(ThreadModifyV2Schema, error_status_code=400)
+    @blp.arguments(ThreadModifyV2Schema(), error_status_code=400)
     @blp.response(200, ThreadV2Schema)
     def post(self, fields, thread_id):
         """Modify a thread's metadata"""
@@ -47,13 +47,13 @@ class ThreadById(MethodView):
 
 @blp.route("/threads/<thread_id>/messages")
 class Messages(MethodView):
-    @blp.arguments(MessageListQuerySchema, location="query", error_status_code=400)
+    @blp.arguments(MessageListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, MessageListV2Schema)
     def get(self, params, thread_id):
         """List a thread's messages (limit, order, after, before, run_id)"""
         return service.list_messages(service.get(thread_id), params)
 
-    @blp.arguments(MessageCreateV2Schema, error_status_code=400)
+    @blp.arguments(MessageCreateV2Schema(), error_status_code=400)
     @blp.response(200, MessageV2Schema)
     def post(self, fields, thread_id):
         """Add a message (400 while a run is active)"""
@@ -71,7 +71,7 @@ class MessageById(MethodView):
         thread = service.get(thread_id)
         return service.present_one(service.get_message(thread, message_id), thread)
 
-    @blp.arguments(MetadataOnlySchema, error_status_code=400)
+    @blp.arguments(MetadataOnlySchema(), error_status_code=400)
     @blp.response(200, MessageV2Schema)
     def post(self, fields, thread_id, message_id):
         """Modify a message's metadata"""
