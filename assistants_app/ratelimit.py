@@ -35,12 +35,16 @@ class RateLimits:
     """The Flask extension (run its init_app before authentication, so refused requests count)."""
 
     def init_app(self, app) -> None:
-        # RATELIMIT_DEFAULT is read per request, so that each app's own value holds. Storage:
-        # RATELIMIT_STORAGE_URI, derived from REDIS_URL by create_app().
+        # Without RATELIMIT_DEFAULT there is nothing to limit, and no Limiter: its hooks would
+        # still cost every request ~0.3 ms. With it, the value is read per request, so that each
+        # app's own value holds. Storage: RATELIMIT_STORAGE_URI, derived from REDIS_URL by create_app().
+        app.extensions[EXTENSION] = None
+        if not app.config.get("RATELIMIT_DEFAULT"):
+            return
         per_key = [Limit(lambda: current_app.config["RATELIMIT_DEFAULT"], scope="per-key", shared=True)]
         limiter = Limiter(
             key_func=rate_limit_key,
-            default_limits=per_key if app.config.get("RATELIMIT_DEFAULT") else [],
+            default_limits=per_key,
             key_prefix="assistants_app",
             on_breach=_remember_wait,
             # Redis down: limit in each process's memory meanwhile, never answer 500 for it.
@@ -52,5 +56,6 @@ class RateLimits:
         app.extensions[EXTENSION] = limiter
 
     @staticmethod
-    def limiter() -> Limiter:
+    def limiter() -> Limiter | None:
+        """The app's Limiter; None when RATELIMIT_DEFAULT is unset."""
         return current_app.extensions[EXTENSION]
