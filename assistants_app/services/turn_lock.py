@@ -55,14 +55,17 @@ def stale_after() -> timedelta:
     return timedelta(seconds=current_app.config["OPENAI_TIMEOUT"] + 30)
 
 
-def take(thread: Thread) -> tuple[str, int]:
+def take(thread: Thread, *, commit: bool = True) -> tuple[str, int]:
     """Take the thread's turn lock and commit, or raise Conflict; returns the lock's token and the
-    position of the thread's last message. ``thread`` is brought up to date without a query."""
+    position of the thread's last message. ``thread`` is brought up to date without a query.
+    ``commit=False``: the caller commits (a turn reads its history first: one commit, one round
+    trip, fewer); a rollback before then gives the lock back."""
     token = new_turn_token()  # names this worker: if it dies, its master frees the lock at once
     now = utcnow()
     taken = db.session.execute(TAKE, {"thread_id": thread.id, "token": token, "now": now,
                                       "stale_before": now - stale_after()}).first()
-    commit_keeping_loaded()  # the assistant and the thread stay loaded: no query to read them again
+    if commit or taken is None:
+        commit_keeping_loaded()  # the assistant and the thread stay loaded: no query to read them again
     if taken is None:
         raise Conflict("A turn is in progress on this thread; wait for it to finish.")
     for column, value in zip(LOCKED_STATE, taken):

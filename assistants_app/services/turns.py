@@ -148,8 +148,8 @@ class ThreadTurn:
         self.token, self.finished = token, False
 
     def __enter__(self) -> "ThreadTurn":
-        if self.token is None:
-            self.token, self.last_position = turn_lock.take(self.thread)
+        if self.token is None:  # committed with the reads below, by release_connection()
+            self.token, self.last_position = turn_lock.take(self.thread, commit=False)
         else:
             self.last_position = turn_lock.last_position(self.thread.id)
         try:  # read after taking the lock, so the previous turn's messages are in
