@@ -59,7 +59,7 @@ def post_json(client: openai.OpenAI, path: str, body: dict, *, timeout: httpx2.T
     request = httpx2.Request("POST", url, headers=headers, content=json.dumps(body).encode(),
                              extensions={"timeout": timeout.as_dict()})
     try:
-        response = client._client.send(request, stream=stream)
+        response = _send(client._client, request, stream)
     except httpx2.TimeoutException as err:
         raise openai.APITimeoutError(request=request) from err
     except (httpx2.RequestError, ssl.SSLError) as err:
@@ -70,4 +70,19 @@ def post_json(client: openai.OpenAI, path: str, body: dict, *, timeout: httpx2.T
         finally:
             response.close()
         raise client._make_status_error_from_response(response)
+    return response
+
+
+def _send(http: httpx2.Client, request: httpx2.Request, stream: bool) -> httpx2.Response:
+    """What httpx2.Client.send does for our clients, which never authenticate, redirect, keep
+    cookies or hook events (transport.http_client): the transport's request, the body read
+    unless streamed. The Client's layers around it cost ~0.15 ms a call."""
+    response = http._transport_for_url(request.url).handle_request(request)
+    response.request = request
+    if not stream:
+        try:
+            response.read()
+        except BaseException:
+            response.close()
+            raise
     return response
