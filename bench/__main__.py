@@ -50,8 +50,9 @@ def cpu_available(seconds: float = 0.5) -> float:
     return round(sum(float(p.communicate(timeout=30)[0]) for p in spinners), 2)
 
 
-def run_database(name: str, database_url: str | None, size: scenarios.Size, workdir: str) -> dict:
-    """Every measurement against one database, in one service started for it."""
+def run_database(name: str, database_url: str | None, size: scenarios.Size, workdir: str,
+                 sections: tuple[str, ...] = SECTIONS) -> dict:
+    """Every measurement (or those named) against one database, in one service started for it."""
     result: dict = {}
     fake = FakeProvider()
     service = None
@@ -62,7 +63,7 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
         result["memory"] = {"idle_mb": [round(x, 1) for x in service.worker_rss_mb()],
                             "idle_pss_mb": [round(x, 1) for x in service.worker_pss_mb()]}
         has_status_route = _has_status_route(ctx)
-        for section in SECTIONS:
+        for section in sections:
             started = time.monotonic()
             print(f"[bench] {name}: {section}...", file=sys.stderr, flush=True)
             try:
@@ -101,8 +102,13 @@ def main(argv=None) -> int:
     parser.add_argument("--publish", action="store_true",
                         help="write the table into README.md and docs/benchmarks.rst (never with --quick)")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results.json"))
+    parser.add_argument("--only", help="comma-separated sections, for an A/B of one figure (not with --publish): "
+                        + ", ".join(SECTIONS))
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds before the run gives up")
     args = parser.parse_args(argv)
+    sections = tuple(args.only.split(",")) if args.only else SECTIONS
+    if set(sections) - set(SECTIONS) or (args.only and args.publish):
+        parser.error(f"--only takes sections of {', '.join(SECTIONS)}, and no --publish")
 
     def give_up(signum, frame):
         raise SystemExit(f"[bench] stopped by signal {signum}")  # unwinds through every clean-up
@@ -123,7 +129,7 @@ def main(argv=None) -> int:
                "runs": {}}
     with tempfile.TemporaryDirectory(prefix="assistants-bench-") as workdir:
         for name, url in databases:
-            results["runs"][name] = run_database(name, url, size, workdir)
+            results["runs"][name] = run_database(name, url, size, workdir, sections)
     results["meta"]["cpu_available_after"] = cpu_available(calibration)
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
@@ -133,7 +139,7 @@ def main(argv=None) -> int:
     print(f"[bench] {results['meta']['seconds']} s; results in {args.output}", file=sys.stderr)
     if args.publish and not args.quick:
         print(f"[bench] published to {', '.join(report.publish(results))}", file=sys.stderr)
-    failed = [f"{db}.{s}" for db, run in results["runs"].items() for s in SECTIONS
+    failed = [f"{db}.{s}" for db, run in results["runs"].items() for s in sections
               if "failed" in run.get(s, {})]
     if failed:
         print(f"[bench] failed: {', '.join(failed)}", file=sys.stderr)

@@ -256,6 +256,10 @@ def test_tool_call_round_trip(client, auth, fake):
         if backend == "chat_completions":
             sent = provider_turns(fake, backend)[-1].json["messages"]
             assert sent[-1] == {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}
+            # The stored history: the call as it was made, read back from its JSON column; no calls elsewhere.
+            assert sent[-2]["tool_calls"] == [{"id": call["id"], "type": "function", "function": {
+                "name": "get_weather", "arguments": '{"city": "Oslo"}'}}]
+            assert sent[-3] == {"role": "user", "content": "weather in Oslo?"}
 
 
 def test_bad_payloads_are_400(client, auth, fake):

@@ -7,9 +7,11 @@ the history's first message (Message.is_summary). The reduction is planned when 
 is prepared and written by apply_reduction() in the turn's own commit: a turn that fails
 leaves the history as it was."""
 import dataclasses
+import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Text, bindparam, cast, delete, select
 
 from ..errors import invalid
 from ..extensions import db, openai_adapter
@@ -25,11 +27,32 @@ MIN_SUMMARY_ROOM = 40
 
 
 # The history as plain rows (Core, not ORM instances: a tenth of the cost at 200 messages), which
-# read like Message objects for what this module needs.
-# Core columns: a select of the ORM's attributes goes through its entity machinery (~0.3 ms a turn).
+# read like Message objects for what this module needs. Core columns: a select of the ORM's
+# attributes goes through its entity machinery (~0.3 ms a turn).
+# tool_calls comes as its JSON text: most messages have none, stored as JSON `null`, which the JSON
+# type would parse row by row (a third of what a history message cost); decoded() parses the others.
 _M = Message.__table__.c
-HISTORY = (select(_M.id, _M.position, _M.role, _M.content, _M.tool_calls, _M.tool_call_id, _M.is_summary)
+HISTORY = (select(_M.id, _M.position, _M.role, _M.content, cast(_M.tool_calls, Text).label("tool_calls"),
+                  _M.tool_call_id, _M.is_summary)
            .where(_M.thread_id == bindparam("thread_id")).order_by(_M.position))
+
+
+class StoredMessage(NamedTuple):
+    """A history row, read like a Message for what this module needs."""
+
+    id: str
+    position: int
+    role: str
+    content: str | None
+    tool_calls: list | None
+    tool_call_id: str | None
+    is_summary: bool
+
+
+def decoded(rows) -> list[StoredMessage]:
+    return [StoredMessage(id_, position, role, content,
+                          None if calls is None or calls == "null" else json.loads(calls), call_id, is_summary)
+            for id_, position, role, content, calls, call_id, is_summary in rows]
 
 
 def size(message) -> int:
@@ -38,12 +61,21 @@ def size(message) -> int:
     return len(message.content or "") + sum(len(c.get("name") or "") + len(c.get("arguments") or "") for c in calls)
 
 
-def as_chat(message: Message, assistant: Assistant) -> ChatMessage:
+def as_chat(message, assistant: Assistant) -> ChatMessage:
+    """A stored message (a Message, or a StoredMessage) as the provider receives it."""
     role = message.role
     if message.is_summary and assistant.chat_system_instruction_mode == "user-message":
         role = "user"  # models without a system role get the summary as the opening user message
     return ChatMessage(role=role, content=message.content, tool_calls=message.tool_calls,
                        tool_call_id=message.tool_call_id)
+
+
+def as_chats(messages: list[StoredMessage], assistant: Assistant) -> list[ChatMessage]:
+    """as_chat() of each, in one pass (this runs for every message of every turn)."""
+    # Models without a system role get a summary as the opening user message.
+    summary_role = "user" if assistant.chat_system_instruction_mode == "user-message" else None
+    return [ChatMessage(summary_role or role if is_summary else role, content, calls, call_id)
+            for _, _, role, content, calls, call_id, is_summary in messages]
 
 
 @dataclass
@@ -62,10 +94,10 @@ def history_for_provider(conn: Connection, thread: Thread, new_messages: list[Ch
     for apply_reduction() to write with the turn. ``assistant``: the turn's, when the thread
     has none of its own (Assistants v2)."""
     assistant = assistant or thread.assistant
-    rows = db.session.execute(HISTORY, {"thread_id": thread.id}).all()
+    rows = decoded(db.session.execute(HISTORY, {"thread_id": thread.id}))
     if assistant.session_max_length:
         return _fit(conn, thread, rows, new_messages, assistant)
-    return [as_chat(row, assistant) for row in rows], None
+    return as_chats(rows, assistant), None
 
 
 def apply_reduction(thread: Thread, reduction: Reduction | None) -> None:
@@ -78,9 +110,9 @@ def apply_reduction(thread: Thread, reduction: Reduction | None) -> None:
                                content=SUMMARY_PREFIX + reduction.summary, is_summary=True))
 
 
-def _turns(rows: list[Message]) -> list[list[Message]]:
+def _turns(rows: list[StoredMessage]) -> list[list[StoredMessage]]:
     """The history cut into turns: each starts at a user message; a summary is a turn of its own."""
-    turns: list[list[Message]] = []
+    turns: list[list[StoredMessage]] = []
     for row in rows:
         if not turns or row.role == "user" or row.is_summary or turns[-1][0].is_summary:
             turns.append([row])
@@ -89,7 +121,7 @@ def _turns(rows: list[Message]) -> list[list[Message]]:
     return turns
 
 
-def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: list[ChatMessage],
+def _fit(conn: Connection, thread: Thread, rows: list[StoredMessage], new_messages: list[ChatMessage],
          assistant: Assistant) -> tuple[list[ChatMessage], Reduction | None]:
     limit = assistant.session_max_length
     incoming = sum(size(m) for m in new_messages)
@@ -98,14 +130,14 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
         raise invalid("messages", f"This turn's messages are {incoming} characters long, more than the agent's "
                                   f"session_max_length ({limit}).")
     if sum(size(row) for row in rows) <= budget:
-        return [as_chat(row, assistant) for row in rows], None
+        return as_chats(rows, assistant), None
     summarizing = assistant.session_summarization_strategy == "summarize"
     kept = _turns(rows)
     # Answering tool calls: the provider needs the assistant message that asked for them.
     pinned = 1 if new_messages and new_messages[0].role == "tool" else 0
     # With summarize, recent turns may use half the budget; the summary gets the rest.
     target = budget // 2 if summarizing else budget
-    dropped: list[Message] = []
+    dropped: list[StoredMessage] = []
     while len(kept) > pinned and sum(size(row) for turn in kept for row in turn) > target:
         dropped.extend(kept.pop(0))
     kept_rows = [row for turn in kept for row in turn]
@@ -113,9 +145,9 @@ def _fit(conn: Connection, thread: Thread, rows: list[Message], new_messages: li
     room = budget - sum(size(row) for row in kept_rows) - len(SUMMARY_PREFIX)
     if summarizing and dropped and room >= MIN_SUMMARY_ROOM:
         release_connection()
-        text = summarize(conn, assistant.model, [as_chat(row, assistant) for row in dropped], room)
+        text = summarize(conn, assistant.model, as_chats(dropped, assistant), room)
         summary = text[:room] or None
-    history = [as_chat(row, assistant) for row in kept_rows]
+    history = as_chats(kept_rows, assistant)
     reduction = None
     if dropped:
         # The summary takes the newest dropped row's place: before every kept row.
