@@ -221,6 +221,26 @@ def test_cancel_while_requires_action_drops_the_tool_calls(beta, fake):
     assert [m["role"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == ["user"]
 
 
+def test_cancel_in_a_second_requires_action_leaves_no_tool_message_behind(beta, fake):
+    """The run's answered round (its call and the tool output) goes with the unanswered one: a tool
+    message without the call it answers would make every later request invalid."""
+    assistant = beta.assistants.create(model="gpt-4", tools=[WEATHER])
+    thread = beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
+    fake.queue_tool_calls([{"name": "get_weather", "arguments": "{}"}])
+    fake.queue_tool_calls([{"name": "get_weather", "arguments": '{"city": "Oslo"}'}])
+    run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
+    call, = run.required_action.submit_tool_outputs.tool_calls
+    run = beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}], **POLL)
+    assert run.status == "requires_action"
+    assert [m["role"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == \
+        ["user", "assistant", "tool"]
+    assert beta.threads.runs.cancel(run.id, thread_id=thread.id).status == "cancelled"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == \
+        "completed"
+    assert [m["role"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == ["user"]
+
+
 def test_a_run_whose_worker_died_is_failed_once_its_lock_is_stale(app, beta, key):
     assistant = beta.assistants.create(model="gpt-4")
     thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])

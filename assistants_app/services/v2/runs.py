@@ -162,8 +162,10 @@ def end(run: Run, status: str, last_error: dict | None = None) -> bool:
 
 def _free_thread(run: Run) -> None:
     if run.status == "requires_action":
-        # The tool calls will not be answered: they leave the history, the thread waits no more.
-        db.session.execute(delete(Message).where(Message.run_id == run.id, Message.tool_calls.is_not(None)))
+        # The tool calls will not be answered: the run's rounds leave the history (the answered ones
+        # too: a tool message must follow the call it answers), the thread waits no more.
+        db.session.execute(delete(Message).where(Message.run_id == run.id,
+                                                 Message.role.in_(("assistant", "tool"))))
         db.session.execute(update(Thread).where(Thread.id == run.thread_id)
                            .values(pending_tool_calls=None, pending_run_id=None))
     elif run.turn_token:
