@@ -54,8 +54,3 @@ class RateLimits:
         limiter.request_filter(_not_limited)
         limiter.init_app(app)
         app.extensions[EXTENSION] = limiter
-
-    @staticmethod
-    def limiter() -> Limiter | None:
-        """The app's Limiter; None when RATELIMIT_DEFAULT is unset."""
-        return current_app.extensions[EXTENSION]

@@ -61,20 +61,22 @@ def size(message) -> int:
     return len(message.content or "") + sum(len(c.get("name") or "") + len(c.get("arguments") or "") for c in calls)
 
 
+def summary_role(assistant: Assistant) -> str:
+    """The role a summary is sent with: models without a system role get it as the opening user message."""
+    return "user" if assistant.chat_system_instruction_mode == "user-message" else "system"
+
+
 def as_chat(message, assistant: Assistant) -> ChatMessage:
     """A stored message (a Message, or a StoredMessage) as the provider receives it."""
-    role = message.role
-    if message.is_summary and assistant.chat_system_instruction_mode == "user-message":
-        role = "user"  # models without a system role get the summary as the opening user message
+    role = summary_role(assistant) if message.is_summary else message.role
     return ChatMessage(role=role, content=message.content, tool_calls=message.tool_calls,
                        tool_call_id=message.tool_call_id)
 
 
 def as_chats(messages: list[StoredMessage], assistant: Assistant) -> list[ChatMessage]:
     """as_chat() of each, in one pass (this runs for every message of every turn)."""
-    # Models without a system role get a summary as the opening user message.
-    summary_role = "user" if assistant.chat_system_instruction_mode == "user-message" else None
-    return [ChatMessage(summary_role or role if is_summary else role, content, calls, call_id)
+    summary = summary_role(assistant)
+    return [ChatMessage(summary if is_summary else role, content, calls, call_id)
             for _, _, role, content, calls, call_id, is_summary in messages]
 
 
@@ -153,8 +155,7 @@ def _fit(conn: Connection, thread: Thread, rows: list[StoredMessage], new_messag
         # The summary takes the newest dropped row's place: before every kept row.
         reduction = Reduction([row.id for row in dropped], summary, max(row.position for row in dropped))
     if summary:
-        role = "user" if assistant.chat_system_instruction_mode == "user-message" else "system"
-        history.insert(0, ChatMessage(role=role, content=SUMMARY_PREFIX + summary))
+        history.insert(0, ChatMessage(role=summary_role(assistant), content=SUMMARY_PREFIX + summary))
     return history, reduction
 
 
