@@ -160,16 +160,19 @@ class LiveServer:
 
     # ------------------------------------------------------------------ processes
     def worker_pids(self) -> list[int]:
-        """gunicorn's workers: the master's children, from /proc."""
+        """gunicorn's workers: the master's live children, from /proc. Not the `worker_exit` helper the
+        master spawns when a worker dies (gunicorn.conf.py): a child too, for a second or so."""
         pids = []
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     stat = Path(f"/proc/{entry}/stat").read_text()
+                    command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
                 fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-                if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                if (int(fields[1]) == self.process.pid and fields[0] != "Z"
+                        and b"assistants_app.worker_exit" not in command):
                     pids.append(int(entry))
         return sorted(pids)
 
