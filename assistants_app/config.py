@@ -35,7 +35,8 @@ ENVIRONMENT_SETTINGS = {
 class DefaultConfig:
     # The SQLite file lives in instance/; create_app fills in the absolute path.
     DATABASE_URL = None
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No pool_pre_ping: database.py pings only the connections that sat idle (it says why).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     OPENAI_API_KEY = None
     OPENAI_BASE_URL = None
     # Backend for the app-default credential; None picks by base URL.
