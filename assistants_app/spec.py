@@ -25,7 +25,9 @@ PROVIDER_FAILURES = {429: "The provider rate-limited the request (see Retry-Afte
 # The agents API's base path; it answers a body that is not JSON with its own 422 (as FastAPI
 # does), never 400.
 AGENTS_PREFIX = "/api/v1/compatibility/openai/v1"
-ERROR_REF = {"$ref": "#/components/schemas/Error"}
+# The agents API answers its 413 and its rate limit's 429 in its own {"detail": ...} (errors.DETAIL);
+# its 401 comes from auth.py, before the route's API is known: the service's shape.
+AGENTS_OWN_SHAPE = {413, 429}
 # The Assistants API v2 answers every error in OpenAI's shape (errors/openai_shape.py).
 V2_PREFIX = "/v1/"
 OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
@@ -34,8 +36,8 @@ OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error":
                    "param": {"type": "string", "nullable": True}, "code": {"type": "string", "nullable": True}}}}}
 
 
-def _error(description: str, headers: dict) -> dict:
-    response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
+def _error(description: str, headers: dict, schema: str) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
     if headers:
         response["headers"] = headers
     return response
@@ -57,11 +59,13 @@ class SharedStatusesPlugin(BasePlugin):
             if "{" in path:
                 shared.update(NOT_FOUND)
             for status, (description, headers) in shared.items():
+                own_shape = path.startswith(AGENTS_PREFIX + "/") and status in AGENTS_OWN_SHAPE
+                schema = "Detail" if own_shape else "Error"
                 documented = responses.get(status) or responses.get(str(status))
                 if documented is None:
-                    responses[str(status)] = _error(description, headers)
+                    responses[str(status)] = _error(description, headers, schema)
                 elif status in SECURED and isinstance(documented, dict):
-                    _also_error(documented, description, headers)  # e.g. a provider's 429: either may come
+                    _also_error(documented, description, headers, schema)  # a provider's 429: either may come
             if path.startswith(V2_PREFIX):
                 _openai_errors(responses)
 
@@ -76,9 +80,10 @@ def _openai_errors(responses: dict) -> None:
         response["content"] = {"application/json": {"schema": OPENAI_ERROR}}
 
 
-def _also_error(response: dict, description: str, headers: dict) -> None:
+def _also_error(response: dict, description: str, headers: dict, schema: str) -> None:
     response["description"] = f"{response.get('description', '')} Or: {description}".strip()
     response.setdefault("headers", {}).update(headers)
     media = (response.get("content") or {}).get("application/json")
-    if media and media.get("schema") not in ("Error", ERROR_REF):
-        media["schema"] = {"oneOf": [media["schema"], ERROR_REF]}
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    if media and media.get("schema") not in (schema, ref):
+        media["schema"] = {"oneOf": [media["schema"], ref]}

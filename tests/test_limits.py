@@ -13,11 +13,18 @@ from assistants_app.auth import digest
 from .helpers import AGENTS, REDIS_URL, headers_for, make_key, redis_or_skip, spec_and_routes, wait_for_runs
 
 ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+DETAIL_REF = {"$ref": "#/components/schemas/Detail"}
 
 
 @pytest.fixture
 def app_config(app_config):
     return dict(app_config, RATELIMIT_DEFAULT="3 per minute")
+
+
+def documented_schema(client, path: str, method: str, status: int) -> dict:
+    """The body schema /openapi.json gives for a status (public: no key, so no rate limit)."""
+    operation = client.get("/openapi.json").json["paths"][path][method]
+    return operation["responses"][str(status)]["content"]["application/json"]["schema"]
 
 
 def assert_429(response):
@@ -38,6 +45,7 @@ def test_a_key_past_its_limit_gets_429_with_retry_after(client, auth):
     agents = client.get(f"{AGENTS}/{uuid.uuid4()}", headers=auth)
     assert agents.status_code == 429 and agents.json == {"detail": (
         f"Too many requests with this API key (3 per 1 minute). Retry after {agents.headers['Retry-After']} s.")}
+    assert documented_schema(client, f"{AGENTS}/{{agent_id}}", "get", 429) == DETAIL_REF
     assert 1 <= int(agents.headers["Retry-After"]) <= 61
     assert_429(client.post("/openai/initialize", json={"agent_id": "x"}, headers=auth))
 
@@ -50,6 +58,7 @@ def test_the_agents_api_answers_413_in_its_detail_shape(make_app_with):
     chat = client.post(f"{AGENTS}/{uuid.uuid4()}/chat/completions", headers=auth,
                        json={"messages": [{"role": "user", "content": "x" * 200}]})
     assert chat.status_code == 413 and chat.json == response.json
+    assert documented_schema(client, f"{AGENTS}/{{agent_id}}/chat/completions", "post", 413) == DETAIL_REF
     # The rest of the service keeps its own shape.
     other = client.post("/assistants", json={"details": {"model": "m" * 200}}, headers=auth)
     assert other.status_code == 413 and other.json["code"] == 413
