@@ -1,5 +1,6 @@
 """Fixtures: a fresh app per test over one migrated database (SQLite by default,
 PostgreSQL when TEST_DATABASE_URL is set), and a loopback fake OpenAI server."""
+import gc
 import os
 import tempfile
 
@@ -14,6 +15,19 @@ from assistants_app.extensions import db
 from .fake_openai import FakeOpenAI
 from .helpers import SECRET_KEYS, app_on, empty_tables, headers_for, make_key
 from .live_server import LiveServer
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """No garbage collection while a test runs; the collections it puts off run in its teardown.
+    A full collection walks every object of this process (hundreds of thousands: the imported
+    modules, the openai SDK's types, hypothesis), stopping every thread for up to a second on a
+    busy 2-core host, which a test timing a request would count as the service's time."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.enable()
 
 
 @pytest.fixture(scope="session")

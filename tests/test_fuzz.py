@@ -20,8 +20,9 @@ from .helpers import spec_and_routes, wait_for_runs
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 MAX_EXAMPLES = 12
-# The valid key is sent with every case (the 401s are tests/test_auth_everywhere.py's job).
-CONFIG = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
+# The valid key is sent with every case (the 401s are tests/test_auth_everywhere.py's job). A dict, and
+# a Config per test: a Config keeps every operation it configured, and with it that test's app.
+CONFIG = {"generation": {"with-security-parameters": False}}
 # Body fields that name an object: with a real id half the time, so the fuzzer gets past the 404.
 ID_FIELDS = ("agent_id", "thread_id", "credential", "assistant_id")
 
@@ -82,6 +83,12 @@ CHAT_TURNS = {
 }
 
 
+def pairs(first, second):
+    """(a, b) from two strategies. Not st.tuples: hypothesis keeps the last 1,024 strategies it built
+    for the whole session, and one built from an operation's strategy keeps that test's app alive."""
+    return first.flatmap(lambda a: second.map(lambda b: (a, b)))
+
+
 def set_body(case, body):
     case.body = body
     return case
@@ -90,22 +97,24 @@ def set_body(case, body):
 def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStrategy]]:
     """Valid and invalid requests; where the path names an object, also with a real one."""
     real_path = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
-    found = [(POSITIVE, st.tuples(operation.as_strategy(), st.booleans()).map(with_real_ids(ids))),
+    found = [(POSITIVE, pairs(operation.as_strategy(), st.booleans()).map(with_real_ids(ids))),
              (NEGATIVE, operation.as_strategy(generation_mode=NEGATIVE))]
     if real_path:
         found += [(mode, operation.as_strategy(generation_mode=mode, path_parameters=real_path))
                   for mode in (POSITIVE, NEGATIVE)]
     for suffix, make_body in CHAT_TURNS.items():
         if operation.path.endswith(suffix):  # cross-field rules keep most generated turns from the provider
-            turns = st.tuples(operation.as_strategy(path_parameters=real_path), TURN_TEXT, st.booleans())
-            turns = turns.map(lambda t, make=make_body: set_body(t[0], make(ids, t[1], t[2])))
+            turns = pairs(operation.as_strategy(path_parameters=real_path),
+                          st.tuples(TURN_TEXT, st.booleans()))
+            turns = turns.map(lambda t, make=make_body: set_body(t[0], make(ids, *t[1])))
             found.append((POSITIVE, turns))
     return found
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_operation(app, client, auth, fake, method, path):
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
+    config = schemathesis.Config.from_dict(CONFIG)
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     operation = schema[path][method]
     label = f"{method} {path}"
     cases, statuses = 0, collections.Counter()
