@@ -1,5 +1,6 @@
 """The SQLAlchemy handle every model and query uses; its own module so that models and the
 extensions that read them (API keys) import it without importing each other."""
+import functools
 import time
 
 from flask_sqlalchemy import SQLAlchemy
@@ -44,10 +45,31 @@ def _ping_if_idle(dbapi_connection, record, proxy) -> None:
     if type(dbapi_connection).__module__ == "sqlite3":  # a file: nothing to drop it
         return
     try:
-        cursor = dbapi_connection.cursor()
+        # In autocommit, as SQLAlchemy's own ping: a SELECT would open a transaction, and a view
+        # that reads in autocommit (reads_only) cannot switch to it inside one.
+        autocommit = getattr(dbapi_connection, "autocommit", True)
+        dbapi_connection.autocommit = True
         try:
-            cursor.execute("SELECT 1")
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
         finally:
-            cursor.close()
+            dbapi_connection.autocommit = autocommit
     except Exception as err:  # whatever the driver raises, the connection is unusable: the pool
         raise exc.DisconnectionError("dropped while idle") from err  # replaces it and checks out again
+
+
+def reads_only(view):
+    """For a view that writes nothing. On PostgreSQL its statements run in autocommit: psycopg sends
+    no BEGIN before them and no ROLLBACK after (three round trips for a one-SELECT GET, one now).
+    Under READ COMMITTED, PostgreSQL's default, each statement of a transaction reads its own snapshot
+    too: the view reads what it read before. A session that already began (the API key looked up on
+    a cache miss) is left as it is."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return view(*args, **kwargs)
+    return wrapper

@@ -1,11 +1,12 @@
-"""The database pool pings a connection only when it sat idle (assistants_app/database.py): one
-dropped meanwhile (a restart, an idle timeout) is replaced before a request uses it."""
+"""PostgreSQL connections (assistants_app/database.py): the pool pings one only when it sat idle, so
+one dropped meanwhile (a restart, an idle timeout) is replaced before a request uses it; views that
+write nothing read in autocommit, and the connection goes back to the pool transactional."""
 import os
 import time
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from assistants_app.database import PING_AFTER_IDLE_SECONDS, db
 
@@ -36,3 +37,37 @@ def test_a_connection_dropped_while_idle_is_replaced_before_a_request_uses_it(ma
     answer = client.get(f"/assistants/{created.json['id']}", headers=headers)
     assert answer.status_code == 200 and answer.json["details"]["model"] == "gpt-4"
     assert backend_pid(app) != dropped
+
+
+def test_views_that_write_nothing_read_in_autocommit_and_writes_stay_in_transactions(make_app):
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})  # one connection, reused
+    client, headers = app.test_client(), headers_for(make_key(app))
+    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers).json
+    statements = []  # (first word, table, autocommit of the driver's connection)
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        table = words[words.index("FROM") + 1] if "FROM" in words else words[1]
+        statements.append((words[0], table, conn.connection.driver_connection.autocommit))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", note)
+    path = f"/assistants/{created['id']}"
+    assert client.get(path, headers=headers).status_code == 200
+    assert client.get("/credentials", headers=headers).status_code == 200
+    update = client.put(path, json={"details": {"model": "gpt-4o"}}, headers=headers)
+    assert update.status_code == 200
+    assert client.get(path, headers=headers).json["details"]["model"] == "gpt-4o"
+    reads = [autocommit for word, table, autocommit in statements if word == "SELECT"]
+    writes = [autocommit for word, table, autocommit in statements if word == "UPDATE"]
+    assert reads and writes and ("UPDATE", "assistants", False) in statements
+    # The GETs' reads in autocommit; the PUT after them, on the same connection, in a transaction.
+    assert [a for w, t, a in statements[:2]] == [True, True] and not any(writes)
+
+
+def test_a_view_that_reads_in_autocommit_gets_a_connection_the_idle_ping_just_used(make_app):
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
+    client, headers = app.test_client(), headers_for(make_key(app))
+    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers).json
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)  # the next checkout pings first: no transaction left open
+    assert client.get(f"/assistants/{created['id']}", headers=headers).status_code == 200

@@ -7,6 +7,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..database import reads_only
 from ..errors import DETAIL
 from ..extensions import db
 from ..schemas.agent_chat import ChatCompletionRequestSchema, ChatCompletionSchema
@@ -48,6 +49,7 @@ class Agents(MethodView):
     @blp.arguments(AgentListQuerySchema(), location="query")
     @blp.response(200, AgentListSchema)
     @errors()
+    @reads_only
     def get(self, args):
         """List agents, with each one's live status"""
         return agents.list_agents(args)
@@ -65,6 +67,7 @@ class Agents(MethodView):
 class AgentById(MethodView):
     @blp.response(200, AgentSchema)
     @errors(404)
+    @reads_only
     def get(self, agent_id):
         """Get an agent: its configuration and live status"""
         return agents.with_status(agents.find_agent(agent_id))

@@ -2,6 +2,7 @@
 from flask.views import MethodView
 from sqlalchemy import select
 
+from ..database import reads_only
 from ..extensions import db
 from ..models import Assistant
 from ..schemas.assistants import (
@@ -26,6 +27,7 @@ class Assistants(MethodView):
     @blp.arguments(AssistantListQuerySchema(), location="query")
     @blp.paginate()
     @blp.response(200, AssistantSchema(many=True))
+    @reads_only
     def get(self, query_args, pagination_parameters):
         """List assistants (a JSON array; page, page_size and X-Pagination)"""
         query = select(Assistant).where(Assistant.tenant == tenant())
@@ -47,6 +49,7 @@ class Assistants(MethodView):
 @blp.etag
 class AssistantById(MethodView):
     @blp.response(200, AssistantSchema)
+    @reads_only
     def get(self, assistant_id):
         """Get an assistant"""
         return get_owned(Assistant, assistant_id)

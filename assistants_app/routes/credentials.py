@@ -3,6 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from ..database import reads_only
 from ..extensions import db
 from ..models import Credential
 from ..schemas.credentials import CredentialSchema, CredentialUpdateSchema
@@ -17,6 +18,7 @@ blp = Blueprint("credentials", __name__, url_prefix="/credentials",
 class Credentials(MethodView):
     @blp.paginate()
     @blp.response(200, CredentialSchema(many=True))
+    @reads_only
     def get(self, pagination_parameters):
         """List credentials"""
         query = select(Credential).where(Credential.tenant == tenant())
@@ -34,6 +36,7 @@ class Credentials(MethodView):
 @blp.route("/<credential_id>")
 class CredentialById(MethodView):
     @blp.response(200, CredentialSchema)
+    @reads_only
     def get(self, credential_id):
         """Get a credential (its key is never returned)"""
         return get_owned(Credential, credential_id)
