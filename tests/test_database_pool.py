@@ -24,25 +24,29 @@ def backend_pid(app) -> int:
     return pid
 
 
-def test_a_connection_dropped_while_idle_is_replaced_before_a_request_uses_it(make_app):
-    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})  # one connection
+def one_connection_app(make_app):
+    """An app whose pool holds one connection (each request reuses it), a key, and an assistant."""
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
     client, headers = app.test_client(), headers_for(make_key(app))
     created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers)
     assert created.status_code == 200
+    return app, client, headers, created.json
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_a_request_uses_it(make_app):
+    app, client, headers, created = one_connection_app(make_app)
     dropped = backend_pid(app)
     with psycopg.connect(DATABASE_URL.replace("+psycopg", ""), autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", [dropped]).fetchone() == (True,)
     time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
 
-    answer = client.get(f"/assistants/{created.json['id']}", headers=headers)
+    answer = client.get(f"/assistants/{created['id']}", headers=headers)
     assert answer.status_code == 200 and answer.json["details"]["model"] == "gpt-4"
     assert backend_pid(app) != dropped
 
 
 def test_views_that_write_nothing_read_in_autocommit_and_writes_stay_in_transactions(make_app):
-    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})  # one connection, reused
-    client, headers = app.test_client(), headers_for(make_key(app))
-    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers).json
+    app, client, headers, created = one_connection_app(make_app)
     statements = []  # (first word, table, autocommit of the driver's connection)
 
     def note(conn, cursor, statement, parameters, context, executemany):
@@ -66,8 +70,6 @@ def test_views_that_write_nothing_read_in_autocommit_and_writes_stay_in_transact
 
 
 def test_a_view_that_reads_in_autocommit_gets_a_connection_the_idle_ping_just_used(make_app):
-    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
-    client, headers = app.test_client(), headers_for(make_key(app))
-    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers).json
+    _, client, headers, created = one_connection_app(make_app)
     time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)  # the next checkout pings first: no transaction left open
     assert client.get(f"/assistants/{created['id']}", headers=headers).status_code == 200
