@@ -61,15 +61,40 @@ def _ping_if_idle(dbapi_connection, record, proxy) -> None:
         raise exc.DisconnectionError("dropped while idle") from err  # replaces it and checks out again
 
 
+def on_postgresql() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def autocommit_if_fresh() -> bool:
+    """On PostgreSQL, when the request's session has not begun: take its connection in autocommit,
+    so that each statement is a transaction of its own -- psycopg sends no BEGIN before it and no
+    COMMIT or ROLLBACK after (a round trip each). True when it did. Only for work whose statements
+    each stand alone; SQLAlchemy resets the connection's isolation level when it goes back to the pool."""
+    if not on_postgresql() or db.session().in_transaction():
+        return False
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
+
+
 def reads_only(view):
-    """For a view that writes nothing. On PostgreSQL its statements run in autocommit: psycopg sends
-    no BEGIN before them and no ROLLBACK after (three round trips for a one-SELECT GET, one now).
-    Under READ COMMITTED, PostgreSQL's default, each statement of a transaction reads its own snapshot
-    too: the view reads what it read before. A session that already began (the API key looked up on
-    a cache miss) is left as it is."""
+    """For a view that writes nothing. On PostgreSQL its statements run in autocommit (one round trip
+    for a one-SELECT GET, not three). Under READ COMMITTED, PostgreSQL's default, each statement of a
+    transaction reads its own snapshot too: the view reads what it read before. A session that already
+    began (the API key looked up on a cache miss) is left as it is."""
+    return _in_autocommit(view)
+
+
+def each_statement_commits(view):
+    """For a view whose statements each stand alone until it calls release_connection(): a chat turn
+    reads, takes its thread's lock with one UPDATE (a turn that fails gives it back with another), and
+    records in a transaction of its own. On PostgreSQL they run in autocommit, as reads_only()'s do:
+    two round trips fewer (BEGIN, COMMIT)."""
+    return _in_autocommit(view)
+
+
+def _in_autocommit(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        autocommit_if_fresh()
         return view(*args, **kwargs)
     return wrapper

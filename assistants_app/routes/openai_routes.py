@@ -7,6 +7,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..database import each_statement_commits
 from ..errors import BAD_REQUEST, ServiceError
 from ..errors.shapes import sse
 from ..extensions import db
@@ -82,6 +83,7 @@ def initialize(body):
 @blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
 @blp.alt_response(409, description="A turn is in progress on this thread.")
 @document_errors(429, 502, 504)
+@each_statement_commits
 def openai_chat(body):
     """Send a user message to an agent within a thread.
 

@@ -3,15 +3,16 @@
 The lock is a token in the thread's row, taken and released by atomic UPDATEs, so it
 needs no lock service. A lock older than any turn can last belongs to a worker that died and
 may be taken again; the turn that held it then finds, when it records, that it lost it."""
+import functools
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, cast, exists, func, insert, or_, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import Conflict, NotFound
 from ..extensions import db
-from ..models import Message, Thread, utcnow
+from ..models import Message, Thread, TokenUsage, utcnow
 from ..workers import new_turn_token
 from . import commit_keeping_loaded
 
@@ -86,17 +87,56 @@ def free(thread_id: str, token: str) -> None:
     db.session.commit()
 
 
-def release_for_record(thread: Thread, token: str, *, last_active_at, pending_tool_calls, pending_run_id) -> None:
-    """Release the lock and write the turn's outcome to the thread's row, inside the transaction
-    that records the turn; or raise (after a rollback) when the thread was deleted or its lock
-    taken over meanwhile: the reply must not be stored."""
-    state = {"last_active_at": last_active_at, "pending_tool_calls": pending_tool_calls,
-             "pending_run_id": pending_run_id}
+def release_for_record(thread: Thread, token: str, **state) -> None:
+    """Release the lock and write the turn's outcome (``state``: last_active_at, pending_tool_calls,
+    pending_run_id) to the thread's row, inside the transaction that records the turn; or raise (after
+    a rollback) when the thread was deleted or its lock taken over meanwhile: the reply must not be stored."""
     thread_id = thread.id
     if db.session.execute(RECORD, {"thread_id": thread_id, "token": token, **state}).rowcount == 1:
         for name, value in {**state, "turn_token": None, "turn_started_at": None}.items():
             set_committed_value(thread, name, value)  # what the commit will hold
         return
+    _refuse_record(thread_id)
+
+
+def record_in_one_statement(thread: Thread, token: str, state: dict, messages: list[dict], usage: dict) -> None:
+    """release_for_record(), the messages' INSERT and the usage row's, as one statement (PostgreSQL):
+    the inserts happen only if the thread's UPDATE matched. In autocommit (autocommit_if_fresh()) that
+    is one round trip for the whole record, where the transaction takes five."""
+    parameters = {"thread_id": thread.id, "token": token, **state,
+                  **{f"{key}_u": value for key, value in usage.items()}}
+    for number, row in enumerate(messages):
+        parameters.update({f"{key}_{number}": value for key, value in row.items()})
+    statement = _recording(tuple(messages[0]), len(messages), tuple(usage))
+    if db.session.execute(statement, parameters).scalar_one() == 1:
+        for name, value in {**state, "turn_token": None, "turn_started_at": None}.items():
+            set_committed_value(thread, name, value)
+        return
+    _refuse_record(thread.id)
+
+
+@functools.lru_cache(maxsize=64)
+def _recording(message_keys: tuple[str, ...], count: int, usage_keys: tuple[str, ...]):
+    """WITH recorded AS (RECORD ... RETURNING id), then INSERT ... SELECT <the rows> WHERE EXISTS
+    (recorded) for the messages and the usage row; the count of recorded (0 or 1) is its result.
+    Every value is cast to its column's type: a bare parameter in a SELECT list is text to PostgreSQL."""
+    recorded = RECORD.returning(THREADS.id).cte("recorded")
+    matched = exists(select(recorded.c.id))
+
+    def values(table, keys, suffix):
+        return select(*[cast(bindparam(f"{key}{suffix}", type_=table.c[key].type), table.c[key].type)
+                        for key in keys]).where(matched)
+    rows = [values(Message.__table__, message_keys, f"_{number}") for number in range(count)]
+    writes = (
+        insert(Message.__table__).from_select(message_keys, rows[0] if count == 1 else union_all(*rows)),
+        insert(TokenUsage.__table__).from_select(usage_keys, values(TokenUsage.__table__, usage_keys, "_u")),
+    )
+    return select(func.count()).select_from(recorded).add_cte(
+        *(write.cte(name) for write, name in zip(writes, ("messages_written", "usage_written"))))
+
+
+def _refuse_record(thread_id: str):
+    """The thread was deleted, or its lock taken over, while the turn ran: nothing is written."""
     db.session.rollback()
     if db.session.scalar(THREAD_EXISTS, {"thread_id": thread_id}) is None:
         raise NotFound(f"Thread {thread_id!r} was deleted while its turn ran: the reply was not stored.")

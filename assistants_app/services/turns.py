@@ -17,6 +17,7 @@ from typing import Iterator
 
 from sqlalchemy import insert
 
+from ..database import autocommit_if_fresh, on_postgresql
 from ..errors import ServiceError
 from ..extensions import db, openai_adapter
 from ..logs import log_turn_content
@@ -29,6 +30,9 @@ from .credentials import connection_for
 from .sessions import current_time
 
 INSERT_MESSAGES = insert(Message.__table__)  # Core: the ORM's bulk insert costs ~0.3 ms more a turn
+# A turn writing more messages than this (the agents API takes many at once) records in a transaction:
+# the one statement binds every value of every row (PostgreSQL takes at most 65,535).
+ONE_STATEMENT_ROWS = 16
 
 
 @dataclass
@@ -242,8 +246,9 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
             reduction: history.Reduction | None, done: TurnDone, stamp: dict, billed: dict,
             before_commit=None) -> Message:
     """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
-    the new messages and the reply in one INSERT; then one commit. Core statements, not the
-    ORM's unit of work: this runs on every turn."""
+    the new messages and the reply in one INSERT, the usage row; then one commit. Core statements,
+    not the ORM's unit of work: this runs on every turn. On PostgreSQL a turn without a reduction or
+    a before_commit writes all of it in one statement, in autocommit: one round trip, not five."""
     tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
     reply = ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
                         tool_calls=tool_calls or None)
@@ -253,11 +258,16 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
     if before_commit is not None:
         before_commit(rows[-1])
     # The thread may be gone, or its lock lost; then nothing else is written.
-    turn_lock.release_for_record(thread, token, last_active_at=current_time(), pending_tool_calls=tool_calls or None,
-                                 pending_run_id=done.pending_run_id)
-    history.apply_reduction(thread, reduction)
-    db.session.execute(INSERT_MESSAGES, rows)
-    usage.add_usage(done=done, **billed)
+    state = {"last_active_at": current_time(), "pending_tool_calls": tool_calls or None,
+             "pending_run_id": done.pending_run_id}
+    if reduction is None and before_commit is None and len(rows) <= ONE_STATEMENT_ROWS and on_postgresql():
+        autocommit_if_fresh()  # after release_connection(): the statement is the transaction
+        turn_lock.record_in_one_statement(thread, token, state, rows, usage.usage_row(done=done, **billed))
+    else:
+        turn_lock.release_for_record(thread, token, **state)
+        history.apply_reduction(thread, reduction)
+        db.session.execute(INSERT_MESSAGES, rows)
+        usage.add_usage(done=done, **billed)
     log_turn_content(thread.id, new_messages, done.text)
     commit_keeping_loaded()  # the thread holds what was written: answering costs no query
     if thread in db.session:  # a streamed turn may end in another database session than it began

@@ -15,6 +15,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import bindparam, delete, func, insert, select
 
 from .. import metrics
+from ..database import autocommit_if_fresh
 from ..errors import Conflict, ServiceError
 from ..extensions import db
 from ..models import Assistant, Thread, TokenUsage
@@ -51,18 +52,24 @@ def _usage_row(*, tenant: str, api_key_id: int | None, api: str, assistant_id: s
             "completion_tokens": usage.completion_tokens if usage else 0}
 
 
-def add_usage(*, tenant: str, assistant_id: str, model: str, done: TurnDone, api_key_id: int | None = None,
-              api: str | None = None) -> None:
-    """Add a turn's usage to the current transaction: the caller's commit writes it with the turn.
-    ``api_key_id`` and ``api`` default to the request's (a background run passes its own)."""
-    db.session.execute(INSERT_USAGE, _usage_row(
-        tenant=tenant, api_key_id=api_key_id if api_key_id is not None else g.get("api_key_id"),
-        api=api or current_api(), assistant_id=assistant_id, model=model, done=done))
+def usage_row(*, tenant: str, assistant_id: str, model: str, done: TurnDone, api_key_id: int | None = None,
+              api: str | None = None) -> dict:
+    """A turn's TokenUsage row. ``api_key_id`` and ``api`` default to the request's (a background run
+    passes its own)."""
+    return _usage_row(tenant=tenant, api_key_id=api_key_id if api_key_id is not None else g.get("api_key_id"),
+                      api=api or current_api(), assistant_id=assistant_id, model=model, done=done)
+
+
+def add_usage(**turn) -> None:
+    """Add a turn's usage_row() to the current transaction: the caller's commit writes it with the turn."""
+    db.session.execute(INSERT_USAGE, usage_row(**turn))
 
 
 def record_usage(**turn) -> None:
     """add_usage() and its commit: for a turn without a transaction of its own (stateless). The
-    insert changes no loaded row, so they stay loaded (answering costs no query)."""
+    insert changes no loaded row, so they stay loaded (answering costs no query). On PostgreSQL, after
+    release_connection(), the insert runs in autocommit: one round trip, not BEGIN, INSERT, COMMIT."""
+    autocommit_if_fresh()
     add_usage(**turn)
     commit_keeping_loaded()
 
