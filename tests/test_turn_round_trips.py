@@ -82,3 +82,17 @@ def test_more_messages_than_one_statement_binds_are_recorded_in_a_transaction(ma
                   session=answer.json["session_id"])
     assert stored[:-1] == [("user", f"message {n}") for n in range(ONE_STATEMENT_ROWS)]
     assert stored[-1][0] == "assistant" and len(stored) == ONE_STATEMENT_ROWS + 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_stateless_agents_turn_reads_the_agent_and_writes_its_usage_in_autocommit(make_app, stream):
+    app = make_app()
+    client, headers = app.test_client(), headers_for(make_key(app))
+    agent = create_agent(client, headers)
+    statements = watch(app)
+
+    answer = chat(client, headers, agent["id"], [user("hello")], stream=stream)
+    assert answer.status_code == 200 and answer.get_data()
+    assert statements == [("SELECT", True), ("INSERT", True)]
+    assert rows(app, "SELECT count(*), min(api) FROM token_usage WHERE assistant_id = :agent",
+                agent=agent["id"]) == [(1, "agents")]
