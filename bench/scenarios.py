@@ -5,6 +5,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import openai
 
@@ -226,28 +227,40 @@ def agents_completions(ctx: Context) -> dict:
 
 # ---------------------------------------------------------------------------------- 2. concurrency
 def concurrent_turns(ctx: Context) -> dict:
-    """N conversations at once, the provider holding each answer `provider_delay` seconds."""
+    """N conversations at once, the provider holding each answer `provider_delay` seconds; then the
+    same load generator, N clients, straight to the provider: the service's throughput is reported
+    against that (what the load generator and the fake allow on this host) and against the ideal."""
     size = ctx.size
     agent_id = ctx.new_assistant()
     threads = ctx.new_threads(agent_id, size.conversations)
     bodies = [json.dumps({"agent_id": agent_id, "thread_id": t, "user_input": "Hello there"}).encode()
               for t in threads]
+    provider = urlsplit(ctx.fake.base_url)
+    direct_body = json.dumps({"model": MODEL, "messages": [{"role": "system", "content": INSTRUCTIONS},
+                                                           {"role": "user", "content": "Hello there"}]}).encode()
     ctx.fake.configure(delay=size.provider_delay)
     workers_cpu = ctx.service.workers_cpu()
     try:
         tally = asyncio.run(closed_loop(
             ctx.host, ctx.port, ctx.headers, lambda w, i: ("POST", "/openai/chat", bodies[w]),
             concurrency=size.conversations, rounds=size.rounds, timeout=60 + size.provider_delay))
+        cpu_ms = ms((ctx.service.workers_cpu() - workers_cpu) / max(1, tally.completed))
+        direct = asyncio.run(closed_loop(
+            provider.hostname, provider.port, {"Authorization": "Bearer sk-bench"},
+            lambda w, i: ("POST", provider.path + "/chat/completions", direct_body),
+            concurrency=size.conversations, rounds=size.rounds, timeout=60 + size.provider_delay))
     finally:
         ctx.fake.configure()
     ideal = size.conversations / size.provider_delay
-    achieved = tally.completed / tally.elapsed
+    achieved, straight = tally.completed / tally.elapsed, direct.completed / direct.elapsed
     return {"conversations": size.conversations, "provider_delay_s": size.provider_delay,
             "rounds": size.rounds,
-            "turns": tally.completed, "errors": tally.errors, "failures": dict(tally.failures),
-            "turns_per_s": round(achieved, 2), "ideal_per_s": round(ideal, 2),
+            "turns": tally.completed, "errors": tally.errors + direct.errors,
+            "failures": {**{f"direct: {k}": v for k, v in direct.failures.items()}, **dict(tally.failures)},
+            "turns_per_s": round(achieved, 2), "direct_per_s": round(straight, 2), "ideal_per_s": round(ideal, 2),
+            "fraction_of_direct": round(achieved / straight, 4) if straight else 0.0,
             "fraction_of_ideal": round(achieved / ideal, 4), **summary(tally.latencies),
-            "worker_cpu_ms_per_turn": ms((ctx.service.workers_cpu() - workers_cpu) / max(1, tally.completed))}
+            "direct_median_ms": summary(direct.latencies)["median_ms"], "worker_cpu_ms_per_turn": cpu_ms}
 
 
 def open_streams(ctx: Context) -> dict:

@@ -31,6 +31,7 @@ def test_quick_bench_runs_every_measurement(tmp_path):
     assert run["history_cost"]["200"]["history_messages"][0] == 200
     assert run["agents_completions"]["added"]["median_ms"] is not None
     assert run["concurrent_turns"]["errors"] == 0 and run["open_streams"]["errors"] == 0
+    assert run["concurrent_turns"]["direct_per_s"] > 0 and run["concurrent_turns"]["fraction_of_direct"] > 0
     assert run["open_streams"]["completed"] == run["open_streams"]["streams"]
     calls = run["status_cost"]["cold"]["provider_calls"] + run["status_cost"]["warm"]["provider_calls"]
     assert 1 <= calls <= run["status_cost"]["workers"]  # the models list: once per worker per cache TTL
