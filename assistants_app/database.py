@@ -69,8 +69,10 @@ def autocommit_if_fresh() -> bool:
     """On PostgreSQL, when the request's session has not begun: take its connection in autocommit,
     so that each statement is a transaction of its own -- psycopg sends no BEGIN before it and no
     COMMIT or ROLLBACK after (a round trip each). True when it did. Only for work whose statements
-    each stand alone; SQLAlchemy resets the connection's isolation level when it goes back to the pool."""
-    if not on_postgresql() or db.session().in_transaction():
+    each stand alone; SQLAlchemy resets the connection's isolation level when it goes back to the pool.
+    Objects added and not yet flushed would be flushed in it, statement by statement: then not."""
+    session = db.session()
+    if not on_postgresql() or session.in_transaction() or session.new or session.dirty or session.deleted:
         return False
     db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return True

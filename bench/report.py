@@ -207,7 +207,8 @@ def rst_table(results: dict) -> str:
             cells.append([f"conversations, provider {turns['provider_delay_s']:g} s ({db})",
                           str(turns["conversations"]), _n(turns["turns_per_s"], 1), _n(turns["median_ms"], 0),
                           _n(turns["p99_ms"], 0), str(turns["errors"]),
-                          f"{turns['fraction_of_direct']:.1%} of direct ({_n(turns['direct_per_s'], 1)} turns/s, "
+                          f"{turns['fraction_of_direct']:.1%} of direct "
+                          f"({_n(turns['direct_per_s'], 1)} turns/s, "
                           f"median {_n(turns['direct_median_ms'], 0)} ms), {turns['fraction_of_ideal']:.1%} "
                           f"of the ideal {_n(turns['ideal_per_s'], 0)} turns/s"])
         streams = run.get("open_streams")

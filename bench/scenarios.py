@@ -236,8 +236,8 @@ def concurrent_turns(ctx: Context) -> dict:
     bodies = [json.dumps({"agent_id": agent_id, "thread_id": t, "user_input": "Hello there"}).encode()
               for t in threads]
     provider = urlsplit(ctx.fake.base_url)
-    direct_body = json.dumps({"model": MODEL, "messages": [{"role": "system", "content": INSTRUCTIONS},
-                                                           {"role": "user", "content": "Hello there"}]}).encode()
+    messages = [{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": "Hello there"}]
+    direct_body = json.dumps({"model": MODEL, "messages": messages}).encode()
     ctx.fake.configure(delay=size.provider_delay)
     workers_cpu = ctx.service.workers_cpu()
     try:
@@ -257,7 +257,8 @@ def concurrent_turns(ctx: Context) -> dict:
             "rounds": size.rounds,
             "turns": tally.completed, "errors": tally.errors + direct.errors,
             "failures": {**{f"direct: {k}": v for k, v in direct.failures.items()}, **dict(tally.failures)},
-            "turns_per_s": round(achieved, 2), "direct_per_s": round(straight, 2), "ideal_per_s": round(ideal, 2),
+            "turns_per_s": round(achieved, 2), "direct_per_s": round(straight, 2),
+            "ideal_per_s": round(ideal, 2),
             "fraction_of_direct": round(achieved / straight, 4) if straight else 0.0,
             "fraction_of_ideal": round(achieved / ideal, 4), **summary(tally.latencies),
             "direct_median_ms": summary(direct.latencies)["median_ms"], "worker_cpu_ms_per_turn": cpu_ms}

@@ -42,7 +42,8 @@ def test_a_turn_is_four_statements_in_autocommit_and_stores_what_a_transaction_s
     app = make_app()
     client, headers = app.test_client(), headers_for(make_key(app))
     agent_id = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers).json["id"]
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent_id}, headers=headers).json["thread_id"]
+    started = client.post("/openai/initialize", json={"agent_id": agent_id}, headers=headers)
+    thread_id = started.json["thread_id"]
     turn = {"agent_id": agent_id, "thread_id": thread_id, "stream": stream}
     first = client.post("/openai/chat", json={**turn, "user_input": "first"}, headers=headers)
     assert first.status_code == 200 and first.get_data()  # a stream is read: its turn ends as it is

@@ -96,7 +96,7 @@ class AgentById(MethodView):
 @errors(404, 409, 429, 502, 504)
 def chat_completions(body, agent_id):
     """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""
-    if not body.get("create_session"):  # then its statements stand alone, as database.each_statement_commits says
+    if not body.get("create_session"):  # its statements then stand alone (database.each_statement_commits)
         autocommit_if_fresh()
     reply = completions.complete(agents.find_agent(agent_id), body)
     if isinstance(reply, dict):

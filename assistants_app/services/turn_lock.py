@@ -5,6 +5,7 @@ needs no lock service. A lock older than any turn can last belongs to a worker t
 may be taken again; the turn that held it then finds, when it records, that it lost it."""
 import functools
 from datetime import timedelta
+from typing import NoReturn
 
 from flask import current_app
 from sqlalchemy import bindparam, cast, exists, func, insert, or_, select, union_all, update
@@ -99,7 +100,8 @@ def release_for_record(thread: Thread, token: str, **state) -> None:
     _refuse_record(thread_id)
 
 
-def record_in_one_statement(thread: Thread, token: str, state: dict, messages: list[dict], usage: dict) -> None:
+def record_in_one_statement(thread: Thread, token: str, state: dict, messages: list[dict],
+                            usage: dict) -> None:
     """release_for_record(), the messages' INSERT and the usage row's, as one statement (PostgreSQL):
     the inserts happen only if the thread's UPDATE matched. In autocommit (autocommit_if_fresh()) that
     is one round trip for the whole record, where the transaction takes five."""
@@ -135,7 +137,7 @@ def _recording(message_keys: tuple[str, ...], count: int, usage_keys: tuple[str,
         *(write.cte(name) for write, name in zip(writes, ("messages_written", "usage_written"))))
 
 
-def _refuse_record(thread_id: str):
+def _refuse_record(thread_id: str) -> NoReturn:
     """The thread was deleted, or its lock taken over, while the turn ran: nothing is written."""
     db.session.rollback()
     if db.session.scalar(THREAD_EXISTS, {"thread_id": thread_id}) is None:

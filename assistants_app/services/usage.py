@@ -43,21 +43,16 @@ def current_api() -> str:
     return API_OF_BLUEPRINT.get(request.blueprint, request.blueprint)
 
 
-def _usage_row(*, tenant: str, api_key_id: int | None, api: str, assistant_id: str, model: str,
-               done: TurnDone) -> dict:
-    usage = done.usage  # a provider that reports none: the turn counts, with 0 tokens
-    return {"created_at": current_time(), "tenant": tenant, "api_key_id": api_key_id, "api": api,
-            "assistant_id": assistant_id, "model": model[:200],
-            "prompt_tokens": usage.prompt_tokens if usage else 0,
-            "completion_tokens": usage.completion_tokens if usage else 0}
-
-
 def usage_row(*, tenant: str, assistant_id: str, model: str, done: TurnDone, api_key_id: int | None = None,
               api: str | None = None) -> dict:
     """A turn's TokenUsage row. ``api_key_id`` and ``api`` default to the request's (a background run
-    passes its own)."""
-    return _usage_row(tenant=tenant, api_key_id=api_key_id if api_key_id is not None else g.get("api_key_id"),
-                      api=api or current_api(), assistant_id=assistant_id, model=model, done=done)
+    passes its own). A provider that reports no usage: the turn counts, with 0 tokens."""
+    usage = done.usage
+    return {"created_at": current_time(), "tenant": tenant,
+            "api_key_id": api_key_id if api_key_id is not None else g.get("api_key_id"),
+            "api": api or current_api(), "assistant_id": assistant_id, "model": model[:200],
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0}
 
 
 def add_usage(**turn) -> None:
