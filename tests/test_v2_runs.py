@@ -3,7 +3,8 @@ httpx2's WSGI transport) and the loopback fake provider: blocking and streamed r
 cancel, one active run per thread, provider failures, dead workers, steps, every backend."""
 import openai
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
 
 from assistants_app.extensions import db
 from assistants_app.models import Message, Run, Thread
@@ -353,6 +354,7 @@ def test_a_stream_closed_by_its_client_fails_the_run_and_frees_the_thread(app, c
     assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the run's thread raised
 def test_a_thread_deleted_while_its_run_waits_for_the_provider_ends_it_quietly(app, beta, fake):
     assistant = beta.assistants.create(model="gpt-4")
     thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
@@ -362,3 +364,36 @@ def test_a_thread_deleted_while_its_run_waits_for_the_provider_ends_it_quietly(a
     wait_for_runs(app)  # no exception in the background run: it found its run gone
     with app.app_context():
         assert db.session.scalar(select(Run).where(Run.thread_id == thread.id)) is None
+
+
+def test_a_thread_deleted_as_its_run_starts_ends_the_run_quietly(app, beta):
+    """The deletion lands between the run's start (its commit) and its first event: found once in CI,
+    where the background run raised ObjectDeletedError."""
+    assistant = beta.assistants.create(model="gpt-4")
+    thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+
+    deleted = []
+
+    def delete_the_thread(session):
+        if deleted:  # once: after the commit that starts the run
+            return
+        deleted.append(thread.id)
+        with db.engine.begin() as connection:  # another connection, as another request's
+            for table in (Run, Message):
+                connection.execute(delete(table).where(table.thread_id == thread.id))
+            connection.execute(delete(Thread).where(Thread.id == thread.id))
+
+    with app.test_request_context():
+        from flask import g
+
+        g.tenant = "default"
+        from assistants_app.services.v2 import runs, threads
+
+        run = runs.create(threads.get(thread.id), {"assistant_id": assistant.id})
+        run_id, token = run.id, run.turn_token
+        event.listen(Session, "after_commit", delete_the_thread)
+        try:
+            assert list(execute(run_id, token)) == []
+        finally:
+            event.remove(Session, "after_commit", delete_the_thread)
+        assert deleted and db.session.get(Run, run_id) is None

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ...errors import ServiceError, as_service_error
 from ...extensions import db, openai_adapter
@@ -126,7 +127,11 @@ def execute(run_id: str, token: str, tool_outputs: list[dict] | None = None) -> 
     run = _start(run_id)
     if run is None:
         return  # cancelled before it started
-    yield "thread.run.in_progress", runs.present(run)
+    try:
+        started = runs.present(run)  # read again: _start() committed
+    except ObjectDeletedError:
+        return  # its thread was deleted just after it started, and the run with it
+    yield "thread.run.in_progress", started
     message_id, announced = new_token_id("msg_"), False
     try:
         thread = db.session.get(Thread, run.thread_id)
