@@ -7,7 +7,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..database import autocommit_if_fresh, reads_only
+from ..database import reads_only
 from ..errors import DETAIL
 from ..extensions import db
 from ..schemas.agent_chat import ChatCompletionRequestSchema, ChatCompletionSchema
@@ -96,9 +96,7 @@ class AgentById(MethodView):
 @errors(404, 409, 429, 502, 504)
 def chat_completions(body, agent_id):
     """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""
-    if not body.get("create_session"):  # its statements then stand alone (database.each_statement_commits)
-        autocommit_if_fresh()
-    reply = completions.complete(agents.find_agent(agent_id), body)
+    reply = completions.complete(agent_id, body)
     if isinstance(reply, dict):
         return reply
     return Response(stream_with_context(reply), mimetype="text/event-stream",

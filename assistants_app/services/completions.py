@@ -10,19 +10,26 @@ import logging
 import time
 from typing import Iterator
 
+from ..database import autocommit_if_fresh
 from ..errors import DETAIL, NotFound, ServiceError, invalid
 from ..extensions import db
 from ..logs import log_turn_content
 from ..models import Assistant, Thread, new_token_id
 from ..openai_adapter import ChatMessage, ProviderError, TurnDone
 from . import threads, turns
+from .agents import find_agent
 
 log = logging.getLogger(__name__)
 
 
-def complete(assistant: Assistant, body: dict) -> dict | Iterator[str]:
-    """The chat.completion body, or (stream) an iterator of SSE frames ending with [DONE].
-    Failures before the first piece of the reply raise: the route answers them with a status."""
+def complete(agent_id: str, body: dict) -> dict | Iterator[str]:
+    """The chat.completion body of a turn with agent ``agent_id``, or (stream) an iterator of SSE frames
+    ending with [DONE]. Failures before the first piece of the reply raise: the route answers them with
+    a status. Unless the turn creates its session (whose INSERT goes with the lock), every statement
+    before the record stands alone: on PostgreSQL they run in autocommit (database.each_statement_commits)."""
+    if not body.get("create_session"):
+        autocommit_if_fresh()
+    assistant = find_agent(agent_id)
     if body.get("model") not in (None, assistant.model):
         raise invalid("model", f"This agent uses model {assistant.model!r}: leave model out or send that one.")
     turn = turn_input(body)

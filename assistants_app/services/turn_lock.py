@@ -92,12 +92,9 @@ def release_for_record(thread: Thread, token: str, **state) -> None:
     """Release the lock and write the turn's outcome (``state``: last_active_at, pending_tool_calls,
     pending_run_id) to the thread's row, inside the transaction that records the turn; or raise (after
     a rollback) when the thread was deleted or its lock taken over meanwhile: the reply must not be stored."""
-    thread_id = thread.id
-    if db.session.execute(RECORD, {"thread_id": thread_id, "token": token, **state}).rowcount == 1:
-        for name, value in {**state, "turn_token": None, "turn_started_at": None}.items():
-            set_committed_value(thread, name, value)  # what the commit will hold
-        return
-    _refuse_record(thread_id)
+    if db.session.execute(RECORD, {"thread_id": thread.id, "token": token, **state}).rowcount == 1:
+        return _recorded(thread, state)
+    _refuse_record(thread.id)
 
 
 def record_in_one_statement(thread: Thread, token: str, state: dict, messages: list[dict],
@@ -111,9 +108,7 @@ def record_in_one_statement(thread: Thread, token: str, state: dict, messages: l
         parameters.update({f"{key}_{number}": value for key, value in row.items()})
     statement = _recording(tuple(messages[0]), len(messages), tuple(usage))
     if db.session.execute(statement, parameters).scalar_one() == 1:
-        for name, value in {**state, "turn_token": None, "turn_started_at": None}.items():
-            set_committed_value(thread, name, value)
-        return
+        return _recorded(thread, state)
     _refuse_record(thread.id)
 
 
@@ -135,6 +130,12 @@ def _recording(message_keys: tuple[str, ...], count: int, usage_keys: tuple[str,
     )
     return select(func.count()).select_from(recorded).add_cte(
         *(write.cte(name) for write, name in zip(writes, ("messages_written", "usage_written"))))
+
+
+def _recorded(thread: Thread, state: dict) -> None:
+    """The loaded thread holds what the record wrote: answering costs no query."""
+    for name, value in {**state, "turn_token": None, "turn_started_at": None}.items():
+        set_committed_value(thread, name, value)
 
 
 def _refuse_record(thread_id: str) -> NoReturn:
