@@ -1,4 +1,4 @@
-"""Operator commands: flask --app wsgi api-keys|credentials|threads ..."""
+"""Operator commands: flask --app wsgi api-keys|credentials|threads|usage|data ..."""
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -12,6 +12,7 @@ api_keys = AppGroup("api-keys", help="Create, list and revoke API keys.")
 credentials = AppGroup("credentials", help="Maintain stored provider credentials.")
 threads = AppGroup("threads", help="Maintain threads and sessions.")
 usage = AppGroup("usage", help="Maintain the token usage records.")
+data = AppGroup("data", help="Check the stored data.")
 BUDGET = click.IntRange(min=0)
 
 
@@ -109,8 +110,31 @@ def purge_usage(before):
     click.echo(f"Deleted {purge_before(moment)} usage record(s) from before {moment:%Y-%m-%d %H:%M:%S} UTC.")
 
 
+@data.command("check")
+def check_data():
+    """Check the database: its file (SQLite), rows pointing nowhere, conversations that lost their
+    messages (the upgrade of 2026-11-30 on SQLite). Exits 1 when it finds a problem."""
+    from .upgrades import dangling_rows, integrity_problems, threads_without_history
+
+    with db.engine.connect() as connection:
+        problems = [f"database file: {problem}" for problem in integrity_problems(connection)]
+        problems += [f"rows pointing nowhere: {problem}" for problem in dangling_rows(connection)]
+        lost = threads_without_history(connection)
+    if lost:
+        problems.append(f"{len(lost)} thread(s) were used but hold no message, likely emptied by the "
+                        f"upgrade of 2026-11-30: {', '.join(lost)}. Restore the database from a copy taken before that "
+                        "upgrade (docs/deployment.rst, 'Upgrading').")
+    if not problems:
+        click.echo("No problem found.")
+        return
+    for problem in problems:
+        click.echo(f"- {problem}")
+    raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(api_keys)
     app.cli.add_command(credentials)
     app.cli.add_command(threads)
     app.cli.add_command(usage)
+    app.cli.add_command(data)

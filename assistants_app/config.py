@@ -29,6 +29,7 @@ ENVIRONMENT_SETTINGS = {
     "PROVIDER_MAX_TURN_BYTES": int,
     "MODELS_CACHE_MAX_BYTES": int,
     "METRICS_PUBLIC": bool,
+    "SQLITE_BACKUPS": int,
 }
 
 
@@ -60,6 +61,9 @@ class DefaultConfig:
     PROVIDER_MAX_REPLY_BYTES = 8 * 1024 * 1024
     PROVIDER_MAX_TURN_BYTES = 64 * 1024 * 1024
     STATUS_TIMEOUT = 2.0
+    # flask db upgrade/downgrade copies a SQLite database into backups/ beside it first, keeping this
+    # many copies (0: none).
+    SQLITE_BACKUPS = 5
     # Requests per API key across all routes, e.g. "600 per minute"; unset, no request limit: the usual
     # deployment is one backend key for many users, which a per-key limit would throttle.
     RATELIMIT_DEFAULT = ""

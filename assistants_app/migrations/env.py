@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from assistants_app import upgrades
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -94,14 +96,30 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # SQLite: a backup first, foreign keys off while tables are rebuilt; both: no row left
+        # pointing nowhere (assistants_app/upgrades.py says why).
+        with upgrades.guarded(connection, changes_schema=changes_schema(),
+                              keep_backups=current_app.config["SQLITE_BACKUPS"]) as check:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                check()
+
+
+def changes_schema():
+    """upgrade, downgrade and stamp name a destination; current, check and the others do not."""
+    try:
+        context.get_revision_argument()
+    except KeyError:
+        return False
+    except Exception:  # a relative destination ("-1") resolves later: still a destination
+        return True
+    return True
 
 
 if context.is_offline_mode():

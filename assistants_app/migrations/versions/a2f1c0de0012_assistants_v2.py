@@ -1,7 +1,7 @@
 """Assistants API v2: threads not bound to one assistant, messages of runs, runs
 
 Revision ID: a2f1c0de0012
-Revises: ccf57db1db86
+Revises: c511b54c28e9
 Create Date: 2026-11-30 03:00:00
 
 """
@@ -74,7 +74,9 @@ def downgrade():
         batch_op.drop_column('assistant_id')
         batch_op.drop_column('run_id')
 
-    # v2 threads have no assistant to keep: they go with the v2 API.
+    # v2 threads have no assistant to keep: they go with the v2 API, their messages first (foreign
+    # keys are off while migrations run on SQLite: no cascade does it).
+    op.execute("DELETE FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE assistant_id IS NULL)")
     op.execute("DELETE FROM threads WHERE assistant_id IS NULL")
     with op.batch_alter_table('threads', schema=None) as batch_op:
         batch_op.drop_column('metadata')
