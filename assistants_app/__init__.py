@@ -18,6 +18,7 @@ API_SPEC_OPTIONS = {
 def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
     from . import cli, errors, extensions
+    from .services import background, tenant_limits
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
     app = configured_app(test_config)
@@ -47,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.request_log.init_app(app)  # before auth, so a refused request is logged too
     extensions.rate_limits.init_app(app)  # before auth, so refused requests count too
     extensions.api_keys.init_app(app)
+    tenant_limits.init_app(app)
+    background.init_app(app)
     cli.init_app(app)
     return app
 

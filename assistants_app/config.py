@@ -30,6 +30,11 @@ ENVIRONMENT_SETTINGS = {
     "MODELS_CACHE_MAX_BYTES": int,
     "METRICS_PUBLIC": bool,
     "SQLITE_BACKUPS": int,
+    "MAX_REPLY_CHARS": int,
+    "MAX_PAGE_BYTES": int,
+    "TENANT_MAX_ACTIVE_RUNS": int,
+    "TENANT_MAX_CONCURRENT_TURNS": int,
+    "TENANT_MAX_STORED_BYTES": int,
 }
 
 
@@ -60,6 +65,17 @@ class DefaultConfig:
     # Provider replies past these sizes are cut off with a 502: a lookup's (model lists...) and a turn's.
     PROVIDER_MAX_REPLY_BYTES = 8 * 1024 * 1024
     PROVIDER_MAX_TURN_BYTES = 64 * 1024 * 1024
+    # The longest reply stored (characters; the v2 API's message limit): past it a conversations or agents
+    # turn fails (502, nothing stored), a v2 run ends incomplete with the reply cut there.
+    MAX_REPLY_CHARS = 1_000_000
+    # A page of messages (v2 lists, /openai/threads/{id}/messages) stops before this many bytes of content.
+    MAX_PAGE_BYTES = 4 * 1024 * 1024
+    # Background work of one tenant in progress at once, across workers and hosts; the rest stays queued.
+    TENANT_MAX_ACTIVE_RUNS = 32
+    # Turns of one tenant in flight in one worker (they share its provider connections); past it, 429.
+    TENANT_MAX_CONCURRENT_TURNS = 256
+    # Bytes of message text one tenant may store (0: no quota); past it new turns and messages get 429.
+    TENANT_MAX_STORED_BYTES = 0
     STATUS_TIMEOUT = 2.0
     # flask db upgrade/downgrade copies a SQLite database into backups/ beside it first, keeping this
     # many copies (0: none).

@@ -1,8 +1,10 @@
 """The SQLAlchemy handle every model and query uses; its own module so that models and the
 extensions that read them (API keys) import it without importing each other."""
 import functools
+import logging
 import time
 
+from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, exc
 from sqlalchemy.orm import DeclarativeBase
@@ -23,6 +25,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+log = logging.getLogger(__name__)
 
 
 # A pooled connection that sat idle for this long is pinged before it is used again (a database
@@ -100,3 +103,17 @@ def _in_autocommit(view):
         autocommit_if_fresh()
         return view(*args, **kwargs)
     return wrapper
+
+
+def assert_released(where: str) -> None:
+    """No transaction may be open (and so no pooled connection held) while a stream waits on a client
+    or on a provider: a client that stops reading would hold it as long as it likes, and a few dozen such
+    clients would take the pool from every tenant. What an event needs is read before, into plain values.
+    A transaction found open is a bug: tests fail on it; a deployment logs it and gives the connection back."""
+    session = db.session()
+    if not session.in_transaction():
+        return
+    if current_app.testing:
+        raise RuntimeError(f"a database transaction is open {where}")
+    log.error("a database transaction was open %s: rolled back", where)
+    session.rollback()

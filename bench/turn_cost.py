@@ -36,16 +36,19 @@ def measure(database_url: str, quick: bool) -> dict:
 
 
 def _metrics_loop(app, usage, metrics, done, count: int, on: bool) -> float:
+    from assistants_app.services import tenant_limits
+
     with app.test_request_context("/openai/chat", method="POST"):
         from flask import g
 
         g.api_key_id, g.daily_token_budget, g.tenant = 1, None, "bench"
         assistant = _Assistant()
+        caller = tenant_limits.Caller.of_request("conversations")
         started = time.perf_counter()
         for _ in range(count):
             if on:
-                usage.check_budget()
-                meter = usage.TurnMeter(assistant, "chat_completions")
+                tenant_limits.check_budget(caller)
+                meter = usage.TurnMeter(caller, assistant, "chat_completions")
                 metrics.observe_provider_request("chat_completions", 0.002)
                 meter.ended(done)
                 metrics.observe_request("POST", "/openai/chat", 200, 0.003)
@@ -83,7 +86,8 @@ def _commit_pairs(app, count: int) -> tuple[list[float], list[float]]:
                 position += 1
             thread.last_active_at = utcnow()
             if with_usage:
-                usage.add_usage(tenant="bench", assistant_id=assistant.id, model="gpt-4o-mini", done=done)
+                usage.add_usage(tenant="bench", assistant_id=assistant.id, model="gpt-4o-mini", done=done,
+                                api_key_id=1, api="conversations")
             commit_keeping_loaded()
             (on if with_usage else off).append(time.perf_counter() - started)
     return off, on

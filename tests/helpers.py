@@ -163,9 +163,7 @@ def sdk(app, key: str, **options):
 
 
 def wait_for_runs(app, timeout: float = 20.0) -> None:
-    """Wait until the app's background runs have ended (services/v2/runner.py keeps them)."""
-    from assistants_app.services.v2.runner import EXTENSION
+    """Wait until the app's background runs have ended (services/background.py keeps them)."""
+    from assistants_app.services import background
 
-    for worker in list(app.extensions.get(EXTENSION, ())):
-        worker.join(timeout)
-        assert not worker.is_alive(), "a background run did not end"
+    background.wait_all(app, timeout)

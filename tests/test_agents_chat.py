@@ -45,7 +45,7 @@ def test_stateless_completion_in_openai_shape(app, client, auth, fake, agent, ba
     assert body["id"].startswith("chatcmpl-") and body["object"] == "chat.completion"
     assert isinstance(body["created"], int) and body["model"] == "gpt-4" and body["session_id"] is None
     assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "Echo: hello"},
-                                "finish_reason": "stop"}]
+                                "finish_reason": "stop", "logprobs": None}]
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
     assert sent_messages(fake) == [("system", INSTRUCTIONS), ("user", "hello")]
     assert (count(app, Thread), count(app, Message)) == (threads_before, messages_before)
@@ -81,7 +81,12 @@ def test_request_messages_and_parameters_reach_the_provider(client, auth, fake, 
     ({"messages": [{"role": "user", "content": "x"}], "temperature": 3}, ("body", "temperature")),
     ({"messages": [{"role": "user", "content": "x"}], "n": 2}, ("body", "n")),
     ({"messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, ("body", "stop")),
-    ({"messages": [{"role": "user", "content": "x"}], "logit_bias": {}}, ("body", "logit_bias")),
+    ({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"50256": 500}},
+     ("body", "logit_bias", "50256", "value")),
+    ({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}, ("body", "response_format")),
+    ({"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}, ("body", "tool_choice")),
+    ({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "extreme"}, ("body", "reasoning_effort")),
+    ({"messages": [{"role": "user", "content": "x"}], "frobnicate": 1}, ("body", "frobnicate")),
     ({"messages": [{"role": "user", "content": "x"}], "create_session": True, "store_in_session": "thread_x"},
      ("body", "store_in_session")),
 ])

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from assistants_app.openai_adapter import (AssistantSpec, ChatMessage, Connection, OpenAIAdapter,
-                                           ProviderError, TextDelta, ToolCall, TurnDone, TurnRequest, Usage)
+                                           ProviderError, TextDelta, ToolCall, ToolCallDelta, TurnDone, TurnRequest, Usage)
 from assistants_app.openai_adapter import assistants as assistants_backend
 from assistants_app.openai_adapter import responses as responses_backend
 from assistants_app.openai_adapter.calls import Call, Settings
@@ -87,8 +87,8 @@ def take_turn(adapter, conn, req, mode):
         return adapter.run_turn(conn, req), []
     items = list(adapter.stream_turn(conn, req))
     assert isinstance(items[-1], TurnDone)
-    assert all(isinstance(item, TextDelta) for item in items[:-1])
-    return items[-1], [item.text for item in items[:-1]]
+    assert all(isinstance(item, (TextDelta, ToolCallDelta)) for item in items[:-1])
+    return items[-1], [item.text for item in items[:-1] if isinstance(item, TextDelta)]
 
 
 def failed_turn(adapter, conn, req, mode):
@@ -224,6 +224,26 @@ def test_assistants_run_request(adapter, fake, mode):
 
 
 # ---------------------------------------------------------------------------- tool calls
+
+
+@pytest.mark.parametrize("api", BACKENDS)
+def test_tool_calls_stream_as_deltas(adapter, fake, api):
+    """Each backend streams a function call as it arrives: the first piece of a call carries its id and
+    name, every piece a part of its arguments; together they are the TurnDone's calls."""
+    conn = connection(fake, api)
+    fake.queue_tool_calls([{"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                           {"name": "get_time", "arguments": '{"zone": "CET"}'}])
+    items = list(adapter.stream_turn(conn, turn_request(adapter, conn, "Paris?", tools=[WEATHER_TOOL])))
+    done, pieces = items[-1], [item for item in items if isinstance(item, ToolCallDelta)]
+    assert len(pieces) >= 2
+    calls = {}
+    for piece in pieces:
+        if piece.index not in calls:
+            assert piece.id and piece.name, piece  # a call's first piece names it
+            calls[piece.index] = [piece.id, piece.name, ""]
+        calls[piece.index][2] += piece.arguments
+    assert [tuple(calls[i]) for i in sorted(calls)] == [(c.id, c.name, c.arguments) for c in done.tool_calls]
+    assert [c.name for c in done.tool_calls] == ["get_weather", "get_time"]
 
 
 @pytest.mark.parametrize("mode", MODES)

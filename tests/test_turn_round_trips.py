@@ -1,4 +1,4 @@
-"""A chat turn's round trips to PostgreSQL (services/turns.py, turn_lock.record_in_one_statement):
+"""A chat turn's round trips to PostgreSQL (services/thread_turn.py, turn_lock.record_in_one_statement):
 the seed-004 turn reads its thread, takes the lock, reads the history and records, four statements
 in autocommit and no BEGIN or COMMIT; what it stores is what the transaction stored. A turn with
 more messages than one statement binds records in a transaction."""
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, text
 
 from assistants_app.database import db
-from assistants_app.services.turns import ONE_STATEMENT_ROWS
+from assistants_app.services.thread_turn import ONE_STATEMENT_ROWS
 
 from .helpers import chat, create_agent, headers_for, make_key, user
 

@@ -215,16 +215,6 @@ def test_set_budget_on_an_existing_key(app, client, auth, fake):
     assert result.exit_code == 1 and "No API key" in result.output
 
 
-def test_a_turn_outside_a_request_names_its_api(app):
-    """A background turn (Assistants v2 runs) has no request: it passes its api, else "other"."""
-    from assistants_app.services import usage as service
-
-    with app.app_context():
-        assert service.current_api() == "other"
-    with app.test_request_context("/usage"):
-        assert service.current_api() == "usage"
-
-
 def test_an_assistants_v2_run_is_billed_to_the_key_that_started_it(app, client, fake):
     """A background run goes on after its request: its usage row still names the run's API key."""
     from .helpers import sdk, wait_for_runs

@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session
 
 from assistants_app.extensions import db
 from assistants_app.models import Message, Run, Thread
+from assistants_app.services.tenant_limits import Caller
 from assistants_app.services.v2.runner import execute
 
 from .fake_openai import Fault
 from .helpers import headers_for, make_credential, make_key, sdk, wait_for_runs
 
 POLL = {"poll_interval_ms": 20}
+CALLER = Caller("default", None, None, "assistants_v2")
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 
 
@@ -78,13 +80,26 @@ def test_run_overrides_and_additional_messages(beta, fake):
 class Recorder(openai.AssistantEventHandler):
     def __init__(self):
         super().__init__()
-        self.events, self.deltas = [], []
+        self.events, self.deltas, self.callbacks = [], [], []
 
     def on_event(self, event):
         self.events.append(event.event)
 
     def on_text_delta(self, delta, snapshot):
         self.deltas.append(delta.value)
+
+    def on_tool_call_created(self, tool_call):
+        self.callbacks.append(("tool_call_created", tool_call.id, tool_call.function.name))
+
+    def on_tool_call_delta(self, delta, snapshot):
+        self.callbacks.append(("tool_call_delta", delta.index))
+
+    def on_tool_call_done(self, tool_call):
+        self.callbacks.append(("tool_call_done", tool_call.id, tool_call.function.name,
+                               tool_call.function.arguments, tool_call.function.output))
+
+    def on_run_step_done(self, run_step):
+        self.callbacks.append(("run_step_done", run_step.type, run_step.status))
 
 
 def test_stream_with_an_event_handler_sends_the_v2_events(beta):
@@ -136,22 +151,49 @@ def test_function_tools_require_action_then_tool_outputs_complete_the_run(beta, 
 
 
 def test_streamed_tool_calls_and_streamed_tool_outputs(beta, fake):
+    """Function calls stream as run-step deltas, as OpenAI sends them, so the SDK's tool-call callbacks
+    fire; the submit_tool_outputs stream completes the tool step (with its outputs) and does not create
+    the run again."""
     assistant = beta.assistants.create(model="gpt-4", tools=[WEATHER])
     thread = beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
-    fake.queue_tool_calls([{"name": "get_weather", "arguments": "{}"}])
+    fake.queue_tool_calls([{"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                           {"name": "get_weather", "arguments": '{"city": "Bergen"}'}])
     handler = Recorder()
     with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
         stream.until_done()
         run = stream.get_final_run()
-    assert handler.events[-2:] == ["thread.run.step.created", "thread.run.requires_action"]
+        steps = stream.get_final_run_steps()
+    deltas = handler.events.count("thread.run.step.delta")
+    assert handler.events == ["thread.run.created", "thread.run.queued", "thread.run.in_progress",
+                              "thread.run.step.created", "thread.run.step.in_progress",
+                              *["thread.run.step.delta"] * deltas, "thread.run.requires_action"]
+    assert deltas >= 2
     assert run.status == "requires_action"
-    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    calls = run.required_action.submit_tool_outputs.tool_calls
+    assert [c.function.arguments for c in calls] == ['{"city": "Oslo"}', '{"city": "Bergen"}']
+    created = [c for c in handler.callbacks if c[0] == "tool_call_created"]
+    assert created == [("tool_call_created", calls[0].id, "get_weather"),
+                       ("tool_call_created", calls[1].id, "get_weather")]
+    assert [c for c in handler.callbacks if c[0] == "tool_call_done"] == [
+        ("tool_call_done", call.id, "get_weather", call.function.arguments, None) for call in calls]
+    step, = steps  # the tool_calls step, accumulated from the deltas
+    assert step.type == "tool_calls" and [c.function.arguments for c in step.step_details.tool_calls] == \
+        ['{"city": "Oslo"}', '{"city": "Bergen"}']
     after = Recorder()
+    outputs = [{"tool_call_id": calls[0].id, "output": "rain"}, {"tool_call_id": calls[1].id, "output": "sun"}]
     with beta.threads.runs.submit_tool_outputs_stream(thread_id=thread.id, run_id=run.id, event_handler=after,
-                                                      tool_outputs=[{"tool_call_id": call.id, "output": "rain"}]) as s:
+                                                      tool_outputs=outputs) as s:
         s.until_done()
         assert [m.content[0].text.value for m in s.get_final_messages()] == ["Echo: weather?"]
-    assert after.events[-1] == "thread.run.completed"
+    assert after.events[:4] == ["thread.run.queued", "thread.run.in_progress", "thread.run.step.completed",
+                                "thread.run.step.created"]
+    assert "thread.run.created" not in after.events and after.events[-1] == "thread.run.completed"
+    assert after.callbacks[0] == ("run_step_done", "tool_calls", "completed")
+    assert after.callbacks[-1] == ("run_step_done", "message_creation", "completed")
+    listed = beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
+    assert [(s.type, s.status) for s in listed] == [("tool_calls", "completed"), ("message_creation", "completed")]
+    assert [c.function.output for c in listed[0].step_details.tool_calls] == ["rain", "sun"]
+    assert listed[0].id == step.id
 
 
 def test_create_and_run_poll_makes_the_thread_too(beta):
@@ -252,9 +294,10 @@ def test_a_run_whose_worker_died_is_failed_once_its_lock_is_stale(app, beta, key
         g.tenant = "default"
         from assistants_app.services.v2 import runs, threads
 
-        run = runs.create(threads.get(thread.id), {"assistant_id": assistant.id})
+        run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
         long_ago = run.created_at.replace(year=2000)
-        db.session.execute(update(Run).where(Run.id == run.id).values(status="in_progress", started_at=long_ago))
+        db.session.execute(update(Run).where(Run.id == run.id).values(status="in_progress", started_at=long_ago,
+                                                                      expires_at=long_ago))
         db.session.execute(update(Thread).where(Thread.id == thread.id).values(turn_started_at=long_ago))
         db.session.commit()
         run_id = run.id
@@ -272,10 +315,10 @@ def test_a_cancelled_queued_run_never_starts(app, beta):
         g.tenant = "default"
         from assistants_app.services.v2 import runs, threads
 
-        run = runs.create(threads.get(thread.id), {"assistant_id": assistant.id})
+        run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
         token = run.turn_token
         runs.cancel(run)
-        assert list(execute(run.id, token)) == []
+        assert list(execute(run.id, token, CALLER)) == []
         assert db.session.scalar(select(Message).where(Message.run_id == run.id)) is None
 
 
@@ -389,11 +432,11 @@ def test_a_thread_deleted_as_its_run_starts_ends_the_run_quietly(app, beta):
         g.tenant = "default"
         from assistants_app.services.v2 import runs, threads
 
-        run = runs.create(threads.get(thread.id), {"assistant_id": assistant.id})
+        run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
         run_id, token = run.id, run.turn_token
         event.listen(Session, "after_commit", delete_the_thread)
         try:
-            assert list(execute(run_id, token)) == []
+            assert list(execute(run_id, token, CALLER)) == []
         finally:
             event.remove(Session, "after_commit", delete_the_thread)
         assert deleted and db.session.get(Run, run_id) is None

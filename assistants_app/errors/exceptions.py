@@ -12,6 +12,7 @@ PROVIDER_STATUS = {
     "too_large": 502,
     "address_refused": 502,
     "not_found": 404,
+    "unsupported": 400,  # a parameter the credential's backend cannot send: the request's to change
 }
 
 

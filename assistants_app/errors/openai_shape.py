@@ -8,7 +8,8 @@ import logging
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from .shapes import ErrorShape, rate_limited, sse, too_large_message
+from ..streaming import sse
+from .shapes import ErrorShape, rate_limited, too_large_message
 from .exceptions import as_service_error
 
 log = logging.getLogger("assistants_app.errors")

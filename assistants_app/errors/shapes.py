@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ..openai_adapter import ProviderError
+from ..streaming import sse
 from .exceptions import ServiceError, as_service_error
 
 log = logging.getLogger("assistants_app.errors")
@@ -23,10 +24,6 @@ DETAIL_TYPES = {"Missing data for required field.": "missing", "Unknown field.":
 
 def status_line(status: int) -> str:
     return HTTP_STATUS_CODES.get(status, "Error")
-
-
-def sse(data: dict, event: str | None = None) -> str:
-    return (f"event: {event}\n" if event else "") + f"data: {json.dumps(data)}\n\n"
 
 
 def too_large_message() -> str:

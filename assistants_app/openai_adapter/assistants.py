@@ -7,7 +7,7 @@ from typing import Iterator
 
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
-from .interface import AssistantSpec, TextDelta, ToolCall, TurnDone, TurnRequest, Usage
+from .interface import AssistantSpec, TextDelta, ToolCall, ToolCallDelta, TurnDone, TurnRequest, Usage
 
 RUN_FAILED = {"thread.run.failed": "failed", "thread.run.cancelled": "was cancelled",
               "thread.run.expired": "expired"}
@@ -48,8 +48,29 @@ def open_run(client, req: TurnRequest, call: Call):
         params["top_p"] = req.top_p
     if req.max_tokens is not None:
         params["max_completion_tokens"] = req.max_tokens
+    params.update(run_options(req))
     return call.send(lambda timeout: runs.create(req.remote_thread_id, **params, stream=True,
                                                  timeout=timeout))
+
+
+# Chat Completions options a run takes under the same name (its tool_choice and response_format have
+# Chat Completions' shapes), and what a run has no room for.
+RUN_OPTIONS = ("response_format", "tool_choice", "parallel_tool_calls", "reasoning_effort")
+
+
+def run_options(req: TurnRequest) -> dict:
+    refused = sorted(name for name, value in req.options.items() if value is not None and name not in RUN_OPTIONS)
+    refused += [name for name in ("stop", "seed") if getattr(req, name) is not None]
+    if refused:
+        raise ProviderError("unsupported", f"the credential's backend (the Assistants API) does not take "
+                                           f"{', '.join(refused)}: leave them out, or use a chat_completions "
+                                           "credential")
+    params = {name: req.options[name] for name in RUN_OPTIONS if req.options.get(name) is not None}
+    if req.truncation:
+        params["truncation_strategy"] = req.truncation
+    if req.max_prompt_tokens is not None:
+        params["max_prompt_tokens"] = req.max_prompt_tokens
+    return params
 
 
 def usage_of(run) -> Usage | None:
@@ -60,7 +81,7 @@ def usage_of(run) -> Usage | None:
     return Usage(prompt, completion, usage.total_tokens or prompt + completion)
 
 
-def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | TurnDone]:
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | ToolCallDelta | TurnDone]:
     stream = open_run(client, req, call)
     parts: list[str] = []
     result = None
@@ -72,6 +93,8 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | Tu
                     if part.type == "text" and part.text is not None and part.text.value:
                         parts.append(part.text.value)
                         yield TextDelta(part.text.value)
+            elif name == "thread.run.step.delta":
+                yield from tool_call_deltas(event.data.delta)
             elif name == "thread.run.completed":
                 run = event.data
                 result = TurnDone(text="".join(parts), usage=usage_of(run), response_id=run.id)
@@ -98,6 +121,15 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | Tu
         if result is None:
             raise ProviderError("bad_response", STREAM_ENDED_EARLY)
     yield result
+
+
+def tool_call_deltas(delta) -> Iterator[ToolCallDelta]:
+    details = delta.step_details
+    if details is None or details.type != "tool_calls":
+        return
+    for piece in details.tool_calls or ():
+        if piece.type == "function" and piece.function is not None:
+            yield ToolCallDelta(piece.index, piece.id, piece.function.name, piece.function.arguments or "")
 
 
 def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:

@@ -13,7 +13,7 @@ import httpx2
 
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
-from .interface import ChatMessage, TextDelta, ToolCall, TurnDone, TurnRequest, Usage
+from .interface import ChatMessage, TextDelta, ToolCall, ToolCallDelta, TurnDone, TurnRequest, Usage
 from .prepared import post_json
 
 FINISH_REASONS = {"tool_calls": "tool_calls", "function_call": "tool_calls", "length": "length"}
@@ -69,6 +69,7 @@ def request_params(req: TurnRequest) -> dict:
         params["seed"] = req.seed
     if req.tools:
         params["tools"] = req.tools
+    params.update(req.options)  # Chat Completions' own names: sent as they are
     return params
 
 
@@ -97,7 +98,7 @@ def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:
         return TurnDone(text=message.get("content") or "", tool_calls=tool_calls,
                         usage=usage_of(completion.get("usage")),
                         finish_reason=FINISH_REASONS.get(choice.get("finish_reason"), "stop"),
-                        response_id=completion.get("id"))
+                        response_id=completion.get("id"), logprobs=choice.get("logprobs"))
 
 
 def stream_events(lines: Iterator[str]) -> Iterator[dict]:
@@ -123,7 +124,7 @@ class StreamError(Exception):
         self.error = error if isinstance(error, dict) else {}
 
 
-def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | TurnDone]:
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | ToolCallDelta | TurnDone]:
     body = {**request_params(req), "stream": True, "stream_options": {"include_usage": True}}
     response = post(client, body, call, stream=True)
     parts: list[str] = []
@@ -139,16 +140,19 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | Tu
                         continue
                     delta = choice.get("delta") or {}
                     for piece in delta.get("tool_calls") or ():
-                        entry = calls.setdefault(piece.get("index", 0), [None, "", []])
+                        index = piece.get("index", 0)
+                        entry = calls.setdefault(index, [None, "", []])
                         entry[0] = piece.get("id") or entry[0]
                         function = piece.get("function") or {}
                         entry[1] += function.get("name") or ""
                         entry[2].append(function.get("arguments") or "")
+                        yield ToolCallDelta(index, piece.get("id"), function.get("name"),
+                                            function.get("arguments") or "")
                     finish = choice.get("finish_reason") or finish
                     content = delta.get("content")
                     if content:
                         parts.append(content)
-                        yield TextDelta(content)
+                        yield TextDelta(content, choice.get("logprobs"))
         except StreamError as err:
             raise call.failed(f"reported an error while answering for {call.subject}", err.error) from None
         if finish is None:

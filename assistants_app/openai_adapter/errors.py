@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # How a provider call can fail (what the service answers for each is the error contract's: errors/).
 KINDS = ("unreachable", "timeout", "rate_limited", "credential_rejected", "provider_error", "bad_response",
-         "not_found", "too_large", "address_refused")
+         "not_found", "too_large", "address_refused", "unsupported")
 # OpenAI's error codes and types: the only words of a provider's error that reach a client.
 KNOWN_CODES = frozenset({
     "context_length_exceeded", "model_not_found", "invalid_api_key", "insufficient_quota",

@@ -52,8 +52,23 @@ class TurnRequest:
     pending_run_id: str | None = None  # assistants: the run in requires_action that tool outputs continue
     instruction_mode: str = "system-message"  # or "user-message" (chat_completions)
     max_tokens: int | None = None
-    stop: list[str] | str | None = None  # chat_completions only
-    seed: int | None = None  # chat_completions only
+    stop: list[str] | str | None = None
+    seed: int | None = None
+    # Backends keeping the history remotely apply these there (chat_completions: the pipeline trims
+    # the history it sends): the Assistants API's truncation_strategy shape, and a prompt-token cap.
+    truncation: dict | None = None
+    max_prompt_tokens: int | None = None
+    # The other Chat Completions parameters a client asked for, by their Chat Completions names
+    # (OPTIONS): each backend sends them in its own API's terms, or refuses one it cannot send.
+    options: dict = field(default_factory=dict)
+
+
+# The generation parameters beyond TurnRequest's own fields, by their Chat Completions names.
+OPTIONS = ("response_format", "tool_choice", "parallel_tool_calls", "logprobs", "top_logprobs",
+           "frequency_penalty", "presence_penalty", "logit_bias", "reasoning_effort", "service_tier", "user",
+           "modalities", "prediction", "audio", "web_search_options", "verbosity", "prompt_cache_key",
+           "safety_identifier", "moderation", "prompt_cache_options", "prompt_cache_retention", "functions",
+           "function_call")
 
 
 @dataclass
@@ -65,9 +80,21 @@ class Usage:
 
 @dataclass(frozen=True)
 class TextDelta:
-    """A piece of the reply's text, as the provider streamed it."""
+    """A piece of the reply's text, as the provider streamed it (with its logprobs, when asked for)."""
 
     text: str
+    logprobs: dict | None = None
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call as the provider streamed it: the first piece of call ``index`` carries
+    its id and name, every piece a part of its arguments (JSON text)."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass
@@ -80,6 +107,7 @@ class TurnDone:
     finish_reason: str = "stop"  # "stop" | "length" | "tool_calls"
     response_id: str | None = None  # chatcmpl-... / resp_... / run_...
     pending_run_id: str | None = None  # assistants: the run now waiting for tool outputs
+    logprobs: dict | None = None  # chat_completions: the choice's logprobs, when asked for
 
 
 @dataclass

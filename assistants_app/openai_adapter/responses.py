@@ -6,7 +6,7 @@ from typing import Iterator
 
 from .calls import Call
 from .errors import STREAM_ENDED_EARLY, ProviderError
-from .interface import TextDelta, ToolCall, TurnDone, TurnRequest, Usage
+from .interface import TextDelta, ToolCall, ToolCallDelta, TurnDone, TurnRequest, Usage
 
 FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
@@ -35,11 +35,64 @@ def input_items(req: TurnRequest) -> list[dict]:
     return items
 
 
+# Chat Completions options the Responses API takes under the same name, and those it has no room for.
+SAME_NAME = ("parallel_tool_calls", "service_tier", "user", "prompt_cache_key", "safety_identifier", "top_logprobs",
+             "prompt_cache_retention")
+NO_EQUIVALENT = ("frequency_penalty", "presence_penalty", "logit_bias", "modalities", "prediction", "audio",
+                 "web_search_options", "moderation", "prompt_cache_options", "functions", "function_call")
+
+
+def tool_choice(choice):
+    """A Chat Completions tool_choice in the Responses format."""
+    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("function"), dict):
+        return {"type": "function", "name": choice["function"].get("name")}
+    return choice
+
+
+def text_format(response_format: dict) -> dict:
+    """A Chat Completions response_format as the Responses API's text.format."""
+    if response_format.get("type") == "json_schema":
+        schema = response_format.get("json_schema") or {}
+        return {"type": "json_schema", **{k: v for k, v in schema.items() if v is not None}}
+    return {"type": response_format.get("type", "text")}
+
+
+def option_params(req: TurnRequest) -> dict:
+    """req.options (and stop/seed) in the Responses API's terms; one it has no room for: ProviderError."""
+    options = dict(req.options)
+    refused = [name for name in NO_EQUIVALENT if options.get(name) is not None]
+    refused += [name for name in ("stop", "seed") if getattr(req, name) is not None]
+    if refused:
+        raise ProviderError("unsupported", f"the credential's backend (the Responses API) does not take "
+                                           f"{', '.join(sorted(refused))}: leave them out, or use a "
+                                           "chat_completions credential")
+    params = {name: options[name] for name in SAME_NAME if options.get(name) is not None}
+    if options.get("tool_choice") is not None:
+        params["tool_choice"] = tool_choice(options["tool_choice"])
+    text = {}
+    if options.get("response_format"):
+        text["format"] = text_format(options["response_format"])
+    if options.get("verbosity"):
+        text["verbosity"] = options["verbosity"]
+    if text:
+        params["text"] = text
+    if options.get("reasoning_effort"):
+        params["reasoning"] = {"effort": options["reasoning_effort"]}
+    if options.get("logprobs") or options.get("top_logprobs"):
+        params["include"] = ["message.output_text.logprobs"]
+    if req.truncation:
+        if req.truncation.get("type") not in (None, "auto"):
+            raise ProviderError("unsupported", "the Responses API truncates 'auto' or not at all: "
+                                               "truncation_strategy last_messages cannot be sent")
+        params["truncation"] = "auto"
+    return params
+
+
 def request_params(req: TurnRequest) -> dict:
     if not req.remote_thread_id:
         raise ValueError("the responses backend needs TurnRequest.remote_thread_id (a conv_ id)")
     params = {"model": req.model, "input": input_items(req), "conversation": req.remote_thread_id,
-              "store": True}
+              "store": True, **option_params(req)}
     if req.instructions:
         params["instructions"] = req.instructions  # not kept by the conversation: sent every turn
     if req.temperature is not None:
@@ -84,11 +137,12 @@ def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:
         return turn_result(response, response.output_text, call)
 
 
-def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | TurnDone]:
+def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | ToolCallDelta | TurnDone]:
     params = request_params(req)
     stream = call.send(lambda timeout: client.responses.create(**params, stream=True, timeout=timeout))
     parts: list[str] = []
     final = None
+    calls: dict[str, int] = {}  # a function call's output item id -> its index among the calls
     with call.guard(stream):
         for event in call.read(stream):
             kind = event.type
@@ -96,6 +150,11 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | Tu
                 if event.delta:
                     parts.append(event.delta)
                     yield TextDelta(event.delta)
+            elif kind == "response.output_item.added" and event.item.type == "function_call":
+                calls[event.item.id] = len(calls)
+                yield ToolCallDelta(calls[event.item.id], event.item.call_id, event.item.name)
+            elif kind == "response.function_call_arguments.delta" and event.item_id in calls:
+                yield ToolCallDelta(calls[event.item_id], arguments=event.delta)
             elif kind in FINAL_EVENTS:  # read on to the end: a fully read response keeps its connection
                 final = event.response
             elif kind == "error":  # the documented flat error event (openai raises on the nested one)

@@ -3,10 +3,10 @@
 
 This API answers in FastAPI's shape, as its seed does (errors.DETAIL): {"detail": "<sentence>"}
 for an error, {"detail": [{"loc", "msg", "type"}]} (422) for every validation failure."""
-from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from .. import streaming
 from ..database import reads_only
 from ..errors import DETAIL
 from ..extensions import db
@@ -99,5 +99,4 @@ def chat_completions(body, agent_id):
     reply = completions.complete(agent_id, body)
     if isinstance(reply, dict):
         return reply
-    return Response(stream_with_context(reply), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return streaming.response(reply)

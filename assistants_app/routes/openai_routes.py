@@ -3,13 +3,13 @@ agent, list models.
 
 This API answers an invalid payload with 400 (its seed's status), not 422."""
 
-from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from .. import streaming
 from ..database import each_statement_commits
 from ..errors import BAD_REQUEST, ServiceError
-from ..errors.shapes import sse
+from ..streaming import sse
 from ..extensions import db
 from ..models import Credential
 from ..openai_adapter import ProviderError
@@ -32,6 +32,7 @@ blp = Blueprint("openai", __name__, url_prefix="/openai",
                 description="Threads and chat turns with an assistant (routes.openai_routes).")
 
 BAD_REQUEST.register(blp)
+API = "conversations"
 
 
 def document_errors(*statuses):
@@ -115,14 +116,12 @@ def openai_chat(body):
     - 429, 502, 504: The provider rate-limited the turn, failed, or did not answer in time.
     """
     thread = threads.find_agent_thread(body["agent_id"], body["thread_id"])
-    assistant = thread.assistant
+    assistant, caller = thread.assistant, turns.Caller.of_request(API)
     turn = turns.TurnInput(text=body.get("user_input") or body.get("message"),
                            tool_outputs=body.get("tool_outputs") or [])
     if body["stream"]:
-        stream = turns.stream(assistant, turn, thread)
-        return Response(stream_with_context(_sse(stream, body["agent_id"])), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return _reply(turns.complete(assistant, turn, thread), body["agent_id"])
+        return streaming.response(_frames(turns.stream(caller, assistant, turn, thread), body["agent_id"]))
+    return _reply(turns.complete(caller, assistant, turn, thread), body["agent_id"])
 
 
 def _reply(outcome: turns.TurnOutcome, agent_id: str) -> dict:
@@ -139,9 +138,9 @@ def _reply(outcome: turns.TurnOutcome, agent_id: str) -> dict:
     }
 
 
-def _sse(stream: turns.TurnStream, agent_id: str):
+def _frames(stream: turns.TurnStream, agent_id: str):
     try:
-        for text in stream:
+        for text in stream.texts():
             yield sse({"delta": text}, "delta")
         done = _reply(stream.outcome, agent_id)
         del done["message"], done["response"]

@@ -4,6 +4,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from .chat import UsageSchema
 from .common import FunctionToolDefinition, StrictSchema
+from .generation import ChatOptionsSchema, Metadata
 
 MAX_TEXT = 1_000_000
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -80,7 +81,10 @@ def _optional_int(low: int, high: int) -> fields.Integer:
     return fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=low, max=high))
 
 
-class ChatCompletionRequestSchema(StrictSchema):
+class ChatCompletionRequestSchema(ChatOptionsSchema):
+    """Every field of OpenAI's chat-completion request: the generation options go to the provider,
+    metadata and store are accepted (a turn is stored only in a session: create_session, store_in_session)."""
+
     messages = fields.List(fields.Nested(ChatMessageSchema), required=True, validate=validate.Length(min=1, max=1000))
     model = fields.String(validate=validate.Length(min=1, max=256), allow_none=True,
                           metadata={"description": "Optional; when given, it must be the agent's model."})
@@ -94,7 +98,9 @@ class ChatCompletionRequestSchema(StrictSchema):
     seed = _optional_int(-(2 ** 63), 2 ** 63 - 1)
     n = _optional_int(1, 1)
     tools = fields.List(fields.Nested(FunctionToolSchema), validate=validate.Length(max=128), allow_none=True)
-    user = fields.String(validate=validate.Length(max=256), metadata={"description": "Accepted and ignored."})
+    metadata = Metadata(metadata={"description": "Accepted; not sent to the provider."})
+    store = fields.Boolean(allow_none=True, metadata={
+        "description": "Accepted; a turn is stored only in a session (create_session, store_in_session)."})
     create_session = fields.Boolean(load_default=False, allow_none=True,
                                     metadata={"description": "Start a session: the reply's session_id continues it."})
     store_in_session = fields.String(validate=validate.Length(min=1, max=128), allow_none=True,
@@ -123,6 +129,7 @@ class CompletionChoiceSchema(StrictSchema):
     index = fields.Integer()
     message = fields.Nested(CompletionMessageSchema)
     finish_reason = fields.String()
+    logprobs = fields.Dict(allow_none=True)
 
 
 class ChatCompletionSchema(StrictSchema):

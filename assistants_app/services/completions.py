@@ -5,7 +5,6 @@ Without session options the turn is stateless: the request's messages are the co
 and nothing is stored. `create_session: true` starts a session (a Thread) with this turn;
 `store_in_session: <session_id>` continues one: its history goes to the model before the
 request's messages, and both are stored with the reply (all or nothing)."""
-import json
 import logging
 import time
 from typing import Iterator
@@ -15,11 +14,13 @@ from ..errors import DETAIL, NotFound, ServiceError, invalid
 from ..extensions import db
 from ..logs import log_turn_content
 from ..models import Assistant, Thread, new_token_id
-from ..openai_adapter import ChatMessage, ProviderError, TurnDone
+from ..openai_adapter import OPTIONS, ChatMessage, ProviderError, TextDelta, TurnDone
+from ..streaming import sse
 from . import threads, turns
 from .agents import find_agent
 
 log = logging.getLogger(__name__)
+API = "agents"
 
 
 def complete(agent_id: str, body: dict) -> dict | Iterator[str]:
@@ -33,15 +34,16 @@ def complete(agent_id: str, body: dict) -> dict | Iterator[str]:
     if body.get("model") not in (None, assistant.model):
         raise invalid("model", f"This agent uses model {assistant.model!r}: leave model out or send that one.")
     turn = turn_input(body)
+    caller = turns.Caller.of_request(API)
     thread, created = _session(assistant, body)
     session_id = thread.id if thread else None
     try:
         if not body.get("stream"):
-            done = turns.complete(assistant, turn, thread).done
-            if thread is None:  # a stored turn logs its content itself (turns.py), when LOG_CONTENT is on
+            done = turns.complete(caller, assistant, turn, thread).done
+            if thread is None:  # a stored turn logs its content itself (thread_turn.py), when LOG_CONTENT is on
                 log_turn_content(None, turn.messages, done.text)
             return completion(assistant, done, session_id)
-        stream = turns.stream(assistant, turn, thread)
+        stream = turns.stream(caller, assistant, turn, thread)
     except BaseException:
         if created:
             _discard(session_id)
@@ -66,7 +68,8 @@ def turn_input(body: dict) -> turns.TurnInput:
     return turns.TurnInput(
         messages=messages, temperature=body.get("temperature"), top_p=body.get("top_p"),
         max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"), stop=body.get("stop"),
-        seed=body.get("seed"), tools=tools or None)
+        seed=body.get("seed"), tools=tools or None,
+        options={name: body[name] for name in OPTIONS if body.get(name) is not None})
 
 
 def _session(assistant: Assistant, body: dict) -> tuple[Thread | None, bool]:
@@ -113,14 +116,21 @@ def completion(assistant: Assistant, result: TurnDone, session_id: str | None) -
     message = {"role": _role(assistant), "content": result.text if result.text or not result.tool_calls else None}
     if result.tool_calls:
         message["tool_calls"] = _tool_calls(result)
+    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": result.logprobs}
     return {"id": new_token_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-            "model": assistant.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}],
-            "usage": _usage(result), "session_id": session_id}
+            "model": assistant.model, "choices": [choice], "usage": _usage(result), "session_id": session_id}
 
 
-def _sse(data: dict | str) -> str:
-    return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
+def _delta(event) -> tuple[dict, dict | None]:
+    """A chunk's delta (and logprobs) for a TextDelta or a ToolCallDelta, as OpenAI streams them."""
+    if isinstance(event, TextDelta):
+        return {"content": event.text}, event.logprobs
+    call = {"index": event.index, "function": {"arguments": event.arguments}}
+    if event.id is not None:
+        call.update(id=event.id, type="function")
+    if event.name is not None:
+        call["function"]["name"] = event.name
+    return {"tool_calls": [call]}, None
 
 
 def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | None, created: bool,
@@ -128,24 +138,23 @@ def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | N
     base = {"id": new_token_id("chatcmpl-"), "object": "chat.completion.chunk", "created": int(time.time()),
             "model": model}
 
-    def chunk(delta: dict, finish_reason: str | None = None) -> str:
-        return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-                     "session_id": session_id})
+    def chunk(delta: dict, finish_reason: str | None = None, logprobs: dict | None = None) -> str:
+        return sse({**base, "choices": [{"index": 0, "delta": delta, "logprobs": logprobs,
+                                         "finish_reason": finish_reason}], "session_id": session_id})
 
     completed = False
     try:
         yield chunk({"role": role, "content": ""})
-        for text in stream:
-            yield chunk({"content": text})
+        for event in stream:
+            yield chunk(*_delta(event))
         done = stream.outcome.done
         if stateless_messages is not None:
             log_turn_content(None, stateless_messages, done.text)
-        delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(_tool_calls(done))]}
-        yield chunk(delta if done.tool_calls else {}, done.finish_reason)
+        yield chunk({}, done.finish_reason)
         if include_usage:
-            yield _sse({**base, "choices": [], "usage": _usage(done), "session_id": session_id})
+            yield sse({**base, "choices": [], "usage": _usage(done), "session_id": session_id})
         completed = True
-        yield _sse("[DONE]")
+        yield sse("[DONE]")
     except (ProviderError, ServiceError) as err:  # mid-stream: OpenAI's error event (the openai client raises it)
         yield DETAIL.sse_error(err)
     finally:

@@ -1,281 +1,197 @@
-"""The turn pipeline: every API that chats goes through it.
+"""The turn pipeline: every turn of every API -- blocking, streamed or in the background -- is started,
+budget-checked, metered (metrics and usage), recorded and released here. An API only maps its request
+to a TurnInput and the turn's events to its own wire format.
 
-    outcome = turns.complete(assistant, turn_input, thread)   # blocking
-    stream = turns.stream(assistant, turn_input, thread)      # streamed:
-    for text in stream: ...                                   # the reply's pieces as they arrive,
-    stream.outcome                                            # then how the turn ended
+    stream = turns.stream(caller, assistant, turn_input, thread)  # checked, sent, the first answer read
+    for event in stream: ...    # TextDelta / ToolCallDelta as they arrive; no database connection is held
+    stream.outcome              # the TurnOutcome, once the turn is recorded
+    outcome = turns.complete(caller, assistant, turn_input, thread)   # blocking: the same at once
 
-A turn on a stored thread is owned by a ThreadTurn, from its lock to its one commit: it takes
-the thread's lock (a second turn meanwhile gets 409), reads what the provider needs, gives the
-database connection back while the provider answers, and ends in one commit that writes the
-new messages and the reply and frees the lock -- or frees the lock alone: a failed turn writes
-nothing. Without a thread a turn is stateless: its messages are the whole conversation."""
+Keyword options of both: ``lock_token`` (a lock taken earlier: a v2 run's); ``before_record(reply_row,
+done, incomplete)`` writes more in the record's transaction, or raises Abandoned to write nothing; ``keep_going()`` returning False
+abandons the turn (a cancelled run; asked at most once a second); ``on_overflow``: a reply longer than
+MAX_REPLY_CHARS fails the turn ("fail": 502, nothing stored) or is cut there and recorded ("truncate":
+outcome.incomplete). A turn without a thread is stateless: its messages are the whole conversation.
+
+A thread's turn is owned by a ThreadTurn (thread_turn.py): its lock (a second turn meanwhile gets 409),
+its reads, the database connection given back while the provider answers, and its one commit."""
 import dataclasses
 import itertools
-from dataclasses import dataclass, field
+import time
 from typing import Iterator
 
-from sqlalchemy import insert
+from flask import current_app
 
-from ..database import autocommit_if_fresh, on_postgresql
-from ..errors import ServiceError
-from ..extensions import db, openai_adapter
-from ..logs import log_turn_content
-from ..models import Assistant, Message, Thread, new_token_id, utcnow
-from ..openai_adapter import ChatMessage, Connection, TextDelta, TurnDone, TurnRequest
-from . import commit_keeping_loaded, release_connection
-from . import history, turn_lock, usage
-from .assistants import function_tools
-from .credentials import connection_for
-from .sessions import current_time
+from ..database import assert_released
+from ..extensions import openai_adapter
+from ..models import Assistant, Thread
+from ..openai_adapter import ProviderError, TextDelta, ToolCallDelta, TurnDone
+from ..openai_adapter.errors import STREAM_ENDED_EARLY
+from . import release_connection, tenant_limits, usage
+from .credentials import backend_api
+from .tenant_limits import Caller
+from .thread_turn import ThreadTurn, stateless_request
+from .turn_input import TurnInput, TurnOutcome
 
-INSERT_MESSAGES = insert(Message.__table__)  # Core: the ORM's bulk insert costs ~0.3 ms more a turn
-# A turn writing more messages than this (the agents API takes many at once) records in a transaction:
-# the one statement binds every value of every row (PostgreSQL takes at most 65,535).
-ONE_STATEMENT_ROWS = 16
+__all__ = ["Caller", "TurnInput", "TurnOutcome", "TurnStream", "complete", "stream"]
+
+KEEP_GOING_SECONDS = 1.0
 
 
-@dataclass
-class TurnInput:
-    """One turn from a client: a user message, or the outputs of pending tool calls, or
-    (the agents API) several new messages of any role."""
-
-    text: str | None = None
-    tool_outputs: list[dict] = field(default_factory=list)
-    messages: list[ChatMessage] | None = None
-    # The agents API's per-request settings; None keeps the assistant's.
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | str | None = None
-    seed: int | None = None
-    tools: list[dict] | None = None
-    # Assistants v2: a run's model and instructions; stored messages a remote history has not seen
-    # (chat_completions finds them in its history); columns every message this turn writes carries.
-    model: str | None = None
-    instructions: str | None = None
-    stored_unsent: list[ChatMessage] = field(default_factory=list)
-    stamp: dict = field(default_factory=dict)
-    # Whose tokens these are, for a turn run outside its request (a background v2 run); None: the request's.
-    api_key_id: int | None = None
-    api: str | None = None
+def complete(caller: Caller, assistant: Assistant, turn: TurnInput, thread: Thread | None = None,
+             **options) -> TurnOutcome:
+    """A blocking turn: one provider request, not streamed."""
+    started = stream(caller, assistant, turn, thread, blocking=True, **options)
+    for _ in started:
+        pass
+    return started.outcome
 
 
-@dataclass
-class TurnOutcome:
-    """How a turn ended, and (on a stored thread) its stored reply."""
-
-    done: TurnDone
-    thread: Thread | None = None
-    reply: Message | None = None
-
-
-def complete(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> TurnOutcome:
-    """A blocking turn, on ``thread`` or (None) stateless."""
-    with usage.start_turn(assistant, thread) as meter:
+def stream(caller: Caller, assistant: Assistant, turn: TurnInput, thread: Thread | None = None, *,
+           blocking: bool = False, lock_token: str | None = None, before_record=None, keep_going=None,
+           on_overflow: str = "fail") -> "TurnStream":
+    """A streamed turn. The budget, the lock, the input and the provider's first answer are checked
+    before this returns: a spent budget, a busy thread, bad input or a provider that fails at once raise
+    here, so the route answers them with a plain status rather than inside a stream."""
+    tenant_limits.check_budget(caller)
+    if thread is not None:
+        tenant_limits.check_storage(caller.tenant)
+    tenant_limits.take_turn_slot(caller.tenant)
+    meter = usage.TurnMeter(caller, assistant, "chat_completions" if thread is None
+                            else backend_api(assistant.credential))
+    owner = None
+    try:
         if thread is None:
-            conn, request = _stateless(assistant, turn)
-            release_connection()
-            outcome = TurnOutcome(openai_adapter.run_turn(conn, request))
-            meter.record(outcome.done)
+            owner = _Stateless(caller, assistant, turn)
         else:
-            with ThreadTurn(thread, turn) as owner:
-                done = openai_adapter.run_turn(owner.conn, owner.request)
-                outcome = TurnOutcome(done, thread, owner.record(done))
-        meter.ended(outcome.done)
-    return outcome
-
-
-def stream(assistant: Assistant, turn: TurnInput, thread: Thread | None = None) -> "TurnStream":
-    """A streamed turn. The lock, the input and the provider's first answer are checked before
-    this returns: a busy thread, bad input or a provider that fails at once raise here, so the
-    route answers them with a plain status rather than inside a stream."""
-    with usage.start_turn(assistant, thread) as meter:
-        if thread is None:  # the meter records a stateless turn's usage; a ThreadTurn, a thread's
-            owner, (conn, request) = meter, _stateless(assistant, turn)
-            release_connection()
+            owner = ThreadTurn(thread, turn, caller, assistant, lock_token).__enter__()
+        meter.model = owner.request.model
+        if blocking:
+            items = _once(openai_adapter.run_turn(owner.conn, owner.request))
         else:
-            owner = ThreadTurn(thread, turn).__enter__()
-            conn, request = owner.conn, owner.request
-        try:
-            items = openai_adapter.stream_turn(conn, request)
-            first = next(items)
-        except BaseException:
+            items = openai_adapter.stream_turn(owner.conn, owner.request)
+        first = next(items)
+    except BaseException as err:
+        if owner is not None:
             owner.__exit__(None, None, None)
-            raise
-    return TurnStream(first, items, owner, thread, meter.streaming())
+        meter.failed(err)
+        tenant_limits.free_turn_slot(caller.tenant)
+        raise
+    settings = _Settings(before_record, keep_going, on_overflow, current_app.config["MAX_REPLY_CHARS"], blocking)
+    return TurnStream(first, items, owner, thread, meter, settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    before_record: object
+    keep_going: object
+    on_overflow: str
+    max_chars: int
+    blocking: bool
+
+
+class Abandoned(Exception):
+    """keep_going() said no: the provider's answer is abandoned and nothing is written."""
 
 
 class TurnStream:
-    """Iterating yields the reply's text as it arrives; ``outcome`` is set once all of it was
-    read. A provider failure raises ProviderError from the iteration. ``close()`` (the client
-    went away, or the route is done) frees the lock of a turn that did not finish."""
+    """Iterating yields the reply's TextDelta and ToolCallDelta events as they arrive; ``outcome`` is
+    set once all of it was read and recorded. A provider failure raises ProviderError from the
+    iteration, an abandoned turn Abandoned. ``close()`` (the client went away, or the route is done)
+    frees the lock of a turn that did not finish."""
 
-    def __init__(self, first: TextDelta | TurnDone, items: Iterator[TextDelta | TurnDone],
-                 owner: "ThreadTurn | usage.TurnMeter", thread: Thread | None, meter: usage.TurnMeter):
-        self._first, self._items, self._owner, self._thread, self._meter = first, items, owner, thread, meter
+    def __init__(self, first, items: Iterator, owner, thread: Thread | None, meter: usage.TurnMeter,
+                 settings: _Settings):
+        self._first, self._items, self._owner, self._thread = first, items, owner, thread
+        self._meter, self._settings = meter if settings.blocking else meter.streaming(), settings
+        self._app = current_app._get_current_object()
         self.outcome: TurnOutcome | None = None
-        self._pieces = self._read()
+        self._finished = False
+        self._events = self._read()
 
-    def __iter__(self) -> Iterator[str]:
-        return self._pieces
+    def __iter__(self) -> Iterator[TextDelta | ToolCallDelta]:
+        return self._events
 
-    def _read(self) -> Iterator[str]:
+    def texts(self) -> Iterator[str]:
+        """Only the reply's text, piece by piece."""
+        return (event.text for event in self._events if isinstance(event, TextDelta))
+
+    def _read(self) -> Iterator[TextDelta | ToolCallDelta]:
+        settings, parts, size, incomplete = self._settings, [], 0, False
+        checked = time.monotonic()
         try:
+            done = None
             for item in itertools.chain((self._first,), self._items):
+                if isinstance(item, TurnDone):
+                    done = item
+                    continue
                 if isinstance(item, TextDelta):
-                    yield item.text
-                else:
-                    reply = self._owner.record(item)
-                    self.outcome = TurnOutcome(item, self._thread, reply)
-                    self._meter.ended(item)
+                    size += len(item.text)
+                    if size > settings.max_chars:
+                        cut = item.text[:len(item.text) - (size - settings.max_chars)]
+                        done = self._overflow("".join(parts) + cut)
+                        incomplete = True
+                        if cut:
+                            yield TextDelta(cut)
+                        break
+                    parts.append(item.text)
+                assert_released("while a turn's reply is read")
+                yield item
+                if settings.keep_going is not None and time.monotonic() - checked > KEEP_GOING_SECONDS:
+                    checked = time.monotonic()
+                    if not settings.keep_going():
+                        raise Abandoned()
+            if done is None:  # the backends end every stream with a TurnDone, or raise
+                raise ProviderError("bad_response", STREAM_ENDED_EARLY)
+            if len(done.text) > settings.max_chars:  # a blocking turn's whole reply
+                done, incomplete = self._overflow(done.text[:settings.max_chars]), True
+            self._items.close()  # before the record: the provider's connection goes back now
+            hook = settings.before_record
+            reply = self._owner.record(done, (lambda row: hook(row, done, incomplete)) if hook else None)
+            self.outcome = TurnOutcome(done, self._thread, reply, incomplete)
+            self._meter.ended(done)
         finally:
             self._finish()
 
+    def _overflow(self, text: str) -> TurnDone:
+        limit = self._settings.max_chars
+        if self._settings.on_overflow != "truncate":
+            raise ProviderError("too_large", f"the reply was longer than {limit} characters, the most this "
+                                             "service stores of one reply (MAX_REPLY_CHARS): nothing was stored")
+        return TurnDone(text=text, finish_reason="length")
+
     def _finish(self) -> None:
-        self._items.close()  # the provider's stream: its connection goes back, or is dropped, now
-        self._owner.__exit__(None, None, None)  # frees a thread's lock unless the turn was recorded
-        self._meter.stream_closed()  # a stream that did not end (the provider failed, the client left) failed
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._items.close()  # the provider's stream: its connection goes back, or is dropped, now
+            self._owner.__exit__(None, None, None)  # frees a thread's lock unless the turn was recorded
+        finally:
+            self._meter.stream_closed()  # a stream that did not end (a failure, a client gone) failed
+            tenant_limits.free_turn_slot(self._meter.tenant, self._app)
 
     def close(self) -> None:
-        self._pieces.close()
-        self._finish()  # also when the pieces were never read
+        self._events.close()
+        self._finish()  # also when the events were never read
 
 
-class ThreadTurn:
-    """Owns one turn on a stored thread from its lock to its one commit (a context manager).
-    ``assistant``: for a thread without one (v2); ``token``: a lock turn_lock.take() took earlier."""
+def _once(item) -> Iterator:
+    yield item
 
-    def __init__(self, thread: Thread, turn: TurnInput, assistant: Assistant | None = None, token: str | None = None):
-        self.thread, self.turn = thread, turn
-        self.assistant = assistant or thread.assistant
-        self.token, self.finished = token, False
 
-    def __enter__(self) -> "ThreadTurn":
-        if self.token is None:  # committed with the reads below, by release_connection()
-            self.token, self.last_position = turn_lock.take(self.thread, commit=False)
-        else:
-            self.last_position = turn_lock.last_position(self.thread.id)
-        try:  # read after taking the lock, so the previous turn's messages are in
-            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn, self.assistant)
-            release_connection()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+class _Stateless:
+    """The owner of a turn without a thread: nothing to lock, its usage row its only record."""
 
-    def record(self, done: TurnDone, before_commit=None) -> Message:
-        """Write this turn's messages and the reply, its token usage, and free the lock: one commit,
-        all or nothing (``before_commit(reply_row)`` writes more in it first, or raises to write nothing)."""
-        billed = dict(tenant=self.thread.tenant, assistant_id=self.assistant.id, model=self.request.model,
-                      api_key_id=self.turn.api_key_id, api=self.turn.api)
-        reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done,
-                        self.turn.stamp, billed, before_commit)
-        self.finished = True
-        return reply
+    def __init__(self, caller: Caller, assistant: Assistant, turn: TurnInput):
+        self.caller, self.assistant = caller, assistant
+        self.conn, self.request = stateless_request(assistant, turn)
+        release_connection()
+
+    def record(self, done: TurnDone, before_record=None):
+        usage.record_usage(tenant=self.caller.tenant, assistant_id=self.assistant.id, model=self.request.model,
+                           done=done, api_key_id=self.caller.api_key_id, api=self.caller.api)
+        return None
 
     def __exit__(self, *exc) -> bool:
-        if not self.finished:
-            self.finished = True
-            turn_lock.free(self.thread.id, self.token)
         return False
-
-
-def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
-    pending = thread.pending_tool_calls or []
-    if turn.messages is not None:
-        answered = sorted(m.tool_call_id for m in turn.messages[:len(pending)] if m.role == "tool")
-        if answered != sorted(call["id"] for call in pending):
-            raise ServiceError(400, "The assistant is waiting for tool messages answering its tool calls, "
-                                    "first in messages: " + ", ".join(call["id"] for call in pending))
-        return list(turn.messages)
-    if turn.tool_outputs:
-        expected = {call["id"] for call in pending}
-        given = [output["tool_call_id"] for output in turn.tool_outputs]
-        if not pending:
-            raise ServiceError(400, "This thread has no pending tool calls to answer.")
-        if set(given) != expected or len(given) != len(expected):
-            raise ServiceError(400, "tool_outputs must answer each pending tool call exactly once: "
-                                    + ", ".join(sorted(expected)))
-        return [ChatMessage(role="tool", content=o["output"], tool_call_id=o["tool_call_id"])
-                for o in turn.tool_outputs]
-    if pending:
-        raise ServiceError(400, "The assistant is waiting for tool_outputs answering its tool calls: "
-                                + ", ".join(call["id"] for call in pending))
-    return [ChatMessage(role="user", content=turn.text)]
-
-
-def _prepare(thread: Thread, turn: TurnInput, assistant: Assistant) -> tuple[
-        Connection, TurnRequest, list[ChatMessage], history.Reduction | None]:
-    conn = connection_for(assistant.credential)
-    new_messages = _new_messages(thread, turn)
-    past, reduction, sent = [], None, [*turn.stored_unsent, *new_messages]
-    if conn.api == "chat_completions":  # the other backends keep the history at the provider
-        past, reduction = history.history_for_provider(conn, thread, new_messages, assistant)
-        sent = new_messages
-    request = _turn_request(assistant, turn, sent, history=past, remote_thread_id=thread.remote_id,
-                            remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
-                            pending_run_id=thread.pending_run_id)
-    return conn, request, new_messages, reduction
-
-
-def _turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
-    details = assistant.details
-    return TurnRequest(
-        model=turn.model or details["model"],
-        instructions=details.get("instructions") if turn.instructions is None else turn.instructions,
-        temperature=details.get("temperature") if turn.temperature is None else turn.temperature,
-        top_p=details.get("top_p") if turn.top_p is None else turn.top_p,
-        new_messages=new_messages,
-        tools=function_tools(details) if turn.tools is None else turn.tools,
-        instruction_mode=assistant.chat_system_instruction_mode,
-        max_tokens=turn.max_tokens,
-        stop=turn.stop,
-        seed=turn.seed,
-        **thread_state,
-    )
-
-
-def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dict:
-    return {"id": new_token_id("msg_"), "thread_id": thread_id, "position": position, "role": message.role,
-            "content": message.content, "tool_calls": message.tool_calls, "tool_call_id": message.tool_call_id,
-            "is_summary": False, "created_at": created_at}
-
-
-def _record(thread: Thread, token: str, last_position: int, new_messages: list[ChatMessage],
-            reduction: history.Reduction | None, done: TurnDone, stamp: dict, billed: dict,
-            before_commit=None) -> Message:
-    """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
-    the new messages and the reply in one INSERT, the usage row; then one commit. Core statements,
-    not the ORM's unit of work: this runs on every turn. On PostgreSQL a turn without a reduction or
-    a before_commit writes all of it in one statement, in autocommit: one round trip, not five."""
-    tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
-    reply = ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
-                        tool_calls=tool_calls or None)
-    created_at = utcnow()
-    rows = [{**_row(thread.id, last_position + 1 + offset, message, created_at), **stamp}
-            for offset, message in enumerate([*new_messages, reply])]
-    if before_commit is not None:
-        before_commit(rows[-1])
-    # The thread may be gone, or its lock lost; then nothing else is written.
-    state = {"last_active_at": current_time(), "pending_tool_calls": tool_calls or None,
-             "pending_run_id": done.pending_run_id}
-    if reduction is None and before_commit is None and len(rows) <= ONE_STATEMENT_ROWS and on_postgresql():
-        autocommit_if_fresh()  # after release_connection(): the statement is the transaction
-        turn_lock.record_in_one_statement(thread, token, state, rows, usage.usage_row(done=done, **billed))
-    else:
-        turn_lock.release_for_record(thread, token, **state)
-        history.apply_reduction(thread, reduction)
-        db.session.execute(INSERT_MESSAGES, rows)
-        usage.add_usage(done=done, **billed)
-    log_turn_content(thread.id, new_messages, done.text)
-    commit_keeping_loaded()  # the thread holds what was written: answering costs no query
-    if thread in db.session:  # a streamed turn may end in another database session than it began
-        db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
-    return Message(**rows[-1])  # the reply as stored, for the route to answer with (not in the session)
-
-
-def _stateless(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnRequest]:
-    # Chat Completions whatever the credential's backend: it is the one API that needs no stored state.
-    conn = dataclasses.replace(connection_for(assistant.credential), api="chat_completions")
-    return conn, _turn_request(assistant, turn, list(turn.messages or []))

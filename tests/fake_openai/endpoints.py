@@ -432,6 +432,24 @@ class AssistantsEndpoints:
         run.update(status="cancelled", cancelled_at=now(), required_action=None)
         return run
 
+    @staticmethod
+    def _tool_call_step_frames(run: dict) -> list[str]:
+        step = {"id": new_id("step_"), "object": "thread.run.step", "created_at": now(), "run_id": run["id"],
+                "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "type": "tool_calls",
+                "status": "in_progress", "cancelled_at": None, "completed_at": None, "expired_at": None,
+                "failed_at": None, "last_error": None, "usage": None, "metadata": {},
+                "step_details": {"type": "tool_calls", "tool_calls": []}}
+        frames = [sse(step, "thread.run.step.created"), sse(step, "thread.run.step.in_progress")]
+        for index, call in enumerate(run["required_action"]["submit_tool_outputs"]["tool_calls"]):
+            pieces = [{"index": index, "id": call["id"], "type": "function",
+                       "function": {"name": call["function"]["name"], "arguments": "", "output": None}}]
+            pieces += [{"index": index, "type": "function", "function": {"arguments": piece}}
+                       for piece in split_words(call["function"]["arguments"])]
+            frames += [sse({"id": step["id"], "object": "thread.run.step.delta",
+                            "delta": {"step_details": {"type": "tool_calls", "tool_calls": [piece]}}},
+                           "thread.run.step.delta") for piece in pieces]
+        return frames
+
     def _run_stream(self, run: dict, fresh: bool) -> Reply:
         final, msg = self._advance(run)
         in_progress = {**run, "status": "in_progress", "started_at": final["started_at"]}
@@ -448,6 +466,8 @@ class AssistantsEndpoints:
                 delta = {"id": msg["id"], "object": "thread.message.delta", "delta": {"content": [part]}}
                 frames.append(sse(delta, "thread.message.delta"))
             frames.append(sse(msg, f"thread.message.{msg['status']}"))  # completed or incomplete
+        if final["status"] == "requires_action":  # the calls as a tool_calls step's deltas, as OpenAI streams them
+            frames += self._tool_call_step_frames(final)
         last = {"completed": "thread.run.completed", "incomplete": "thread.run.incomplete",
                 "failed": "thread.run.failed"}.get(final["status"], "thread.run.requires_action")
         frames.append(sse(final, last))

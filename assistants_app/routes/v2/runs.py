@@ -1,33 +1,34 @@
 """/v1/threads/{thread_id}/runs, /v1/threads/runs and run steps. A run answers at once (queued)
 and proceeds in the background, or (stream: true) answers the v2 event stream while it runs."""
-from flask import Response, stream_with_context
 from flask.views import MethodView
 
-from ...errors.shapes import sse
+from ... import streaming
 from ...extensions import db
 from ...schemas.v2.common import ListQuerySchema
 from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunListV2Schema, RunStepListV2Schema,
                                 RunStepV2Schema, RunV2Schema, SubmitToolOutputsV2Schema, ThreadAndRunV2Schema)
 from ...schemas.v2.threads import MetadataOnlySchema
+from ...services.tenant_limits import Caller
 from ...services.v2 import runner, runs, steps, threads
 from .blueprint import blp, documents
 
 STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 events, ending with event: done."
+API = "assistants_v2"
 
 
-def _sse(events):
+def _frames(events):
     for name, data in events:
-        yield sse(data, name)
-    yield "event: done\ndata: [DONE]\n\n"
+        yield streaming.sse(data, name)
+    yield streaming.sse("[DONE]", "done")
 
 
 def _start(run, token, stream, tool_outputs=None, prelude=()):
     """The run goes on in the background (answered queued), or streamed in this response."""
+    caller, answer = Caller.of_request(API), runs.present(run)
+    db.session.commit()  # nothing is pending: the stream begins with no transaction open
     if stream:
-        return Response(stream_with_context(_sse(runner.streamed(run, token, tool_outputs, prelude))),
-                        mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    answer = runs.present(run)
-    runner.in_background(run, token, tool_outputs)
+        return streaming.response(_frames(runner.streamed(answer, token, caller, tool_outputs, prelude)))
+    runner.in_background(run, token, caller, tool_outputs)
     return answer
 
 
@@ -39,7 +40,7 @@ class Runs(MethodView):
     @documents(400, 429, 502, 504)
     def post(self, query, fields, thread_id):
         """Create a run (400 while another run of the thread is active)"""
-        run = runs.create(threads.get(thread_id), fields)
+        run = runs.create(Caller.of_request(API), threads.get(thread_id), fields)
         return _start(run, run.turn_token, fields.get("stream"))
 
     @blp.arguments(ListQuerySchema(), location="query", error_status_code=400)
@@ -56,7 +57,7 @@ class ThreadAndRun(MethodView):
     @documents(400, 404, 429, 502, 504)
     def post(self, fields):
         """Create a thread and run it"""
-        thread, run = runs.create_with_thread(fields)
+        thread, run = runs.create_with_thread(Caller.of_request(API), fields)
         return _start(run, run.turn_token, fields.get("stream"), prelude=[("thread.created", threads.present(thread))])
 
 
@@ -96,7 +97,7 @@ class SubmitToolOutputs(MethodView):
         """Submit the outputs of the tool calls a run requires"""
         thread = threads.get(thread_id)
         run = runs.get(thread, run_id)
-        token = runs.resume(thread, run, fields["tool_outputs"])
+        token = runs.resume(Caller.of_request(API), thread, run, fields["tool_outputs"])
         return _start(run, token, fields.get("stream"), fields["tool_outputs"])
 
 

@@ -1,162 +1,86 @@
-"""Carrying a run out: in the background (a greenlet under gunicorn's gevent workers, a thread
-elsewhere; never a polling loop) or inside a streamed response. Either way one generator,
-execute(), moves the run through in_progress to completed, requires_action or failed, through
-the turn pipeline's ThreadTurn (which holds the thread's lock the run took when created), and
-yields the v2 stream's events on the way. A cancel (another request) ends the run in the
-database; execute() notices between the reply's pieces, or at the latest before writing, and
-then writes nothing."""
+"""Carrying a v2 run out, through the turn pipeline (services/turns.py) like every turn: in the
+background (services/background.py: a greenlet under gunicorn's gevent workers, a thread elsewhere;
+never a polling loop) or inside a streamed response. Either way one generator, execute(), waits queued
+for one of its tenant's run slots, moves the run to in_progress, runs its turn -- which checks the
+budget, meters and records it as it does every turn -- and yields the v2 stream's events on the way
+(run_events.py). A cancel (another request) ends the run in the database; execute() notices within a
+second, or at the latest before writing, and then writes nothing. Between events no database connection
+is held: what an event shows is a plain value (a presented run)."""
 import logging
-import threading
 import time
 from typing import Iterator
 
-from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ...errors import ServiceError, as_service_error
-from ...extensions import db, openai_adapter
-from ...models import Run, Thread, new_token_id, utcnow
-from ...openai_adapter import ProviderError, TurnDone
-from .. import release_connection
-from ..turns import ThreadTurn
-from . import runs, steps, timestamp
+from ...extensions import db
+from ...models import Message, Run, Thread, new_token_id, utcnow
+from ...openai_adapter import ProviderError
+from .. import background, release_connection, turns
+from ..tenant_limits import Caller
+from . import runs, timestamp
+from .run_events import RunEvents, tool_step_done
+from .run_slots import RunSlot, renew
 
 log = logging.getLogger(__name__)
-CANCEL_CHECK_SECONDS = 1.0
-EXTENSION = "assistants_v2_runs"  # the background runs of an app still going (tests wait for them)
+RENEW_SECONDS = 10.0  # a running run renews its expires_at and its thread's lock this often
 ERROR_CODES = {429: "rate_limit_exceeded"}
 CLOSED = {"code": "server_error", "message": "The stream was closed before the run finished."}
 
 
-class Cancelled(Exception):
-    """The run was cancelled (or ended otherwise) while its reply was coming."""
-
-
-def in_background(run: Run, token: str, tool_outputs: list[dict] | None = None) -> None:
-    app = current_app._get_current_object()
-    going = app.extensions.setdefault(EXTENSION, set())
+def in_background(run: Run, token: str, caller: Caller, tool_outputs: list[dict] | None = None) -> None:
+    run_id = run.id
 
     def work():
-        try:
-            with app.app_context():
-                try:
-                    for _ in execute(run.id, token, tool_outputs):
-                        pass
-                finally:
-                    db.session.remove()
-        finally:
-            going.discard(worker)
-
-    worker = threading.Thread(target=work, name=f"run {run.id}", daemon=True)
-    going.add(worker)
-    worker.start()
+        for _ in execute(run_id, token, caller, tool_outputs):
+            pass
+    background.spawn(work, caller.tenant, f"run {run_id}")
 
 
-def streamed(run: Run, token: str, tool_outputs: list[dict] | None = None, prelude=()) -> Iterator[tuple[str, dict]]:
-    """The whole v2 stream of a run just created (or resumed): ``prelude`` (thread.created), then
-    the run's events. A client that goes away fails the run, wherever the stream was."""
-    run_id = run.id
+def streamed(run: dict, token: str, caller: Caller, tool_outputs: list[dict] | None = None,
+             prelude=()) -> Iterator[tuple[str, dict]]:
+    """The whole v2 stream of a run just created or resumed (``run``: it presented), ``prelude``
+    (thread.created) first. A client that goes away fails the run, wherever the stream was."""
     try:
         yield from prelude
-        yield "thread.run.created", runs.present(run)
-        yield "thread.run.queued", runs.present(run)
-        yield from execute(run_id, token, tool_outputs)
+        if not tool_outputs:  # a resumed run was created long ago
+            yield "thread.run.created", run
+        yield "thread.run.queued", run
+        yield from execute(run["id"], token, caller, tool_outputs)
     except GeneratorExit:
-        _end_failed(run_id, CLOSED)
+        _end_failed(run["id"], CLOSED)
         raise
 
 
-def message(run: Run, message_id: str, status: str, text: str | None = None) -> dict:
-    content = [] if text is None else [{"type": "text", "text": {"value": text, "annotations": []}}]
-    now = timestamp(utcnow())
-    return {"id": message_id, "object": "thread.message", "created_at": now, "thread_id": run.thread_id,
-            "status": status, "incomplete_details": None, "completed_at": now if status == "completed" else None,
-            "incomplete_at": None, "role": "assistant", "content": content, "assistant_id": run.assistant.details_id,
-            "run_id": run.id, "attachments": [], "metadata": {}}
-
-
-def _delta(message_id: str, text: str) -> dict:
-    return {"id": message_id, "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text, "annotations": []}}]}}
-
-
-def _started(run: Run, message_id: str) -> Iterator[tuple[str, dict]]:
-    yield "thread.run.step.created", steps.step(run, "message_creation", message_id, "in_progress")
-    yield "thread.run.step.in_progress", steps.step(run, "message_creation", message_id, "in_progress")
-    yield "thread.message.created", message(run, message_id, "in_progress")
-    yield "thread.message.in_progress", message(run, message_id, "in_progress")
-
-
-def _still_running(run_id: str) -> bool:
-    status = db.session.scalar(select(Run.status).where(Run.id == run_id))
-    release_connection()
-    return status == "in_progress"
-
-
-def _finish(run: Run, done: TurnDone, message_id: str):
-    """before_commit of the run's turn: the reply takes the streamed id, the run its end, unless
-    it was cancelled meanwhile (then nothing is written)."""
-    def write(reply_row):
-        reply_row["id"] = message_id
-        now = utcnow()
-        values = {"turn_token": None, "usage": vars(done.usage) if done.usage else None}
-        if done.tool_calls:
-            calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                     for c in done.tool_calls]
-            values.update(status="requires_action", expires_at=now + runs.TOOL_OUTPUTS_WAIT, required_action={
-                "type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}})
-        else:
-            values.update(status="completed", completed_at=now)
-        if db.session.execute(update(Run).where(Run.id == run.id, Run.status == "in_progress").values(**values)
-                              .execution_options(synchronize_session=False)).rowcount != 1:
-            raise Cancelled()
-    return write
-
-
-def _start(run_id: str) -> Run | None:
-    run = db.session.get(Run, run_id)
-    started = db.session.execute(update(Run).where(Run.id == run_id, Run.status == "queued").values(
-        status="in_progress", started_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    return run if started == 1 else None
-
-
-def execute(run_id: str, token: str, tool_outputs: list[dict] | None = None) -> Iterator[tuple[str, dict]]:
+def execute(run_id: str, token: str, caller: Caller,
+            tool_outputs: list[dict] | None = None) -> Iterator[tuple[str, dict]]:
     """Carry the run out, yielding (event, data) of the v2 stream from thread.run.in_progress on."""
-    run = _start(run_id)
-    if run is None:
-        return  # cancelled before it started
+    slot = _slot(run_id, token)
+    if slot is None or not background.wait_for_slot(slot):
+        return  # cancelled, expired or gone before it started
     try:
-        started = runs.present(run)  # read again: _start() committed
-    except ObjectDeletedError:
-        return  # its thread was deleted just after it started, and the run with it
-    yield "thread.run.in_progress", started
-    message_id, announced = new_token_id("msg_"), False
+        begun = _begin(run_id, tool_outputs)
+    except ServiceError as err:
+        yield from _failed(run_id, _last_error(err))
+        return
+    if begun is None:
+        return  # its thread was deleted just as it started, and the run with it
+    run, assistant, thread, turn_input, answered = begun
+    yield "thread.run.in_progress", run
+    if answered is not None:
+        yield "thread.run.step.completed", answered
+    events = RunEvents(run, new_token_id("msg_"))
+    ended: dict = {}
     try:
-        thread = db.session.get(Thread, run.thread_id)
-        if thread is None:
-            return  # deleted meanwhile, and its runs with it
-        with ThreadTurn(thread, runs.turn_input(run, thread, tool_outputs), run.assistant, token) as owner:
-            items = openai_adapter.stream_turn(owner.conn, owner.request)
-            try:
-                checked = time.monotonic()
-                for item in items:
-                    if isinstance(item, TurnDone):
-                        done = item
-                        continue
-                    if not announced:
-                        announced = True
-                        yield from _started(run, message_id)
-                    yield "thread.message.delta", _delta(message_id, item.text)
-                    if time.monotonic() - checked > CANCEL_CHECK_SECONDS:
-                        checked = time.monotonic()
-                        if not _still_running(run_id):
-                            raise Cancelled()  # the provider's answer is abandoned
-            finally:
-                items.close()
-            owner.record(done, before_commit=_finish(run, done, message_id))
-    except Cancelled:
+        stream = turns.stream(caller, assistant, turn_input, thread, lock_token=token, on_overflow="truncate",
+                              before_record=_finish(run_id, events.message_id, ended),
+                              keep_going=_keep_going(run_id, thread.id, token))
+        try:
+            for event in stream:
+                yield from events.on(event)
+        finally:
+            stream.close()
+    except turns.Abandoned:
         return
     except (ProviderError, ServiceError) as err:
         yield from _failed(run_id, _last_error(err))
@@ -168,20 +92,83 @@ def execute(run_id: str, token: str, tool_outputs: list[dict] | None = None) -> 
         log.exception("run %s failed", run_id)
         yield from _failed(run_id, {"code": "server_error", "message": "An internal error occurred."})
         return
-    db.session.refresh(run)
-    if done.text or not done.tool_calls:
-        if not announced:
-            yield from _started(run, message_id)
-        yield "thread.message.completed", message(run, message_id, "completed", done.text)
-        yield "thread.run.step.completed", steps.step(run, "message_creation", message_id, "completed",
-                                                      completed_at=utcnow())
-    if done.tool_calls:
-        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls]
-        yield "thread.run.step.created", steps.step(run, "tool_calls", message_id, "in_progress",
-                                                    details=steps.tool_calls_details(calls, {}))
-        yield "thread.run.requires_action", runs.present(run)
-    else:
-        yield "thread.run.completed", runs.present(run)
+    outcome = stream.outcome
+    yield from events.ended(outcome.done, {**run, **ended}, outcome.incomplete)
+
+
+def _slot(run_id: str, token: str) -> RunSlot | None:
+    run = db.session.scalar(select(Run).where(Run.id == run_id))
+    slot = RunSlot(run_id, run.tenant, run.thread_id, token) if run is not None and run.status == "queued" else None
+    db.session.commit()
+    return slot
+
+
+def _begin(run_id: str, tool_outputs: list[dict] | None):
+    """What the run's turn and its events need, read now, and the connection given back: the presented
+    run, its assistant and thread, the TurnInput, and (resumed) the tool step its outputs completed."""
+    run = db.session.get(Run, run_id, populate_existing=True)
+    thread = db.session.get(Thread, run.thread_id) if run is not None else None
+    if thread is None:
+        db.session.commit()
+        return None
+    presented = runs.present(run)
+    answered = _answered_step(run, presented, tool_outputs) if tool_outputs else None
+    begun = presented, run.assistant, thread, runs.turn_input(run, thread, tool_outputs), answered
+    release_connection()
+    return begun
+
+
+def _answered_step(run: Run, presented: dict, tool_outputs: list[dict]) -> dict | None:
+    """The tool_calls step whose calls ``tool_outputs`` answer, completed (thread.run.step.completed)."""
+    asked = db.session.scalar(select(Message).where(Message.run_id == run.id, Message.role == "assistant",
+                                                    Message.tool_calls.is_not(None))
+                              .order_by(Message.position.desc()).limit(1))
+    if asked is None or not asked.tool_calls:
+        return None
+    outputs = {output["tool_call_id"]: output["output"] for output in tool_outputs}
+    return tool_step_done(presented, asked.id, asked.tool_calls, outputs)
+
+
+def _keep_going(run_id: str, thread_id: str, token: str):
+    """keep_going() of the run's turn: still in_progress (not cancelled)? Renews its claim now and then."""
+    renewed = [time.monotonic()]
+
+    def still_running() -> bool:
+        status = db.session.scalar(select(Run.status).where(Run.id == run_id))
+        release_connection()
+        if status == "in_progress" and time.monotonic() - renewed[0] > RENEW_SECONDS:
+            renew(run_id, thread_id, token)
+            renewed[0] = time.monotonic()
+        return status == "in_progress"
+    return still_running
+
+
+def _finish(run_id: str, message_id: str, ended: dict):
+    """before_record of the run's turn: the reply takes the streamed id, the run its end (completed,
+    requires_action or incomplete) in the same commit, unless it was cancelled meanwhile (then nothing
+    is written). ``ended`` receives the run's new values as presented."""
+    def write(reply_row, done, incomplete):
+        reply_row["id"] = message_id
+        now = utcnow()
+        usage = vars(done.usage) if done.usage else None
+        values = {"turn_token": None, "usage": usage}
+        if done.tool_calls:
+            calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                     for c in done.tool_calls]
+            values.update(status="requires_action", expires_at=now + runs.TOOL_OUTPUTS_WAIT, required_action={
+                "type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}})
+        elif incomplete or done.finish_reason == "length":
+            values.update(status="incomplete", completed_at=now)
+        else:
+            values.update(status="completed", completed_at=now)
+        if db.session.execute(update(Run).where(Run.id == run_id, Run.status == "in_progress").values(**values)
+                              .execution_options(synchronize_session=False)).rowcount != 1:
+            raise turns.Abandoned()
+        ended.update(status=values["status"], usage=usage, required_action=values.get("required_action"),
+                     completed_at=timestamp(values.get("completed_at")),
+                     expires_at=timestamp(values.get("expires_at")),
+                     incomplete_details=runs.INCOMPLETE if values["status"] == "incomplete" else None)
+    return write
 
 
 def _last_error(err: Exception) -> dict:
@@ -189,16 +176,21 @@ def _last_error(err: Exception) -> dict:
     return {"code": ERROR_CODES.get(service_error.status, "server_error"), "message": service_error.message}
 
 
-def _end_failed(run_id: str, last_error: dict) -> Run | None:
-    """Fail the run if it is still going; None if it is gone (its thread was deleted)."""
+def _end_failed(run_id: str, last_error: dict) -> dict | None:
+    """Fail the run if it is still going; the run as presented then, or None if it is gone."""
     db.session.rollback()
-    run = db.session.get(Run, run_id)  # read again, maybe in another session than it began (a closed stream)
-    if run is not None and run.status in ("queued", "in_progress"):
+    run = db.session.get(Run, run_id, populate_existing=True)  # maybe in another session than it began
+    if run is None:
+        db.session.commit()
+        return None
+    if run.status in ("queued", "in_progress"):
         runs.end(run, "failed", last_error)
-    return run
+    presented = runs.present(run)
+    db.session.commit()
+    return presented
 
 
 def _failed(run_id: str, last_error: dict) -> Iterator[tuple[str, dict]]:
-    run = _end_failed(run_id, last_error)
-    if run is not None:
-        yield "thread.run.failed", runs.present(run)
+    presented = _end_failed(run_id, last_error)
+    if presented is not None:
+        yield "thread.run.failed", presented

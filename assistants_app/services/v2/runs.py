@@ -6,25 +6,27 @@ A run whose worker died holds its thread's lock until the lock goes stale (turns
 that, it is reported failed (its requires_action, expired) and the thread is free again."""
 from datetime import timedelta
 
-from flask import g
 from sqlalchemy import delete, select, update
 
 from ...errors import Conflict, ServiceError
 from ...extensions import db, openai_adapter
 from ...models import Message, Run, Thread, utcnow
-from .. import is_plausible_id, release_connection, tenant, turn_lock, usage
+from .. import commit_keeping_loaded, is_plausible_id, release_connection, tenant, tenant_limits, turn_lock
 from ..credentials import backend_api, connection_for
 from ..history import as_chat
+from ..tenant_limits import Caller
 from ..turn_lock import stale_after
-from ..turns import TurnInput
+from ..turn_input import TurnInput
 from . import ActiveRun, listing, page, timestamp
 from . import assistants as assistants_v2
 from . import threads as threads_v2
 from .threads import ACTIVE, active_run, _message_row
 
 OPTIONS = ("temperature", "top_p", "max_completion_tokens", "max_prompt_tokens", "tool_choice",
-           "parallel_tool_calls", "truncation_strategy", "response_format")
+           "parallel_tool_calls", "truncation_strategy", "response_format", "reasoning_effort")
 TOOL_OUTPUTS_WAIT = timedelta(minutes=10)  # how long requires_action waits, as OpenAI's runs do
+# Why a run is incomplete: its reply reached max_completion_tokens (the provider's) or MAX_REPLY_CHARS.
+INCOMPLETE = {"reason": "max_completion_tokens"}
 
 
 def present(run: Run) -> dict:
@@ -35,7 +37,7 @@ def present(run: Run) -> dict:
         "last_error": run.last_error, "expires_at": timestamp(run.expires_at) if run.status in ACTIVE else None,
         "started_at": timestamp(run.started_at), "cancelled_at": timestamp(run.cancelled_at),
         "failed_at": timestamp(run.failed_at), "completed_at": timestamp(run.completed_at),
-        "incomplete_details": None, "model": run.model, "instructions": run.instructions, "tools": run.tools,
+        "incomplete_details": INCOMPLETE if run.status == "incomplete" else None, "model": run.model, "instructions": run.instructions, "tools": run.tools,
         "metadata": run.run_metadata or {}, "usage": run.usage,
         "temperature": options.get("temperature"), "top_p": options.get("top_p"),
         "max_prompt_tokens": options.get("max_prompt_tokens"),
@@ -62,18 +64,20 @@ def _lock(thread: Thread) -> tuple[str, int]:
     return token, last_position
 
 
-def create_with_thread(fields: dict) -> tuple[Thread, Run]:
+def create_with_thread(caller: Caller, fields: dict) -> tuple[Thread, Run]:
     """A new thread and its queued run; an unknown assistant makes neither."""
     assistant = assistants_v2.get(fields["assistant_id"])
     thread = threads_v2.create(fields.get("thread") or {})
     db.session.commit()
-    return thread, create(thread, fields, assistant)
+    return thread, create(caller, thread, fields, assistant)
 
 
-def create(thread: Thread, fields: dict, assistant=None) -> Run:
-    """A queued run holding the thread's lock (a second one meanwhile: 400)."""
+def create(caller: Caller, thread: Thread, fields: dict, assistant=None) -> Run:
+    """A queued run holding the thread's lock (a second one meanwhile: 400). The budget and the storage
+    quota are checked here, so the request answers 429 (the run's turn checks the budget again)."""
     assistant = assistant or assistants_v2.get(fields["assistant_id"])
-    usage.check_budget()  # here, in the request: the run itself goes on without one
+    tenant_limits.check_budget(caller)
+    tenant_limits.check_storage(caller.tenant)
     if backend_api(assistant.credential) != "chat_completions" and thread.remote_id is None:
         conn = connection_for(assistant.credential)  # the provider keeps this thread's history from now on
         release_connection()
@@ -94,10 +98,10 @@ def create(thread: Thread, fields: dict, assistant=None) -> Run:
                   model=fields.get("model") or assistant.model, instructions=instructions,
                   tools=assistants_v2.v2_tools(assistant.details) if tools is None else tools,
                   options={name: fields[name] for name in OPTIONS if fields.get(name) is not None},
-                  run_metadata=fields.get("metadata") or {}, created_at=utcnow(), api_key_id=g.get("api_key_id"))
+                  run_metadata=fields.get("metadata") or {}, created_at=utcnow(), api_key_id=caller.api_key_id)
         run.expires_at = run.created_at + stale_after()
         db.session.add(run)
-        db.session.commit()
+        commit_keeping_loaded()  # presented at once, without reading it again
     except BaseException:
         turn_lock.free(thread.id, token)
         raise
@@ -110,12 +114,18 @@ def turn_input(run: Run, thread: Thread, tool_outputs: list[dict] | None = None)
     unsent = []
     if backend_api(run.assistant.credential) != "chat_completions" and not tool_outputs:
         unsent = _unsent(thread, run.assistant)
+    response_format = options.get("response_format")
     return TurnInput(messages=None if tool_outputs else [], tool_outputs=tool_outputs or [], model=run.model,
                      instructions=run.instructions, temperature=options.get("temperature"),
                      top_p=options.get("top_p"), max_tokens=options.get("max_completion_tokens"),
                      tools=[tool for tool in run.tools if tool.get("type") == "function"],
-                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id},
-                     api_key_id=run.api_key_id, api="assistants_v2")
+                     options={"tool_choice": options.get("tool_choice"),
+                              "parallel_tool_calls": options.get("parallel_tool_calls"),
+                              "reasoning_effort": options.get("reasoning_effort"),
+                              "response_format": None if response_format == "auto" else response_format},
+                     truncation=options.get("truncation_strategy"),
+                     max_prompt_tokens=options.get("max_prompt_tokens"),
+                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id})
 
 
 def _unsent(thread: Thread, assistant) -> list:
@@ -138,7 +148,8 @@ def get(thread: Thread, run_id: str) -> Run:
 def check_stale(run: Run) -> None:
     """A run that stopped moving: failed (its worker died) or expired (no tool outputs came)."""
     now = utcnow()
-    if run.status in ("queued", "in_progress") and (run.started_at or run.created_at) < now - stale_after():
+    # An active run's worker renews expires_at while it waits for a slot and while it runs.
+    if run.status in ("queued", "in_progress") and (run.expires_at or run.created_at + stale_after()) < now:
         end(run, "failed", {"code": "server_error", "message": "The worker running this run stopped before it "
                                                                 "finished; the thread is usable again."})
     elif run.status == "requires_action" and run.expires_at is not None and run.expires_at < now:
@@ -155,8 +166,8 @@ def end(run: Run, status: str, last_error: dict | None = None) -> bool:
                               .execution_options(synchronize_session=False)).rowcount == 1
     if done:
         _free_thread(run)
-    db.session.commit()
     db.session.refresh(run)
+    commit_keeping_loaded()  # presented next, without a transaction open
     return done
 
 
@@ -184,8 +195,10 @@ def cancel(run: Run) -> Run:
     raise ServiceError(400, f"Cannot cancel run with status '{run.status}'.")
 
 
-def resume(thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
-    """Submitted tool outputs: the run queued again, holding the thread's lock; the lock's token."""
+def resume(caller: Caller, thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
+    """Submitted tool outputs: the run queued again, holding the thread's lock; the lock's token. The
+    budget is checked here, as for a new run (the resumed turn checks it again)."""
+    tenant_limits.check_budget(caller)
     if run.status != "requires_action":
         raise ServiceError(400, f"Runs in status '{run.status}' do not accept tool outputs.")
     calls = {call["id"] for call in run.required_action["submit_tool_outputs"]["tool_calls"]}
@@ -203,8 +216,8 @@ def resume(thread: Thread, run: Run, tool_outputs: list[dict]) -> str:
     if moved != 1:
         turn_lock.free(thread.id, token)
         raise ServiceError(400, "This run no longer accepts tool outputs.")
-    db.session.commit()
     db.session.refresh(run)
+    commit_keeping_loaded()
     return token
 
 

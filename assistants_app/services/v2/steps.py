@@ -16,12 +16,19 @@ def step_id(message_id: str, kind: str) -> str:
     return PREFIXES[kind] + message_id[len("msg_"):]
 
 
-def step(run: Run, kind: str, message_id: str, status: str, created_at=None, completed_at=None,
-         details: dict | None = None) -> dict:
+def run_ids(run: Run) -> dict:
+    """What a step shows of its run (a presented run, runs.present(), has the same keys)."""
+    return {"id": run.id, "assistant_id": run.assistant.details_id, "thread_id": run.thread_id,
+            "created_at": timestamp(run.created_at)}
+
+
+def step(run: dict, kind: str, message_id: str, status: str, created_at: int | None = None,
+         completed_at: int | None = None, details: dict | None = None) -> dict:
+    """A run step of ``run`` (run_ids() or a presented run); times in unix seconds."""
     return {
-        "id": step_id(message_id, kind), "object": "thread.run.step", "created_at": timestamp(created_at or run.created_at),
-        "run_id": run.id, "assistant_id": run.assistant.details_id, "thread_id": run.thread_id, "type": kind,
-        "status": status, "cancelled_at": None, "completed_at": timestamp(completed_at), "expired_at": None,
+        "id": step_id(message_id, kind), "object": "thread.run.step", "created_at": created_at or run["created_at"],
+        "run_id": run["id"], "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "type": kind,
+        "status": status, "cancelled_at": None, "completed_at": completed_at, "expired_at": None,
         "failed_at": None, "last_error": None, "usage": None, "metadata": {},
         "step_details": details or {"type": kind, "message_creation": {"message_id": message_id}},
     }
@@ -38,17 +45,18 @@ def derived(run: Run) -> list[dict]:
     """The run's steps, oldest first."""
     rows = list(db.session.scalars(select(Message).where(Message.run_id == run.id).order_by(Message.position)))
     outputs = {row.tool_call_id: row.content for row in rows if row.role == "tool"}
-    steps = []
+    ids, steps = run_ids(run), []
     for row in rows:
         if row.role != "assistant":
             continue
+        at = timestamp(row.created_at)
         if row.tool_calls:
             answered = all(call["id"] in outputs for call in row.tool_calls)
             status = "completed" if answered else ("in_progress" if run.status == "requires_action" else run.status)
-            steps.append(step(run, "tool_calls", row.id, status, row.created_at, row.created_at if answered else None,
+            steps.append(step(ids, "tool_calls", row.id, status, at, at if answered else None,
                               tool_calls_details(row.tool_calls, outputs)))
         if row.content is not None:
-            steps.append(step(run, "message_creation", row.id, "completed", row.created_at, row.created_at))
+            steps.append(step(ids, "message_creation", row.id, "completed", at, at))
     return steps
 
 

@@ -1,0 +1,59 @@
+"""A v2 run's claim on one of its tenant's TENANT_MAX_ACTIVE_RUNS slots (services/background.py waits
+for it): the UPDATE that moves the run from queued to in_progress, made only while fewer of the tenant's
+runs are in progress. While it waits, and while it runs, the run renews its expires_at and its thread's
+turn lock: a run whose expires_at passed belongs to a worker that died (runs.check_stale)."""
+from flask import current_app
+from sqlalchemy import func, select, text, update
+
+from ...database import on_postgresql
+from ...extensions import db
+from ...models import Run, Thread, utcnow
+from ..turn_lock import stale_after
+
+
+def _in_progress(tenant: str):
+    return (select(func.count()).select_from(Run)
+            .where(Run.tenant == tenant, Run.status == "in_progress").scalar_subquery())
+
+
+class RunSlot:
+    """What background.wait_for_slot() asks of a queued run. Each method commits: no connection is
+    held between calls."""
+
+    def __init__(self, run_id: str, tenant: str, thread_id: str, token: str):
+        self.run_id, self.tenant, self.thread_id, self.token = run_id, tenant, thread_id, token
+
+    def take(self) -> bool:
+        """Move the run to in_progress if the tenant has a slot free; True when this call did."""
+        limit = current_app.config["TENANT_MAX_ACTIVE_RUNS"]
+        now = utcnow()
+        statement = update(Run).where(Run.id == self.run_id, Run.status == "queued")
+        if limit:
+            if on_postgresql():  # the count and the move as one step, per tenant
+                db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                   {"key": f"run slots {self.tenant}"})
+            statement = statement.where(_in_progress(self.tenant) < limit)
+        taken = db.session.execute(statement.values(status="in_progress", started_at=now,
+                                                    expires_at=now + stale_after())
+                                   .execution_options(synchronize_session=False)).rowcount == 1
+        db.session.commit()
+        return taken
+
+    def waiting(self) -> bool:
+        """Still queued (not cancelled, expired or failed meanwhile)."""
+        status = db.session.scalar(select(Run.status).where(Run.id == self.run_id))
+        db.session.commit()
+        return status == "queued"
+
+    def renew(self) -> None:
+        """Keep the run's claim (expires_at) and its thread's lock from going stale."""
+        renew(self.run_id, self.thread_id, self.token)
+
+
+def renew(run_id: str, thread_id: str, token: str) -> None:
+    now = utcnow()
+    db.session.execute(update(Run).where(Run.id == run_id, Run.status.in_(("queued", "in_progress")))
+                       .values(expires_at=now + stale_after()).execution_options(synchronize_session=False))
+    db.session.execute(update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
+                       .values(turn_started_at=now).execution_options(synchronize_session=False))
+    db.session.commit()
