@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from assistants_app import create_app
 from assistants_app.extensions import db
+from assistants_app.services import background
 
 from .fake_openai import FakeOpenAI
 from .helpers import SECRET_KEYS, app_on, empty_tables, headers_for, make_key
@@ -132,6 +133,8 @@ def close_apps(apps, database_url):
         except Exception as err:  # noqa: BLE001 - the first failure is raised once all is closed
             failures.append(err)
 
+    for app in apps:  # background runs first: one going on would write into the next test's rows
+        attempt(app, lambda app=app: background.wait_all(app))
     for app in apps:
         attempt(app, db.session.remove)
     on_test_database = [app for app in apps if app.config["DATABASE_URL"] == database_url]

@@ -22,6 +22,7 @@ from ..schemas.chat import (
     ModelsQuerySchema,
     ModelsResponseSchema,
     ThreadDeletedSchema,
+    ThreadMessagesQuerySchema,
     ThreadMessagesSchema,
 )
 from ..services import assistants, get_owned, threads, turns
@@ -227,8 +228,9 @@ class ThreadById(MethodView):
 
 @blp.route("/threads/<thread_id>/messages")
 class ThreadMessages(MethodView):
+    @blp.arguments(ThreadMessagesQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, ThreadMessagesSchema)
     @blp.alt_response(404, description="Unknown or expired thread.")
-    def get(self, thread_id):
-        """A thread's messages, oldest first"""
-        return {"data": threads.list_messages(threads.find_thread(thread_id))}
+    def get(self, query, thread_id):
+        """A thread's messages, oldest first, a page at a time (after, limit)"""
+        return threads.list_messages(threads.find_thread(thread_id), query)

@@ -93,6 +93,15 @@ class ThreadMessageSchema(StrictSchema):
 class ThreadMessagesSchema(StrictSchema):
     object = fields.Constant("list")
     data = fields.List(fields.Nested(ThreadMessageSchema))
+    has_more = fields.Boolean(metadata={"description": "More messages follow: ask again with after=last_id."})
+    last_id = fields.String(allow_none=True)
+
+
+class ThreadMessagesQuerySchema(StrictSchema):
+    after = fields.String(validate=ID, metadata={"description": "The id of the message to continue after."})
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000),
+                           metadata={"description": "At most this many messages; a page also stops before "
+                                                    "MAX_PAGE_BYTES of content."})
 
 
 class ThreadDeletedSchema(StrictSchema):

@@ -2,13 +2,13 @@
 description, instructions and model live in Assistant.details (the Flowise API shows the same
 assistant), `tools` in agent_tools, `metadata` in agent_metadata, the rest in their columns;
 AgentSchema reads them off the row."""
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
-from ..errors import ServiceError, invalid
+from ..errors import invalid
 from ..extensions import db
 from ..models import Assistant
 from ..schemas.agents import METADATA_PAIRS
-from . import tenant
+from . import pages, tenant
 from .assistants import create_assistant, delete_assistant, find_assistant, get_assistant, update_assistant
 from .status import agent_status, agent_statuses
 
@@ -71,44 +71,20 @@ def delete_agent(assistant: Assistant) -> dict:
     return {"id": agent_id, "object": "agent.deleted", "deleted": True}
 
 
-def _cursor(agent_id: str, name: str) -> tuple:
-    row = find_assistant(agent_id)
-    if row is None:
-        raise ServiceError(422, "The request is invalid.",
-                           {"query": {name: [f"No agent with id {agent_id[:128]!r} to list from."]}})
-    return row.created_at, row.id
-
-
-def _beyond(cursor: tuple, later: bool):
-    """Agents after (later=True) or before the cursor in (created_at, id) order."""
-    created_at, row_id = cursor
-    if later:
-        return or_(Assistant.created_at > created_at, and_(Assistant.created_at == created_at, Assistant.id > row_id))
-    return or_(Assistant.created_at < created_at, and_(Assistant.created_at == created_at, Assistant.id < row_id))
-
-
 def list_agents(args: dict) -> dict:
     """A cursor page: `after` continues in the listing's order, `before` goes back from an id."""
     query = select(Assistant).where(Assistant.tenant == tenant())
     if "name" in args:
         query = query.where(Assistant.details["name"].as_string() == args["name"])
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) if args["set_num_objects"] else None
-    ascending = args["order"] == "asc"
-    if "after" in args:
-        query = query.where(_beyond(_cursor(args["after"], "after"), later=ascending))
-    if "before" in args:
-        query = query.where(_beyond(_cursor(args["before"], "before"), later=not ascending))
-    # Only `before`: walk backwards from it, so the page is the one just before the cursor.
-    forward = ascending if "before" not in args or "after" in args else not ascending
-    order = (Assistant.created_at.asc(), Assistant.id.asc()) if forward else (Assistant.created_at.desc(),
-                                                                              Assistant.id.desc())
-    rows = db.session.scalars(query.order_by(*order).limit(args["limit"] + 1)).all()
-    has_more = len(rows) > args["limit"]
-    rows = rows[:args["limit"]]
-    if forward != ascending:
-        rows.reverse()
-    statuses = agent_statuses(rows)
-    for row in rows:
+
+    def cursor_of(agent_id):
+        row = find_assistant(agent_id)
+        return (row.created_at, row.id) if row is not None else None
+
+    rows = pages.page(query, (Assistant.created_at, Assistant.id), cursor_of, args)
+    statuses = agent_statuses(rows.rows)
+    for row in rows.rows:
         row.live_status, row.live_status_errors = statuses[row.id]
-    return {"object": "list", "data": rows, "first_id": rows[0].id if rows else None,
-            "last_id": rows[-1].id if rows else None, "has_more": has_more, "num_objects": total}
+    return {"object": "list", "data": rows.rows, "first_id": rows.rows[0].id if rows.rows else None,
+            "last_id": rows.rows[-1].id if rows.rows else None, "has_more": rows.has_more, "num_objects": total}

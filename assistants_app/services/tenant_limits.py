@@ -90,6 +90,7 @@ class TenantState:
         self.max_stored = int(app.config["TENANT_MAX_STORED_BYTES"] or 0)
         self.turns: dict[str, int] = {}
         self.stored: dict[str, tuple[float, int]] = {}
+        self.cache_seconds = STORAGE_CACHE_SECONDS
         self.lock = threading.Lock()
 
 
@@ -135,7 +136,7 @@ def check_storage(tenant: str) -> None:
     if cached is None or cached[0] < now:
         query = stored_bytes_query(db.session.get_bind().dialect.name)
         used = int(db.session.scalar(query, {"tenant": tenant}))
-        state.stored[tenant] = (now + STORAGE_CACHE_SECONDS, used)
+        state.stored[tenant] = (now + state.cache_seconds, used)
     else:
         used = cached[1]
     if used >= state.max_stored:

@@ -5,7 +5,7 @@ from sqlalchemy.orm import joinedload
 from ..errors import NotFound
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread
-from . import is_plausible_id, owned_select, release_connection, tenant
+from . import is_plausible_id, owned_select, pages, release_connection, tenant
 from .assistants import get_assistant
 from .credentials import backend_api, connection_for
 from .sessions import current_time, is_expired
@@ -66,5 +66,16 @@ def delete_thread(thread: Thread) -> None:
     db.session.delete(thread)
 
 
-def list_messages(thread: Thread) -> list[Message]:
-    return list(db.session.scalars(select(Message).where(Message.thread_id == thread.id).order_by(Message.position)))
+def list_messages(thread: Thread, params: dict) -> dict:
+    """A page of the thread's messages, oldest first (bounded in count and in bytes: pages.py)."""
+    query = select(Message).where(Message.thread_id == thread.id)
+
+    def cursor_of(message_id):
+        position = db.session.scalar(select(Message.position).where(Message.thread_id == thread.id,
+                                                                    Message.id == message_id))
+        return (position,) if position is not None else None
+
+    found = pages.page(query, (Message.position,), cursor_of, {**params, "order": "asc"},
+                       size=pages.text_bytes(Message.content))
+    return {"data": found.rows, "has_more": found.has_more,
+            "last_id": found.rows[-1].id if found.rows else None}

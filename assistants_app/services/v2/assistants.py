@@ -4,8 +4,8 @@ from sqlalchemy import select
 
 from ...models import Assistant
 from .. import assistants as rows
-from .. import tenant
-from . import listing, page, timestamp
+from .. import pages, tenant
+from . import listing, timestamp
 
 DETAIL_FIELDS = ("model", "name", "description", "instructions", "tool_resources", "temperature", "top_p",
                  "response_format", "reasoning_effort")
@@ -73,6 +73,6 @@ def listed(params: dict) -> dict:
         row = rows.find_assistant(public_id)
         return (row.created_at, row.id) if row is not None else None
 
-    found = page(query, (Assistant.created_at, Assistant.id), cursor_of, params)
-    return listing(found["rows"], [present(row) for row in found["rows"]], found["has_more"])
+    found = pages.page(query, (Assistant.created_at, Assistant.id), cursor_of, params)
+    return listing([present(row) for row in found.rows], found.has_more)
 

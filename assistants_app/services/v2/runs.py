@@ -11,13 +11,13 @@ from sqlalchemy import delete, select, update
 from ...errors import Conflict, ServiceError
 from ...extensions import db, openai_adapter
 from ...models import Message, Run, Thread, utcnow
-from .. import commit_keeping_loaded, is_plausible_id, release_connection, tenant, tenant_limits, turn_lock
+from .. import commit_keeping_loaded, is_plausible_id, pages, release_connection, tenant, tenant_limits, turn_lock
 from ..credentials import backend_api, connection_for
 from ..history import as_chat
 from ..tenant_limits import Caller
 from ..turn_lock import stale_after
 from ..turn_input import TurnInput
-from . import ActiveRun, listing, page, timestamp
+from . import ActiveRun, listing, timestamp
 from . import assistants as assistants_v2
 from . import threads as threads_v2
 from .threads import ACTIVE, active_run, _message_row
@@ -228,8 +228,8 @@ def listed(thread: Thread, params: dict) -> dict:
         row = db.session.scalar(query.where(Run.id == run_id)) if is_plausible_id(run_id) else None
         return (row.created_at, row.id) if row is not None else None
 
-    found = page(query, (Run.created_at, Run.id), cursor_of, params)
-    for run in found["rows"]:
+    found = pages.page(query, (Run.created_at, Run.id), cursor_of, params)
+    for run in found.rows:
         check_stale(run)
-    return listing(found["rows"], [present(run) for run in found["rows"]], found["has_more"])
+    return listing([present(run) for run in found.rows], found.has_more)
 

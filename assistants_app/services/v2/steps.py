@@ -3,9 +3,10 @@
 (their outputs from the tool messages answering them)."""
 from sqlalchemy import select
 
-from ...errors import ServiceError, invalid
+from ...errors import ServiceError
 from ...extensions import db
 from ...models import Message, Run
+from .. import pages
 from . import listing, timestamp
 
 # Same length as a message id's tail, so a step id says which message it comes from.
@@ -76,11 +77,11 @@ def listed(run: Run, params: dict) -> dict:
     for name in ("after", "before"):
         if name in params:
             if params[name] not in ids:
-                raise invalid(name, f"No step {params[name][:128]!r} in this list.")
+                raise pages.unknown_cursor(name, params[name])
             if name == "after":
                 start = ids.index(params[name]) + 1
             else:
                 stop = ids.index(params[name])
     window = steps[start:stop]
     chosen = window[-params["limit"]:] if "before" in params and "after" not in params else window[:params["limit"]]
-    return listing(chosen, chosen, len(window) > len(chosen))
+    return listing(chosen, len(window) > len(chosen))

@@ -4,10 +4,10 @@ from sqlalchemy import select
 from ...errors import Conflict, NotFound
 from ...extensions import db, openai_adapter
 from ...models import Assistant, Message, Run, Thread
-from .. import is_plausible_id, owned_select, release_connection, tenant, turn_lock
+from .. import is_plausible_id, owned_select, pages, release_connection, tenant, tenant_limits, turn_lock
 from ..credentials import connection_for
 from ..sessions import current_time
-from . import ActiveRun, listing, page, timestamp
+from . import ActiveRun, listing, timestamp
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 
@@ -28,6 +28,8 @@ def get(thread_id: str) -> Thread:
 
 
 def create(fields: dict) -> Thread:
+    if fields.get("messages"):
+        tenant_limits.check_storage(tenant())
     thread = Thread(tenant=tenant(), assistant=None, last_active_at=current_time(),
                     thread_metadata=fields.get("metadata") or {})
     db.session.add(thread)
@@ -71,6 +73,7 @@ def active_run(thread: Thread) -> Run | None:
 def add_messages(thread: Thread, messages: list[dict]) -> list[Message]:
     """Append messages while no run is active: under the thread's turn lock, so a run that ends
     meanwhile cannot take the same positions."""
+    tenant_limits.check_storage(tenant())
     try:
         token, last_position = turn_lock.take(thread)
     except Conflict:
@@ -129,9 +132,9 @@ def list_messages(thread: Thread, params: dict) -> dict:
         row = db.session.scalar(visible_messages(thread).where(Message.id == message_id))
         return (row.position,) if row is not None else None
 
-    found = page(query, (Message.position,), cursor_of, params)
-    ids = public_ids(found["rows"])
-    return listing(found["rows"], [present_message(m, thread.id, ids) for m in found["rows"]], found["has_more"])
+    found = pages.page(query, (Message.position,), cursor_of, params, size=pages.text_bytes(Message.content))
+    ids = public_ids(found.rows)
+    return listing([present_message(m, thread.id, ids) for m in found.rows], found.has_more)
 
 
 def present_one(message: Message, thread: Thread) -> dict:
