@@ -1,5 +1,6 @@
-"""Bearer API keys. Keys are long random strings, so they are stored as SHA-256 digests
-(a slow password hash would cost every request tens of milliseconds)."""
+"""Bearer API keys, and the operator's METRICS_TOKEN for GET /metrics: ApiKeyAuth.init_app(app) makes
+every route but the public ones need one. Keys are long random strings, so they are stored as SHA-256
+digests (a slow password hash would cost every request tens of milliseconds)."""
 import hashlib
 import hmac
 import secrets
@@ -20,6 +21,9 @@ KEY_PREFIX = "sk-asst-"
 KEY_CACHE_SECONDS = 5.0
 PUBLIC_BLUEPRINTS = {"api-docs", "public", "health", "playground"}
 EXTENSION = "api_key_cache"
+MIN_METRICS_TOKEN = 16
+METRICS_OFF = ("GET /metrics is the operator's and is not enabled: set METRICS_TOKEN (the scraper sends "
+               "'Authorization: Bearer <METRICS_TOKEN>') or METRICS_PUBLIC=true.")
 
 
 def digest(key: str) -> str:
@@ -53,6 +57,9 @@ class ApiKeyAuth:
     """The Flask extension: every route but the public ones needs a valid Bearer key."""
 
     def init_app(self, app) -> None:
+        if app.config["METRICS_TOKEN"] and len(app.config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN:
+            raise RuntimeError(f"METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN} characters: use a long "
+                               "random one (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
         app.extensions[EXTENSION] = KeyCache()
         app.extensions[FAILURES] = AuthFailures(app)
         app.before_request(require_api_key)
@@ -94,8 +101,8 @@ def require_api_key():
     """before_request: every route but the public ones needs a valid Bearer key."""
     if request.endpoint is None or request.blueprint in PUBLIC_BLUEPRINTS or request.method == "OPTIONS":
         return None
-    if request.blueprint == "metrics" and current_app.config["METRICS_PUBLIC"]:
-        return None
+    if request.blueprint == "metrics":
+        return require_metrics_token()
     key = bearer_key()
     if key is None:
         return unauthorized("Missing Bearer API key: send 'Authorization: Bearer <api key>'.")
@@ -104,4 +111,23 @@ def require_api_key():
         current_app.extensions[FAILURES].count(request.remote_addr)  # 429 once the address is past its limit
         return unauthorized("Invalid or revoked API key.")
     g.tenant, g.api_key_id, g.daily_token_budget = found
+    return None
+
+
+def require_metrics_token():
+    """/metrics shows every tenant's traffic: the operator's METRICS_TOKEN, or no credential with
+    METRICS_PUBLIC. A tenant's API key is a wrong token here, counted as a failure like a wrong key."""
+    config = current_app.config
+    if config["METRICS_PUBLIC"]:
+        return None
+    if not config["METRICS_TOKEN"]:
+        return unauthorized(METRICS_OFF)
+    token = bearer_key()
+    if token is None:
+        return unauthorized("Missing Bearer token: send 'Authorization: Bearer <METRICS_TOKEN>'.")
+    # Digests of equal length: compare_digest's time then says nothing of the token's length either.
+    if not hmac.compare_digest(digest(token), digest(config["METRICS_TOKEN"])):
+        current_app.extensions[FAILURES].count(request.remote_addr)
+        return unauthorized("Wrong metrics token: GET /metrics takes the operator's METRICS_TOKEN, "
+                            "not an API key.")
     return None

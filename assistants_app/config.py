@@ -29,6 +29,7 @@ ENVIRONMENT_SETTINGS = {
     "PROVIDER_MAX_TURN_BYTES": int,
     "MODELS_CACHE_MAX_BYTES": int,
     "METRICS_PUBLIC": bool,
+    "METRICS_TOKEN": str,
     "SQLITE_BACKUPS": int,
     "MAX_REPLY_CHARS": int,
     "MAX_PAGE_BYTES": int,
@@ -93,7 +94,10 @@ class DefaultConfig:
     # cookie, so allowing any origin exposes nothing. Comma-separated origins to narrow it.
     CORS_ORIGINS = "*"
     LOG_LEVEL = "INFO"
-    # GET /metrics needs an API key unless this is set (a scraper on a private network).
+    # GET /metrics is the operator's: the scraper sends "Authorization: Bearer <METRICS_TOKEN>" (tenants'
+    # API keys are refused). METRICS_PUBLIC opens it without any credential (a scraper on a private
+    # network). With neither, /metrics answers 401.
+    METRICS_TOKEN = None
     METRICS_PUBLIC = False
 
     API_TITLE = "assistants_app"

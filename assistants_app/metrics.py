@@ -4,10 +4,10 @@ Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any worker
 module: each worker then writes its values to files there, and GET /metrics sums them all
 (MultiProcessCollector). Without it (flask run, a test) the values live in this process.
 
-Labels are bounded and never carry content or a secret: a route's template (not its path), a
-method, a status, a backend, an outcome, a provider failure's kind, a model id that a provider
-answered with (capped in number). Children are cached: recording a turn costs a few dict
-lookups and the value updates themselves."""
+Labels are bounded and never carry content, a secret or a tenant: a route's template (not its path),
+a method, a status, a backend, an outcome, a provider failure's kind, a model id (capped in number,
+in all and per tenant, so no tenant can use up the labels the others' models need). Children are
+cached: recording a turn costs a few dict lookups and the value updates themselves."""
 import os
 import re
 import threading
@@ -20,6 +20,7 @@ SLOW_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 MODEL_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}")
 MAX_MODELS = 200  # distinct model labels per process; any further model counts as "other"
+MAX_MODELS_PER_TENANT = 20  # of which one tenant's turns may add at most this many
 
 HTTP_REQUESTS = Counter("assistants_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("assistants_http_request_duration_seconds",
@@ -43,6 +44,7 @@ BUDGET_REFUSALS = Counter("assistants_budget_refusals_total",
 
 _children: dict = {}
 _models: set = set()
+_models_added_by: dict[str, set] = {}  # tenant -> the labels its turns added (at most MAX_MODELS tenants)
 _lock = threading.Lock()
 
 
@@ -56,16 +58,19 @@ def child(family, *labels):
     return found
 
 
-def model_label(model: str) -> str:
-    """A model id as a label: one that looks like a model id, among the first MAX_MODELS seen."""
+def model_label(model: str, tenant: str) -> str:
+    """A model id as a label: one that looks like a model id, among the first MAX_MODELS seen and the
+    first MAX_MODELS_PER_TENANT that ``tenant`` added. A label another tenant added is shared."""
     if model in _models:
         return model
     if not MODEL_LABEL.fullmatch(model or ""):
         return "other"
     with _lock:
-        if len(_models) >= MAX_MODELS:
-            return "other"
-        _models.add(model)
+        if model not in _models:  # (another thread may have added it meanwhile)
+            if len(_models) >= MAX_MODELS or len(_models_added_by.get(tenant, ())) >= MAX_MODELS_PER_TENANT:
+                return "other"
+            _models_added_by.setdefault(tenant, set()).add(model)
+            _models.add(model)
     return model
 
 
@@ -88,8 +93,8 @@ def count_provider_error(kind: str) -> None:
     child(PROVIDER_ERRORS, kind).inc()
 
 
-def count_tokens(model: str, prompt_tokens: int, completion_tokens: int) -> None:
-    label = model_label(model)
+def count_tokens(model: str, prompt_tokens: int, completion_tokens: int, tenant: str) -> None:
+    label = model_label(model, tenant)
     child(TOKENS, "prompt", label).inc(prompt_tokens)
     child(TOKENS, "completion", label).inc(completion_tokens)
 

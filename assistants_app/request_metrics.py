@@ -1,7 +1,8 @@
 """The Flask extension that feeds metrics.py from each request and serves GET /metrics.
 
-/metrics needs an API key like every route (Prometheus' `authorization` scrape setting);
-METRICS_PUBLIC=true opens it for a scraper on a private network."""
+/metrics is the operator's: it takes METRICS_TOKEN as its Bearer token, never a tenant's API key
+(auth.require_metrics_token; Prometheus' `authorization` scrape setting); METRICS_PUBLIC=true opens
+it for a scraper on a private network."""
 import time
 
 from flask import Blueprint, Response, g, request

@@ -215,7 +215,7 @@ V2_ROUTES = {
 # fails the test, so every new route gets classified.
 CROSS_TENANT = {
     "/static/<path:filename>": {"GET": NO_ID},
-    "/metrics": {"GET": NO_ID},  # the service's own counters: no tenant's objects, no ids (tests/test_metrics.py)
+    "/metrics": {"GET": NO_ID},  # the operator's counters: no tenant's key opens it (tests/test_metrics.py)
     "/usage": {"GET": LIST},
     "/credentials": {"GET": LIST, "POST": NO_ID},
     "/credentials/<credential_id>": {

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from assistants_app.extensions import db
-from assistants_app.openai_adapter.addresses import AddressPolicy, is_public, parse_ip
+from assistants_app.openai_adapter.addresses import HOW_TO_ALLOW, AddressPolicy, is_public, parse_ip
 
 from .helpers import AGENTS
 from .listeners import Listener
@@ -95,6 +95,49 @@ def test_internal_addresses_are_refused_in_every_spelling(client, auth, fake, in
     assert internal.requests == []
 
 
+# IPv6 forms a translator (NAT64, SIIT) or the host's stack turns into an IPv4 address: judged by
+# the address they stand for. (address in the URL, what it stands for)
+TRANSLATED_INTERNAL = [
+    ("64:ff9b::7f00:1", "127.0.0.1"), ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+    ("64:ff9b::a00:7", "10.0.0.7"), ("::ffff:0:7f00:1", "127.0.0.1"), ("::ffff:0:c0a8:101", "192.168.1.1"),
+    ("::7f00:1", "127.0.0.1"), ("::a00:7", "10.0.0.7"),
+]
+LOCAL_USE_NAT64 = ["64:ff9b:1::808:808", "64:ff9b:1:8:808:8:0:1", "64:ff9b:1::7f00:1"]
+
+
+def refused_body(message):
+    return {"code": 422, "status": "Unprocessable Entity", "message": "The request is invalid.",
+            "errors": {"json": {"base_url": [message]}}}
+
+
+@pytest.mark.parametrize("address, stands_for", TRANSLATED_INTERNAL)
+def test_translated_forms_of_internal_addresses_are_refused(client, auth, fake, address, stands_for):
+    created = create_credential(client, auth, f"http://[{address}]:8080/v1")
+    assert created.status_code == 422
+    assert created.json == refused_body(
+        f"{address} is not a public address ({address} stands for {stands_for}). {HOW_TO_ALLOW}")
+    existing = create_credential(client, auth, fake.base_url).json
+    updated = client.put(f"/credentials/{existing['id']}", headers=auth,
+                         json={"base_url": f"http://[{address}]/v1", "api_key": "k"})
+    assert updated.status_code == 422 and updated.json == created.json
+    assert client.get("/credentials", headers=auth).json[0]["base_url"] == fake.base_url
+
+
+@pytest.mark.parametrize("address", LOCAL_USE_NAT64)
+def test_the_local_use_nat64_prefix_is_refused_whole(client, auth, address):
+    created = create_credential(client, auth, f"http://[{address}]/v1")
+    assert created.status_code == 422
+    assert created.json == refused_body(f"{address} is not a public address ({address} is in the NAT64 "
+                                        f"local-use prefix 64:ff9b:1::/48). {HOW_TO_ALLOW}")
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "::ffff:0:808:808", "2606:4700::5efe:a00:1"])
+def test_translated_forms_of_public_addresses_and_global_isatap_ids_are_allowed(client, auth, address):
+    created = create_credential(client, auth, f"http://[{address}]/v1")
+    assert created.status_code == 201, created.json
+    assert created.json["base_url"] == f"http://[{address}]/v1"
+
+
 @pytest.mark.parametrize("url, problem", [
     ("http://example.com/v1?x=", "query string"), ("http://example.com/v1#top", "fragment"),
     ("http://user:password@example.com/v1", "user name"),
@@ -105,7 +148,10 @@ def test_urls_that_would_pick_the_path_or_carry_secrets_are_refused(client, auth
 
 
 @pytest.mark.parametrize("spelling", ["http://localhost:{port}/v1", "http://2130706433:{port}/v1",
-                                      "http://0x7f.1:{port}/v1", "http://[::ffff:127.0.0.1]:{port}/v1"])
+                                      "http://0x7f.1:{port}/v1", "http://[::ffff:127.0.0.1]:{port}/v1",
+                                      "http://[64:ff9b::7f00:1]:{port}/v1",
+                                      "http://[64:ff9b:1::7f00:1]:{port}/v1",
+                                      "http://[::ffff:0:7f00:1]:{port}/v1", "http://[::7f00:1]:{port}/v1"])
 def test_connect_time_check_refuses_what_the_save_time_check_did_not_see(app, client, auth, fake, internal,
                                                                           spelling):
     # A name that resolved to a public address when saved may resolve to an internal one later
@@ -143,8 +189,11 @@ def test_address_policy_spellings_and_ranges():
     assert str(parse_ip("2130706433")) == str(parse_ip("0177.0.0.1")) == str(parse_ip("0x7f.1")) == "127.0.0.1"
     assert parse_ip("example.com") is None and parse_ip("1e3.example.com") is None
     assert not any(is_public(parse_ip(a)) for a in ("::ffff:10.0.0.1", "2002:a00:1::", "0.0.0.0", "224.0.0.1",
-                                                    "169.254.169.254", "100.64.0.1", "fc00::1", "::1"))
-    assert all(is_public(parse_ip(a)) for a in ("8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"))
+                                                    "169.254.169.254", "100.64.0.1", "fc00::1", "::1", "::",
+                                                    "64:ff9b::a00:1", "64:ff9b:1::808:808", "::ffff:0:a00:1",
+                                                    "::a00:1", "64:ff9b::e000:1", "2001:db8::5efe:808:808"))
+    assert all(is_public(parse_ip(a)) for a in ("8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8",
+                                                "64:ff9b::808:808", "::ffff:0:808:808", "::808:808"))
     policy = AddressPolicy.parse(" ollama.internal:11434 , 10.0.0.0/8,[::1]:8000 ")
     assert policy.allows("Ollama.Internal.", 11434, parse_ip("10.9.9.9"))
     assert not policy.allows("ollama.internal", 80, parse_ip("192.168.0.1"))

@@ -47,14 +47,50 @@ def normalize_host(host: str) -> str:
     return str(ip) if ip is not None else host.lower().rstrip(".")
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address that a translator or the host's own stack
+# may deliver to: NAT64's well-known prefix (RFC 6052; a gateway in this network translates it,
+# from this network's side), SIIT's IPv4-translated ::ffff:0:a.b.c.d (RFC 2765) and the deprecated
+# IPv4-compatible ::a.b.c.d (RFC 4291). ::ffff:a.b.c.d, 6to4 and Teredo are read by ipaddress.
+IPV4_IN_LAST_32_BITS = tuple(ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::ffff:0:0:0/96",
+                                                                            "::/96"))
+# NAT64 local-use (RFC 8215): a prefix of the operator's own translator, where RFC 6052 may place
+# the IPv4 address at several offsets. It names no public host: refused whole.
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, translated, 6to4, Teredo), or None.
+    ISATAP interface ids (::5efe:a.b.c.d) are not read: such an address is routed by its prefix,
+    to the prefix owner's site, so a global one reaches no network of ours."""
+    if not isinstance(ip, ipaddress.IPv6Address) or ip.is_loopback or ip.is_unspecified:  # ::1, ::
+        return None
+    if ip.teredo:
+        return ip.teredo[1]  # the client's address; the server's is only a relay
+    if any(ip in prefix for prefix in IPV4_IN_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.ipv4_mapped or ip.sixtofour
+
+
 def is_public(ip: IPAddress) -> bool:
-    """A globally routed unicast address; addresses embedding another (IPv4-mapped, 6to4,
-    Teredo) are judged by the one they embed."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None:
-            return is_public(embedded)
+    """A globally routed unicast address; addresses embedding an IPv4 one (IPv4-mapped, NAT64,
+    SIIT, IPv4-compatible, 6to4, Teredo) are judged by the one they embed."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip in NAT64_LOCAL_USE:
+        return False
+    embedded = embedded_ipv4(ip)
+    if embedded is not None:
+        return is_public(embedded)
     return ip.is_global and not ip.is_multicast
+
+
+def refusal(host: str, ip: IPAddress) -> str:
+    """Why `host` may not be reached through `ip`, naming the address a translated form hides."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip in NAT64_LOCAL_USE:
+        why = f" ({ip} is in the NAT64 local-use prefix {NAT64_LOCAL_USE})"
+    elif embedded_ipv4(ip) is not None:
+        why = f" ({ip} stands for {embedded_ipv4(ip)})"
+    else:
+        why = ""
+    return f"{host} is not a public address{why}. {HOW_TO_ALLOW}"
 
 
 @dataclass
@@ -105,8 +141,11 @@ class AddressPolicy:
         else:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-        if not addresses or not all(self.allows(host, port, ip) for ip in addresses):
-            raise AddressRefused(f"{host} is not a public address. {HOW_TO_ALLOW}")
+        refused = [ip for ip in addresses if not self.allows(host, port, ip)]
+        if refused:
+            raise AddressRefused(refusal(host, refused[0]))
+        if not addresses:
+            raise AddressRefused(f"{host} has no address.")
         return list(dict.fromkeys(str(ip) for ip in addresses))
 
     def check_url(self, url: str) -> str | None:

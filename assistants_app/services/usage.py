@@ -83,7 +83,8 @@ class TurnMeter:
             metrics.observe_turn(self.api, self.backend, "requires_action" if done.tool_calls else "ok",
                                  time.perf_counter() - self.started)
             if done.usage is not None:
-                metrics.count_tokens(self.model, done.usage.prompt_tokens, done.usage.completion_tokens)
+                metrics.count_tokens(self.model, done.usage.prompt_tokens, done.usage.completion_tokens,
+                                     self.tenant)
 
     def failed(self, error: BaseException | None = None) -> None:
         if not self.done:

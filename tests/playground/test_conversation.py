@@ -50,6 +50,34 @@ def test_a_reply_streams_in_piece_by_piece(page, server, fake):
     assert history(server, thread_id) == [("user", "Hello\nthere"), ("assistant", "Echo: Hello\nthere")]
 
 
+# Keeps the last reply's first paragraph once a second one has begun, and counts its removals.
+KEEP_FIRST_PARAGRAPH = """() => {
+  window.kept = null;
+  window.removed = 0;
+  const log = document.querySelector('[role=log]');
+  new MutationObserver((records) => {
+    const body = [...log.querySelectorAll('article.assistant .body')].pop();
+    if (!window.kept && body && body.querySelectorAll('p').length >= 2) window.kept = body.querySelector('p');
+    for (const record of records) window.removed += [...record.removedNodes].includes(window.kept);
+  }).observe(log, {childList: true, subtree: true});
+}"""
+
+
+def test_a_finished_paragraph_is_drawn_once(page, server, fake):
+    start(page, server)
+    fake.chunk_delay = 0.1
+    first = "The first paragraph, finished by the blank line after it."
+    second = "The second arrives word by word, and the first stays the node it was."
+    fake.reply = lambda messages: f"{first}\n\n{second}"
+    page.evaluate(KEEP_FIRST_PARAGRAPH)
+    send(page, "Two paragraphs, please")
+    reply = replies(page).last
+    expect(reply).not_to_have_attribute("aria-busy", "true")
+    expect(reply.locator(".body p")).to_have_text([first, second])
+    assert page.evaluate("""() => [window.kept?.textContent, window.removed,
+        window.kept === document.querySelector('article.assistant:last-of-type .body p')]""") == [first, 0, True]
+
+
 def test_stop_aborts_the_reply_and_nothing_of_it_is_kept(page, server, fake, console):
     # Sent again at once, the message may meet the stopped turn still closing (409): the page waits
     # for it and sends again; Chromium logs the 409 all the same.
@@ -198,37 +226,3 @@ def test_model_output_cannot_inject_html_or_script(page, server, fake):
     assert log.locator("img, script, svg, b, i, iframe").count() == 0
     assert page.evaluate("() => window.pwned") is None
     assert probes == []
-
-
-LINK = 'rel="noopener noreferrer nofollow" target="_blank"'
-MARKDOWN = {
-    "# Title\nText": "<h3>Title</h3><p>Text</p>",
-    "- a\n- b\n  - c": "<ul><li><p>a</p></li><li><p>b</p><ul><li><p>c</p></li></ul></li></ul>",
-    "3. x\n4. y": '<ol start="3"><li><p>x</p></li><li><p>y</p></li></ol>',
-    "```js\nlet a = '<b>';\n```": "<pre><code class=\"language-js\">let a = '&lt;b&gt;';</code></pre>",
-    "```py\nprint(1)": '<pre><code class="language-py">print(1)</code></pre>',  # still streaming in
-    "> quoted": "<blockquote><p>quoted</p></blockquote>",
-    "a | b\n--|--:\n1 | 2": '<div class="table-wrap"><table><thead><tr><th>a</th><th class="align-right">b</th>'
-                           '</tr></thead><tbody><tr><td>1</td><td class="align-right">2</td></tr></tbody></table></div>',
-    "see https://example.com/x.": f'<p>see <a href="https://example.com/x" {LINK}>https://example.com/x</a>.</p>',
-    "[docs](https://example.com/d)": f'<p><a href="https://example.com/d" {LINK}>docs</a></p>',
-    "snake_case and *em* and __strong__ and ~~gone~~":
-        "<p>snake_case and <em>em</em> and <strong>strong</strong> and <del>gone</del></p>",
-    "[x](javascript:alert(1)) [y](/relative) [z](data:text/html,hi)": "<p><span>x</span> <span>y</span> <span>z</span></p>",
-    "one\ntwo": "<p>one<br>two</p>",
-    "\\*not em\\* and 2 * 3 * 4": "<p>*not em* and 2 * 3 * 4</p>",
-    "`a <b> c` and ``x ` y``": "<p><code>a &lt;b&gt; c</code> and <code>x ` y</code></p>",
-    "---": "<hr>",
-}
-
-
-def test_markdown_renders_what_models_write(page):
-    rendered = page.evaluate("""async (sources) => {
-        const {renderMarkdown} = await import('./playground/js/markdown.js');
-        return sources.map((source) => {
-            const box = document.createElement('div');
-            box.append(renderMarkdown(source));
-            return box.innerHTML;
-        });
-    }""", list(MARKDOWN))
-    assert dict(zip(MARKDOWN, rendered)) == MARKDOWN

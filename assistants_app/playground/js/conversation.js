@@ -4,7 +4,7 @@
 import {ApiError, describe, json, lostConnection, request} from "./api.js";
 import {displayName} from "./assistants.js";
 import {$, clearNotices, h, showAlert, showNote} from "./dom.js";
-import {renderMarkdown} from "./markdown.js";
+import {MarkdownStream, renderMarkdown} from "./markdown.js";
 import {readEvents} from "./sse.js";
 import {store} from "./store.js";
 
@@ -239,26 +239,26 @@ export class Conversation {
     }
   }
 
-  // Draws the text as it grows, once per network read; resolves to the done event's data.
+  // Draws the reply as it grows (MarkdownStream), all of it at the end; resolves to the done event's data.
   async readReply(response, body) {
-    let text = "";
+    const reply = new MarkdownStream(body, () => this.scrollToEnd(false));
     try {
       for await (const batch of readEvents(response)) {
         let outcome = null;
         for (const event of batch) {
           const data = JSON.parse(event.data);
-          if (event.event === "delta") text += data.delta;
+          if (event.event === "delta") reply.append(data.delta);
           else if (event.event === "done") outcome = data;
           else if (event.event === "error") throw new ApiError(data.code || 502, describe(data.code, data));
         }
-        body.replaceChildren(renderMarkdown(text));
-        this.scrollToEnd(false);
         if (outcome) return outcome;
       }
     } catch (err) {
       if (err instanceof ApiError || err.name === "AbortError") throw err;
       if (err instanceof SyntaxError) throw new ApiError(0, "The service sent an event that could not be read.");
       throw lostConnection(err);
+    } finally {
+      reply.flush();
     }
     throw new ApiError(0, "The connection ended before the reply was complete; nothing was saved. Send again.");
   }
