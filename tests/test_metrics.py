@@ -306,3 +306,44 @@ def test_metrics_public_opens_the_scrape(live_server, fake):
     server = live_server(workers=1, METRICS_PUBLIC="true")
     reply = server.request("GET", "/metrics", headers={"Authorization": ""})
     assert reply.status == 200 and "assistants_http_requests_total" in reply.body
+
+
+def test_assistants_v2_runs_are_counted_like_every_turn(app, client, auth, fake):
+    """A v2 run's turn goes through the one pipeline: turns by api, its tokens, its duration and its
+    provider errors, whether it ran in the background or streamed."""
+    from .helpers import sdk, wait_for_runs
+
+    before, _ = scrape(client)
+    beta = sdk(app, auth["Authorization"][7:]).beta
+    assistant = beta.assistants.create(model="gpt-4o-mini")
+    thread = beta.threads.create(messages=[{"role": "user", "content": "one two"}])
+    background = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                                   poll_interval_ms=20)
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
+        stream.until_done()
+        streamed = stream.get_final_run()
+    fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
+    asking = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20,
+                                               tools=[{"type": "function", "function": {"name": "lookup"}}])
+    beta.threads.runs.cancel(asking.id, thread_id=thread.id)
+    fake.add_fault(Fault("status", status=500, times=2))
+    failed = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20)
+    wait_for_runs(app)
+    assert (background.status, streamed.status, asking.status, failed.status) == (
+        "completed", "completed", "requires_action", "failed")
+    after, _ = scrape(client)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    v2 = {"api": "assistants_v2", "backend": "chat_completions"}
+    assert delta("assistants_chat_turns_total", outcome="ok", **v2) == 2
+    assert delta("assistants_chat_turns_total", outcome="requires_action", **v2) == 1
+    assert delta("assistants_chat_turns_total", outcome="error", **v2) == 1
+    assert delta("assistants_chat_turn_duration_seconds_count", **v2) == 4
+    assert delta("assistants_provider_errors_total", kind="provider_error") == 1
+    usage = [run.usage for run in (background, streamed, asking)]
+    for direction in ("prompt", "completion"):
+        assert delta("assistants_tokens_total", direction=direction, model="gpt-4o-mini") == sum(
+            getattr(u, f"{direction}_tokens") for u in usage) > 0
+    assert value(after, "assistants_active_streams") == 0

@@ -440,3 +440,28 @@ def test_a_thread_deleted_as_its_run_starts_ends_the_run_quietly(app, beta):
         finally:
             event.remove(Session, "after_commit", delete_the_thread)
         assert deleted and db.session.get(Run, run_id) is None
+
+
+def test_a_runs_settings_reach_the_provider(beta, fake):
+    """What a run asks of its reply is applied, not only stored: response_format (json_schema),
+    tool_choice, parallel_tool_calls, reasoning_effort and max_completion_tokens go to the provider;
+    truncation_strategy and max_prompt_tokens trim the history it sees."""
+    assistant = beta.assistants.create(model="gpt-4", tools=[WEATHER])
+    thread = beta.threads.create(messages=[{"role": "user", "content": f"message {n}"} for n in range(6)])
+    schema = {"name": "answer", "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+              "strict": True}
+    run = beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, response_format={"type": "json_schema", "json_schema": schema},
+        tool_choice={"type": "function", "function": {"name": "get_weather"}}, parallel_tool_calls=False,
+        reasoning_effort="low", max_completion_tokens=50, truncation_strategy={"type": "last_messages",
+                                                                               "last_messages": 2}, **POLL)
+    assert run.status == "completed" and run.response_format.type == "json_schema"
+    sent = fake.requests_to("/chat/completions")[-1].json
+    assert sent["response_format"] == {"type": "json_schema", "json_schema": schema}
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert (sent["parallel_tool_calls"], sent["reasoning_effort"], sent["max_tokens"]) == (False, "low", 50)
+    assert [m["content"] for m in sent["messages"] if m["role"] == "user"] == ["message 4", "message 5"]
+    beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5, **POLL)
+    sent = fake.requests_to("/chat/completions")[-1].json
+    # ~4 characters a token: 5 tokens (20 characters) keep the newest message (15) and drop the 6 before it.
+    assert [(m["role"], m["content"]) for m in sent["messages"]] == [("assistant", "Echo: message 5")]
