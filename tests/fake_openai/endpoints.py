@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .wire import HTTPError, Reply, count, new_id, now, page, split_words, sse, text_of
+from .wire import (HTTPError, Reply, count, forced_calls, new_id, now, page, split_words, sse, structured_reply,
+                   text_of)
 
 
 class ChatEndpoints:
@@ -43,8 +44,8 @@ class ChatEndpoints:
         if not isinstance(messages, list) or not messages:
             raise HTTPError(400, "'messages' must be a non-empty array.", param="messages")
         conversation = [{**m, "content": text_of(m.get("content"))} for m in messages]
-        calls = self._next_tool_calls()
-        text = None if calls else self._model_text(conversation)
+        calls = self._next_tool_calls() or forced_calls(body)
+        text = None if calls else (structured_reply(body, conversation) or self._model_text(conversation))
         prompt = sum(count(m["content"]) for m in conversation)
         completion = sum(count(c["arguments"]) for c in calls) if calls else count(text)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion,

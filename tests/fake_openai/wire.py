@@ -155,6 +155,54 @@ def default_reply(conversation: list[dict]) -> str:
     return "Echo: " + (last["content"] if last else "")
 
 
+def example_of(schema: Any) -> Any:
+    """A value that fits a JSON schema (the fake's structured output): each property filled in."""
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return example_of(schema[key][0])
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object" or "properties" in schema:
+        return {name: example_of(sub) for name, sub in (schema.get("properties") or {}).items()}
+    return {"string": "text", "integer": 1, "number": 1.5, "boolean": True, "array": [], "null": None}.get(kind)
+
+
+def structured_reply(body: dict, conversation: list[dict]) -> str | None:
+    """What a model answers under response_format json_object / json_schema: JSON, not prose."""
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return json.dumps(example_of((response_format.get("json_schema") or {}).get("schema")))
+    if response_format.get("type") == "json_object":  # the JSON object the prompt spelled out, if any
+        last = default_reply(conversation)[len("Echo: "):]
+        start, end = last.find("{"), last.rfind("}")
+        try:
+            return json.dumps(json.loads(last[start:end + 1])) if 0 <= start < end else json.dumps({"echo": last})
+        except ValueError:
+            return json.dumps({"echo": last})
+    return None
+
+
+def forced_calls(body: dict) -> list[dict] | None:
+    """The call a tool_choice naming a function (or "required") forces: that function, its arguments
+    filled in from its parameters' schema."""
+    choice, tools = body.get("tool_choice"), body.get("tools") or []
+    functions = {t["function"]["name"]: t["function"] for t in tools if t.get("type") == "function"}
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+    elif choice == "required" and functions:
+        name = next(iter(functions))
+    else:
+        return None
+    if name not in functions:
+        return None
+    arguments = json.dumps(example_of(functions[name].get("parameters") or {"type": "object"}))
+    return [{"id": new_id("call_"), "name": name, "arguments": arguments}]
+
+
 def page(items: list[dict], query: dict, default_order: str = "desc") -> dict:
     """OpenAI cursor page: order, limit, after, before."""
     items = items if query.get("order", default_order) == "asc" else list(reversed(items))
