@@ -17,7 +17,7 @@ API_SPEC_OPTIONS = {
 
 def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
-    from . import cli, errors, extensions
+    from . import cli, errors, extensions, services
     from .services import background, tenant_limits
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
@@ -29,7 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrations = os.path.join(os.path.dirname(__file__), "migrations")
     extensions.migrate.init_app(app, extensions.db, directory=migrations, render_as_batch=True)
     extensions.secret_keys.init_app(app)
-    extensions.openai_adapter.init_app(app)
+    # Every provider call gives the request's database connection back first (services.release_connection).
+    extensions.openai_adapter.init_app(app, before_call=services.release_connection)
     extensions.provider_answers.init_app(app)
     app.config["API_SPEC_OPTIONS"] = API_SPEC_OPTIONS
     extensions.api.init_app(app)

@@ -90,7 +90,7 @@ def reads_only(view):
 
 
 def each_statement_commits(view):
-    """For a view whose statements each stand alone until it calls release_connection(): a chat turn
+    """For a view whose statements each stand alone until the provider is called (which gives the connection back): a chat turn
     reads, takes its thread's lock with one UPDATE (a turn that fails gives it back with another), and
     records in a transaction of its own. On PostgreSQL they run in autocommit, as reads_only()'s do:
     two round trips fewer (BEGIN, COMMIT)."""

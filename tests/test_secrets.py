@@ -155,7 +155,7 @@ def test_no_key_in_any_response_or_log_line(app, client, auth, api_key, fake, re
     thread = whole_flow(call, fake, {"Authorization": f"Bearer {other_key}"})
 
     # An unhandled error whose message quotes the request: a 500 that says nothing, a log line that neither.
-    def explode(assistant, turn, thread_):
+    def explode(caller, assistant, turn, thread_, **options):
         raise ValueError(f"cannot handle {turn.text!r} with {CREDENTIAL_KEYS[1]}")
     monkeypatch.setattr(openai_routes.turns, "complete", explode)
     agent_id = call("POST", "/assistants", 200, json={"details": {"model": "gpt-4"}}).json["id"]

@@ -452,13 +452,13 @@ def test_a_runs_settings_reach_the_provider(beta, fake):
               "strict": True}
     run = beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id, response_format={"type": "json_schema", "json_schema": schema},
-        tool_choice={"type": "function", "function": {"name": "get_weather"}}, parallel_tool_calls=False,
+        tool_choice="none", parallel_tool_calls=False,
         reasoning_effort="low", max_completion_tokens=50, truncation_strategy={"type": "last_messages",
                                                                                "last_messages": 2}, **POLL)
     assert run.status == "completed" and run.response_format.type == "json_schema"
     sent = fake.requests_to("/chat/completions")[-1].json
     assert sent["response_format"] == {"type": "json_schema", "json_schema": schema}
-    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert sent["tool_choice"] == "none"
     assert (sent["parallel_tool_calls"], sent["reasoning_effort"], sent["max_tokens"]) == (False, "low", 50)
     assert [m["content"] for m in sent["messages"] if m["role"] == "user"] == ["message 4", "message 5"]
     beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5, **POLL)

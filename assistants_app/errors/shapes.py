@@ -4,7 +4,6 @@ error handlers that make every error of a blueprint (or of the app) come out tha
     errors.SERVICE.register(app)          # the service's own shape, for every route
     errors.DETAIL.register(agents_blp)    # the agents API's {"detail": ...}
 """
-import json
 import logging
 
 from flask import current_app, g, jsonify

@@ -51,10 +51,11 @@ def counted_stream(items: Iterator) -> Iterator:
 class AdapterState:
     """What one Flask app keeps for the adapter."""
 
-    def __init__(self, settings: Settings, policy: AddressPolicy) -> None:
+    def __init__(self, settings: Settings, policy: AddressPolicy, before_call) -> None:
         self.settings = settings
         self.policy = policy
         self.clients = ClientCache(settings, policy)
+        self.before_call = before_call
 
 
 class OpenAIAdapter:
@@ -62,8 +63,9 @@ class OpenAIAdapter:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app) -> None:
-        """Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2),
+    def init_app(self, app, before_call=None) -> None:
+        """``before_call()`` runs before every provider operation (the app gives its database connection
+        back there: a provider may take minutes). Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2),
         OPENAI_RETRY_BACKOFF (0.25 s), PROVIDER_MAX_REPLY_BYTES, PROVIDER_MAX_TURN_BYTES and
         PROVIDER_ALLOWED_HOSTS, once: later config changes need a new init_app."""
         defaults = Settings()
@@ -76,7 +78,7 @@ class OpenAIAdapter:
                             max_turn_bytes=int(config.get("PROVIDER_MAX_TURN_BYTES", defaults.max_turn_bytes)),
                             log_content=bool(config.get("LOG_CONTENT", False)))
         policy = AddressPolicy.parse(config.get("PROVIDER_ALLOWED_HOSTS"))
-        app.extensions[EXTENSION] = AdapterState(settings, policy)
+        app.extensions[EXTENSION] = AdapterState(settings, policy, before_call or (lambda: None))
 
     @staticmethod
     def _state() -> AdapterState:
@@ -89,6 +91,7 @@ class OpenAIAdapter:
     def _begin(self, conn: Connection, subject: str, *, timeout: float | None = None, lookup: bool = False,
                turn: bool = False):
         state = self._state()
+        state.before_call()
         client = state.clients.get(conn)  # first: building one is not the provider's time
         return client, Call(state.settings, conn, subject, timeout=timeout, lookup=lookup, turn=turn)
 

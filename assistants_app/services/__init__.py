@@ -49,10 +49,10 @@ def commit_keeping_loaded() -> None:
 
 
 def release_connection() -> None:
-    """Give the database connection back to the pool before a provider call (seconds, or a
-    tenant's provider that never answers): held, one tenant's slow provider would take the
-    pool's every connection and fail everyone else's requests. Call it when nothing is
-    pending (it commits): the rows read stay loaded for what follows."""
+    """Give the database connection back to the pool: before every provider call (the adapter calls it,
+    create_app registers it: seconds, or a tenant's provider that never answers, would otherwise hold
+    the pool's every connection) and before a stream yields. Nothing may be pending (it commits): the
+    rows read stay loaded for what follows."""
     session = db.session()
     if session.new or session.deleted or any(session.is_modified(row) for row in session.dirty):
         raise RuntimeError("release_connection() with unwritten changes: call the provider first")

@@ -11,7 +11,7 @@ from ..errors import Conflict, NotFound, invalid
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Credential, new_token_id, new_uuid
 from ..openai_adapter import AssistantSpec, ProviderError
-from . import is_plausible_id, lock_row, release_connection, tenant
+from . import is_plausible_id, lock_row, tenant
 from .credentials import backend_api, connection_for, find_credential
 
 # The remote twin's metadata names its assistant and (as a digest) its tenant: a remote
@@ -117,7 +117,6 @@ def create_assistant(fields: dict) -> Assistant:
         conn = connection_for(credential)
         if adopt_id:
             _check_not_linked(assistant_id, adopt_id)
-        release_connection()
         details_id = _write_twin(conn, credential, assistant_id, details, adopt_id, adopt=bool(adopt_id))
     else:
         details_id = new_token_id("asst_")
@@ -144,7 +143,6 @@ def update_assistant(assistant: Assistant, fields: dict, precondition=None) -> A
         conn = connection_for(credential)
         if adopt_id:
             _check_not_linked(assistant.id, adopt_id)
-        release_connection()
         fields["details_id"] = _write_twin(conn, credential, assistant.id, fields.get("details", assistant.details),
                                            remote_id, adopt=bool(adopt_id) and adopt_id != assistant.details_id)
         lock_row(assistant, unchanged_since=read_version)
@@ -164,7 +162,6 @@ def delete_assistant(assistant: Assistant, *, delete_remote: bool) -> None:
     if delete_remote and backend_api(assistant.credential) != "chat_completions":
         conn = connection_for(assistant.credential)
         remote_threads = [thread.remote_id for thread in assistant.threads if thread.remote_id]
-        release_connection()
         if uses_remote_assistant(assistant):
             openai_adapter.delete_remote_assistant(conn, assistant.details_id)
         for remote_id in remote_threads:

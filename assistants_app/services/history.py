@@ -17,7 +17,6 @@ from ..errors import invalid
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread
 from ..openai_adapter import ChatMessage, Connection, TurnRequest
-from . import release_connection
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 SUMMARY_PROMPT = ("Summarize the conversation below concisely. Keep the facts, names, numbers, decisions "
@@ -146,7 +145,6 @@ def _fit(conn: Connection, thread: Thread, rows: list[StoredMessage], new_messag
     summary = None
     room = budget - sum(size(row) for row in kept_rows) - len(SUMMARY_PREFIX)
     if summarizing and dropped and room >= MIN_SUMMARY_ROOM:
-        release_connection()
         text = summarize(conn, assistant.model, as_chats(dropped, assistant), room)
         summary = text[:room] or None
     history = as_chats(kept_rows, assistant)

@@ -4,7 +4,6 @@ from .. import metrics
 from ..extensions import openai_adapter, provider_answers
 from ..models import Credential
 from ..openai_adapter import Connection
-from . import release_connection
 from .credentials import connection_for
 
 
@@ -28,9 +27,7 @@ def cached_models(conn: Connection, *, timeout: float | None = None) -> list[str
 
 def models_of(credential: Credential | None) -> list[str]:
     """The model ids of a credential's provider (None: the service's default one)."""
-    conn = connection_for(credential)
-    release_connection()
-    return cached_models(conn)
+    return cached_models(connection_for(credential))
 
 
 def cached_remote_assistant_exists(conn: Connection, remote_id: str, *, timeout: float | None = None) -> bool:

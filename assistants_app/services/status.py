@@ -53,7 +53,6 @@ def agent_status(assistant: Assistant) -> tuple[str, list[str]]:
     except ProviderNotConfigured as err:
         return UNAVAILABLE, [err.message]
     model, remote_id, label = assistant.model, assistant.details_id, provider_label(assistant)
-    release_connection()  # what follows may wait STATUS_TIMEOUT on the provider
     try:
         models = cached_models(conn, timeout=_timeout())
     except ProviderError as err:

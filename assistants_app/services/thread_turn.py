@@ -16,7 +16,7 @@ from ..extensions import db
 from ..logs import log_turn_content
 from ..models import Assistant, Message, Thread, new_token_id, utcnow
 from ..openai_adapter import ChatMessage, Connection, TurnDone, TurnRequest
-from . import commit_keeping_loaded, release_connection
+from . import commit_keeping_loaded
 from . import history, turn_lock, usage
 from .assistants import function_tools
 from .credentials import connection_for
@@ -43,13 +43,12 @@ class ThreadTurn:
         self.token, self.finished = token, False
 
     def __enter__(self) -> "ThreadTurn":
-        if self.token is None:  # committed with the reads below, by release_connection()
+        if self.token is None:  # committed with the reads below, when the provider is called
             self.token, self.last_position = turn_lock.take(self.thread, commit=False)
         else:
             self.last_position = turn_lock.last_position(self.thread.id)
         try:  # read after taking the lock, so the previous turn's messages are in
             self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn, self.assistant)
-            release_connection()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -179,7 +178,7 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
     state = {"last_active_at": current_time(), "pending_tool_calls": tool_calls or None,
              "pending_run_id": done.pending_run_id}
     if reduction is None and before_commit is None and len(rows) <= ONE_STATEMENT_ROWS and on_postgresql():
-        autocommit_if_fresh()  # after release_connection(): the statement is the transaction
+        autocommit_if_fresh()  # the provider call gave the connection back: the statement is the transaction
         turn_lock.record_in_one_statement(thread, token, state, rows, usage.usage_row(done=done, **billed))
     else:
         turn_lock.release_for_record(thread, token, **state)

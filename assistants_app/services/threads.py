@@ -5,7 +5,7 @@ from sqlalchemy.orm import joinedload
 from ..errors import NotFound
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread
-from . import is_plausible_id, owned_select, pages, release_connection, tenant
+from . import is_plausible_id, owned_select, pages, tenant
 from .assistants import get_assistant
 from .credentials import backend_api, connection_for
 from .sessions import current_time, is_expired
@@ -16,7 +16,6 @@ def start_thread(assistant: Assistant) -> Thread:
     remote_id = None
     if backend_api(assistant.credential) != "chat_completions":
         conn = connection_for(assistant.credential)
-        release_connection()
         remote_id = openai_adapter.create_remote_thread(conn)
     thread = Thread(tenant=tenant(), assistant=assistant, remote_id=remote_id, last_active_at=current_time())
     db.session.add(thread)
@@ -61,7 +60,6 @@ def _check_not_expired(thread: Thread) -> None:
 def delete_thread(thread: Thread) -> None:
     if thread.remote_id:
         conn = connection_for(thread.assistant.credential)
-        release_connection()
         openai_adapter.delete_remote_thread(conn, thread.remote_id)
     db.session.delete(thread)
 

@@ -27,7 +27,7 @@ from ..extensions import openai_adapter
 from ..models import Assistant, Thread
 from ..openai_adapter import ProviderError, TextDelta, ToolCallDelta, TurnDone
 from ..openai_adapter.errors import STREAM_ENDED_EARLY
-from . import release_connection, tenant_limits, usage
+from . import tenant_limits, usage
 from .credentials import backend_api
 from .tenant_limits import Caller
 from .thread_turn import ThreadTurn, stateless_request
@@ -186,7 +186,6 @@ class _Stateless:
     def __init__(self, caller: Caller, assistant: Assistant, turn: TurnInput):
         self.caller, self.assistant = caller, assistant
         self.conn, self.request = stateless_request(assistant, turn)
-        release_connection()
 
     def record(self, done: TurnDone, before_record=None):
         usage.record_usage(tenant=self.caller.tenant, assistant_id=self.assistant.id, model=self.request.model,

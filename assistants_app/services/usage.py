@@ -45,7 +45,7 @@ def add_usage(**turn) -> None:
 def record_usage(**turn) -> None:
     """add_usage() and its commit: for a turn without a transaction of its own (stateless). The
     insert changes no loaded row, so they stay loaded (answering costs no query). On PostgreSQL, after
-    release_connection(), the insert runs in autocommit: one round trip, not BEGIN, INSERT, COMMIT."""
+    the provider call (which gives the connection back), the insert runs in autocommit: one round trip, not BEGIN, INSERT, COMMIT."""
     autocommit_if_fresh()
     add_usage(**turn)
     commit_keeping_loaded()

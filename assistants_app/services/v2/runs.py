@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from ...errors import Conflict, ServiceError
 from ...extensions import db, openai_adapter
 from ...models import Message, Run, Thread, utcnow
-from .. import commit_keeping_loaded, is_plausible_id, pages, release_connection, tenant, tenant_limits, turn_lock
+from .. import commit_keeping_loaded, is_plausible_id, pages, tenant, tenant_limits, turn_lock
 from ..credentials import backend_api, connection_for
 from ..history import as_chat
 from ..tenant_limits import Caller
@@ -80,7 +80,6 @@ def create(caller: Caller, thread: Thread, fields: dict, assistant=None) -> Run:
     tenant_limits.check_storage(caller.tenant)
     if backend_api(assistant.credential) != "chat_completions" and thread.remote_id is None:
         conn = connection_for(assistant.credential)  # the provider keeps this thread's history from now on
-        release_connection()
         thread.remote_id = openai_adapter.create_remote_thread(conn)
         db.session.commit()
     token, position = _lock(thread)

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from ...errors import Conflict, NotFound
 from ...extensions import db, openai_adapter
 from ...models import Assistant, Message, Run, Thread
-from .. import is_plausible_id, owned_select, pages, release_connection, tenant, tenant_limits, turn_lock
+from .. import is_plausible_id, owned_select, pages, tenant, tenant_limits, turn_lock
 from ..credentials import connection_for
 from ..sessions import current_time
 from . import ActiveRun, listing, timestamp
@@ -52,7 +52,6 @@ def delete(thread: Thread) -> dict:
         last = db.session.scalar(select(Run).where(Run.thread_id == thread.id).order_by(Run.created_at.desc()))
         if last is not None:
             conn = connection_for(last.assistant.credential)
-            release_connection()
             openai_adapter.delete_remote_thread(conn, thread.remote_id)
     db.session.delete(thread)
     return {"id": thread.id, "object": "thread.deleted", "deleted": True}
