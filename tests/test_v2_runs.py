@@ -456,6 +456,7 @@ def test_a_runs_settings_reach_the_provider(beta, fake):
         reasoning_effort="low", max_completion_tokens=50, truncation_strategy={"type": "last_messages",
                                                                                "last_messages": 2}, **POLL)
     assert run.status == "completed" and run.response_format.type == "json_schema"
+    assert texts(beta, thread.id)[-1] == ("assistant", '{"a": "text"}')  # structured output, not free text
     sent = fake.requests_to("/chat/completions")[-1].json
     assert sent["response_format"] == {"type": "json_schema", "json_schema": schema}
     assert sent["tool_choice"] == "none"
@@ -463,5 +464,5 @@ def test_a_runs_settings_reach_the_provider(beta, fake):
     assert [m["content"] for m in sent["messages"] if m["role"] == "user"] == ["message 4", "message 5"]
     beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5, **POLL)
     sent = fake.requests_to("/chat/completions")[-1].json
-    # ~4 characters a token: 5 tokens (20 characters) keep the newest message (15) and drop the 6 before it.
-    assert [(m["role"], m["content"]) for m in sent["messages"]] == [("assistant", "Echo: message 5")]
+    # ~4 characters a token: 5 tokens (20 characters) keep the newest message (13) and drop the 6 before it.
+    assert [(m["role"], m["content"]) for m in sent["messages"]] == [("assistant", '{"a": "text"}')]
