@@ -54,13 +54,16 @@ class ThreadTurn:
             raise
         return self
 
-    def record(self, done: TurnDone, before_commit=None) -> Message:
-        """Write this turn's messages and the reply, its token usage, and free the lock: one commit,
-        all or nothing (``before_commit(reply_row)`` writes more in it first, or raises to write nothing)."""
+    def record(self, done: TurnDone, before_commit=None, rounds=(), trailing=(), pending=None) -> Message:
+        """Write this turn's messages, its server tool rounds (``rounds``: (message, extra columns)), the
+        reply and the server tools' answers to it (``trailing``), its token usage, and free the lock: one
+        commit, all or nothing (``before_commit(reply_row)`` writes more in it first, or raises to write
+        nothing). ``pending``: the calls the client is to answer, when not all of the reply's."""
         billed = dict(tenant=self.thread.tenant, assistant_id=self.assistant.id, model=self.request.model,
                       api_key_id=self.caller.api_key_id, api=self.caller.api)
-        reply = _record(self.thread, self.token, self.last_position, self.new_messages, self.reduction, done,
-                        self.turn.stamp, billed, before_commit)
+        written = [(message, {}) for message in self.new_messages] + list(rounds)
+        reply = _record(self.thread, self.token, self.last_position, written, list(trailing), self.reduction,
+                        done, pending, self.turn.stamp, billed, before_commit)
         self.finished = True
         return reply
 
@@ -135,7 +138,8 @@ def turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatM
         temperature=details.get("temperature") if turn.temperature is None else turn.temperature,
         top_p=details.get("top_p") if turn.top_p is None else turn.top_p,
         new_messages=new_messages,
-        tools=function_tools(details) if turn.tools is None else turn.tools,
+        tools=[*(function_tools(details) if turn.tools is None else turn.tools),
+               *(tool.definition for tool in turn.server_tools.values())],
         instruction_mode=assistant.chat_system_instruction_mode,
         max_tokens=turn.max_tokens,
         stop=turn.stop,
@@ -159,9 +163,9 @@ def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dic
             "is_summary": False, "created_at": created_at}
 
 
-def _record(thread: Thread, token: str, last_position: int, new_messages: list[ChatMessage],
-            reduction: history.Reduction | None, done: TurnDone, stamp: dict, billed: dict,
-            before_commit=None) -> Message:
+def _record(thread: Thread, token: str, last_position: int, written: list[tuple[ChatMessage, dict]],
+            trailing: list[tuple[ChatMessage, dict]], reduction: history.Reduction | None, done: TurnDone,
+            pending, stamp: dict, billed: dict, before_commit=None) -> Message:
     """One transaction: the thread's row (its outcome, the lock released), the reduction if any,
     the new messages and the reply in one INSERT, the usage row; then one commit. Core statements,
     not the ORM's unit of work: this runs on every turn. On PostgreSQL a turn without a reduction or
@@ -170,10 +174,16 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
     reply = ChatMessage(role="assistant", content=done.text if not tool_calls else (done.text or None),
                         tool_calls=tool_calls or None)
     created_at = utcnow()
-    rows = [{**_row(thread.id, last_position + 1 + offset, message, created_at), **stamp}
-            for offset, message in enumerate([*new_messages, reply])]
+    every = [*written, (reply, {}), *trailing]
+    rows = [{**_row(thread.id, last_position + 1 + offset, message, created_at), **stamp, **extra}
+            for offset, (message, extra) in enumerate(every)]
+    extras = {key for _, extra in every for key in extra}  # one INSERT of many rows: every row has every key
+    rows = [{**dict.fromkeys(extras), **row} for row in rows]
+    reply_row = rows[len(written)]
     if before_commit is not None:
-        before_commit(rows[-1])
+        before_commit(reply_row)
+    if pending is not None:
+        tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in pending]
     # The thread may be gone, or its lock lost; then nothing else is written.
     state = {"last_active_at": current_time(), "pending_tool_calls": tool_calls or None,
              "pending_run_id": done.pending_run_id}
@@ -185,8 +195,10 @@ def _record(thread: Thread, token: str, last_position: int, new_messages: list[C
         history.apply_reduction(thread, reduction)
         db.session.execute(INSERT_MESSAGES, rows)
         usage.add_usage(done=done, **billed)
-    log_turn_content(thread.id, new_messages, done.text)
+    log_turn_content(thread.id, [message for message, _ in written], done.text)
     commit_keeping_loaded()  # the thread holds what was written: answering costs no query
     if thread in db.session:  # a streamed turn may end in another database session than it began
         db.session.expire(thread, ["messages"])  # this list did not see the rows added (or deleted) here
-    return Message(**rows[-1])  # the reply as stored, for the route to answer with (not in the session)
+    reply_row = dict(reply_row)  # the column is "metadata", the ORM attribute message_metadata
+    metadata = reply_row.pop("metadata", None)
+    return Message(**reply_row, message_metadata=metadata)  # the reply as stored (not in the session)

@@ -33,6 +33,8 @@ class TurnInput:
     instructions: str | None = None
     stored_unsent: list[ChatMessage] = field(default_factory=list)
     stamp: dict = field(default_factory=dict)
+    # Tools the service runs itself inside the turn (server_tools.py), by the function name the model sees.
+    server_tools: dict = field(default_factory=dict)
 
 
 @dataclass

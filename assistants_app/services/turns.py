@@ -25,9 +25,9 @@ from flask import current_app
 from ..database import assert_released
 from ..extensions import openai_adapter
 from ..models import Assistant, Thread
-from ..openai_adapter import ProviderError, TextDelta, ToolCallDelta, TurnDone
+from ..openai_adapter import ProviderError, TextDelta, ToolCallDelta, TurnDone, Usage
 from ..openai_adapter.errors import STREAM_ENDED_EARLY
-from . import tenant_limits, usage
+from . import server_tools, tenant_limits, usage
 from .credentials import backend_api
 from .tenant_limits import Caller
 from .thread_turn import ThreadTurn, stateless_request
@@ -116,42 +116,78 @@ class TurnStream:
         """Only the reply's text, piece by piece."""
         return (event.text for event in self._events if isinstance(event, TextDelta))
 
-    def _read(self) -> Iterator[TextDelta | ToolCallDelta]:
-        settings, parts, size, incomplete = self._settings, [], 0, False
-        checked = time.monotonic()
+    def _read(self) -> Iterator:
+        """The provider's rounds (one, unless the model calls server tools: then those run and the provider
+        is asked again), then the record."""
+        self._size, self._parts, self._checked, incomplete = 0, [], time.monotonic(), False
+        items, rounds, trailing, spent = itertools.chain((self._first,), self._items), [], [], []
+        tools = self._owner.turn.server_tools
         try:
-            done = None
-            for item in itertools.chain((self._first,), self._items):
-                if isinstance(item, TurnDone):
-                    done = item
-                    continue
-                if isinstance(item, TextDelta):
-                    size += len(item.text)
-                    if size > settings.max_chars:
-                        cut = item.text[:len(item.text) - (size - settings.max_chars)]
-                        done = self._overflow("".join(parts) + cut)
-                        incomplete = True
-                        if cut:
-                            yield TextDelta(cut)
-                        break
-                    parts.append(item.text)
-                assert_released("while a turn's reply is read")
-                yield item
-                if settings.keep_going is not None and time.monotonic() - checked > KEEP_GOING_SECONDS:
-                    checked = time.monotonic()
-                    if not settings.keep_going():
-                        raise Abandoned()
-            if done is None:  # the backends end every stream with a TurnDone, or raise
-                raise ProviderError("bad_response", STREAM_ENDED_EARLY)
-            if len(done.text) > settings.max_chars:  # a blocking turn's whole reply
-                done, incomplete = self._overflow(done.text[:settings.max_chars]), True
+            for round_number in range(1, server_tools.MAX_ROUNDS + 1):
+                done, incomplete = yield from self._round(items, tools)
+                served = None if incomplete else server_tools.serve(done, tools)
+                if served is None:
+                    break
+                yield from served.events
+                if served.client_calls or round_number == server_tools.MAX_ROUNDS:
+                    # This round's message is the reply; the client answers its own calls (requires_action).
+                    trailing = served.recorded[1:]
+                    break
+                rounds += served.recorded
+                spent.append(done.usage)
+                items = self._items = self._ask_again(rounds, served, done)
+            done = dataclasses.replace(done, usage=_total([*spent, done.usage]))
+            shown = done if not trailing else dataclasses.replace(done, tool_calls=served.client_calls)
             self._items.close()  # before the record: the provider's connection goes back now
-            hook = settings.before_record
-            reply = self._owner.record(done, (lambda row: hook(row, done, incomplete)) if hook else None)
-            self.outcome = TurnOutcome(done, self._thread, reply, incomplete)
-            self._meter.ended(done)
+            hook = self._settings.before_record
+            reply = self._owner.record(done, (lambda row: hook(row, shown, incomplete)) if hook else None,
+                                       rounds=rounds, trailing=trailing, pending=shown.tool_calls)
+            self.outcome = TurnOutcome(shown, self._thread, reply, incomplete)
+            self._meter.ended(shown)
         finally:
             self._finish()
+
+    def _round(self, items, tools):
+        """One provider answer's events (a server tool's call pieces held back); (its TurnDone, cut short)."""
+        settings, held = self._settings, set()
+        for item in items:
+            if isinstance(item, TurnDone):
+                if len(item.text) > settings.max_chars:  # a blocking turn's whole reply
+                    return self._overflow(item.text[:settings.max_chars]), True
+                return item, False
+            if isinstance(item, ToolCallDelta) and (item.name in tools or item.index in held):
+                held.add(item.index)
+                continue
+            if isinstance(item, TextDelta):
+                self._size += len(item.text)
+                if self._size > settings.max_chars:
+                    cut = item.text[:len(item.text) - (self._size - settings.max_chars)]
+                    if cut:
+                        yield TextDelta(cut)
+                    return self._overflow("".join(self._parts) + cut), True
+                self._parts.append(item.text)
+            assert_released("while a turn's reply is read")
+            yield item
+            if settings.keep_going is not None and time.monotonic() - self._checked > KEEP_GOING_SECONDS:
+                self._checked = time.monotonic()
+                if not settings.keep_going():
+                    raise Abandoned()
+        raise ProviderError("bad_response", STREAM_ENDED_EARLY)  # the backends end with a TurnDone, or raise
+
+    def _ask_again(self, rounds, served, done) -> Iterator:
+        """The provider asked again, with the server tools' results: a chat_completions provider gets the
+        conversation so far, one that keeps the history the results alone."""
+        self._items.close()
+        owner = self._owner
+        if owner.conn.api == "chat_completions":
+            request = dataclasses.replace(owner.request, new_messages=[*owner.request.new_messages,
+                                                                      *(message for message, _ in rounds)])
+        else:
+            request = dataclasses.replace(owner.request, new_messages=served.tool_messages,
+                                          pending_run_id=done.pending_run_id)
+        if self._settings.blocking:
+            return _once(openai_adapter.run_turn(owner.conn, request))
+        return openai_adapter.stream_turn(owner.conn, request)
 
     def _overflow(self, text: str) -> TurnDone:
         limit = self._settings.max_chars
@@ -176,6 +212,15 @@ class TurnStream:
         self._finish()  # also when the events were never read
 
 
+def _total(usages: list) -> Usage | None:
+    """The tokens of every provider round of a turn."""
+    known = [u for u in usages if u is not None]
+    if not known:
+        return None
+    return Usage(*(sum(getattr(u, name) for u in known) for name in ("prompt_tokens", "completion_tokens",
+                                                                      "total_tokens")))
+
+
 def _once(item) -> Iterator:
     yield item
 
@@ -184,10 +229,10 @@ class _Stateless:
     """The owner of a turn without a thread: nothing to lock, its usage row its only record."""
 
     def __init__(self, caller: Caller, assistant: Assistant, turn: TurnInput):
-        self.caller, self.assistant = caller, assistant
+        self.caller, self.assistant, self.turn = caller, assistant, turn
         self.conn, self.request = stateless_request(assistant, turn)
 
-    def record(self, done: TurnDone, before_record=None):
+    def record(self, done: TurnDone, before_record=None, **_rounds):
         usage.record_usage(tenant=self.caller.tenant, assistant_id=self.assistant.id, model=self.request.model,
                            done=done, api_key_id=self.caller.api_key_id, api=self.caller.api)
         return None
