@@ -195,6 +195,10 @@ class Message(db.Model):
     assistant_id: Mapped[str | None] = mapped_column(String(36))
     message_metadata: Mapped[dict | None] = mapped_column("metadata", JSON)
     attachments: Mapped[list | None] = mapped_column(JSON)
+    # The Responses and Conversations APIs: the item's type (None: a message) and what of it the columns
+    # above do not hold (content parts, the ids of its function calls).
+    item_type: Mapped[str | None] = mapped_column(String(32))
+    item: Mapped[dict | None] = mapped_column(JSON)
 
     thread: Mapped[Thread] = relationship(back_populates="messages")
 

@@ -87,3 +87,24 @@ def _also_error(response: dict, description: str, headers: dict, schema: str) ->
     ref = {"$ref": f"#/components/schemas/{schema}"}
     if media and media.get("schema") not in (schema, ref):
         media["schema"] = {"oneOf": [media["schema"], ref]}
+
+
+# What an error status means, for the operations that document it (each API keeps its own shape: the
+# blueprint's error handlers answer it, SharedStatusesPlugin writes /v1's in OpenAI's schema).
+ERROR_DESCRIPTIONS = {400: "Invalid request (the parameter is named).", 404: "No such object.",
+                      409: "The object is busy or changed meanwhile.", **PROVIDER_FAILURES}
+
+
+def error_docs(blp, descriptions: dict | None = None, schema=None):
+    """The decorator factory every blueprint documents its errors with: ``@documents(404, 502)`` adds an
+    alt_response per status (``schema``: the blueprint's error body, where the default one is not it)."""
+    known = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
+
+    def documents(*statuses):
+        def decorate(view):
+            for status in statuses:
+                view = blp.alt_response(status, description=known[status],
+                                        **({"schema": schema} if schema is not None else {}))(view)
+            return view
+        return decorate
+    return documents

@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from .database import db
 from .models import Run, Thread, utcnow
+from .responses_models import Response
 
 
 def _host_tag() -> str:
@@ -72,7 +73,20 @@ def fail_runs_of(worker: str) -> int:
     return failed
 
 
+def fail_responses_of(worker: str) -> int:
+    """Mark failed the background responses a dead worker was carrying out; how many."""
+    failed = db.session.execute(
+        update(Response).where(Response.turn_token.startswith(f"{worker}/", autoescape=True),
+                               Response.status.in_(("queued", "in_progress")))
+        .values(status="failed", error=WORKER_DIED, turn_token=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return failed
+
+
 def after_worker_death(worker: str) -> dict[str, int]:
     """Everything a worker that died (kill -9, out of memory, ...) left held, undone; the counts:
-    its Assistants v2 runs end failed, then the turn locks it held (theirs too) are freed."""
-    return {"runs_failed": fail_runs_of(worker), "turns_freed": free_turns_of(worker)}
+    its Assistants v2 runs and background responses end failed, then the turn locks it held are freed."""
+    return {"runs_failed": fail_runs_of(worker), "responses_failed": fail_responses_of(worker),
+            "turns_freed": free_turns_of(worker)}

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, MultiFernet
 
 from assistants_app.auth import digest
 
-INITIAL, USAGE, ASSISTANTS_V2 = "ccf57db1db86", "c511b54c28e9", "a2f1c0de0012"
+INITIAL, USAGE, ASSISTANTS_V2, RESPONSES = "ccf57db1db86", "c511b54c28e9", "a2f1c0de0012", "b7d3e5f1a9c2"
 
 # Every revision, oldest first, and the kinds of rows it added.
 REVISIONS = {
@@ -23,6 +23,8 @@ REVISIONS = {
              "(tool calls, summaries)",
     USAGE: "token usage rows, a key's daily token budget",
     ASSISTANTS_V2: "v2 threads (no assistant), messages of runs, runs (completed, requires_action)",
+    RESPONSES: "a conversation (conv_ thread) with typed items, a stored response of it, a background "
+               "response's events",
 }
 
 API_KEY = "sk-asst-migration-test-key-000000000000000000000"
@@ -32,6 +34,7 @@ CREDENTIAL = "cred-0000-0000-0000-000000000001"
 HELPER, AGENT = "asst-row-0000-0000-000000000001", "asst-row-0000-0000-000000000002"
 CHAT, SESSION, PENDING, V2_THREAD = ("thread_migrationChat0001", "thread_migrationSession02",
                                      "thread_migrationPending03", "thread_migrationV2thread4")
+CONVERSATION = "conv_migrationConversation5"
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -150,6 +153,37 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                          "tool_calls": [{"id": "call_weather1", "type": "function",
                                                          "function": {"name": "weather",
                                                                       "arguments": '{"city": "Oslo"}'}}]}})),
+        # A conversation of the Responses API: a message, a response's reply, a function call and its output.
+        (RESPONSES, "threads", {**thread_common, "id": CONVERSATION, "assistant_id": None, "created_at": at(15),
+                                "last_active_at": at(15, 3), "metadata": {"app": "agents-sdk"}}),
+        (RESPONSES, "messages", message("msg_mig16", CONVERSATION, 0, "user", "Weather?", 15, metadata=None,
+                                        attachments=None, item_type=None,
+                                        item={"type": "message", "id": "msg_mig16", "role": "user",
+                                              "content": [{"type": "input_text", "text": "Weather?"}]})),
+        (RESPONSES, "messages", message("msg_mig17", CONVERSATION, 1, "assistant", "It rains.", 15, metadata=None,
+                                        attachments=None, item_type=None, item={"ids": []})),
+        (RESPONSES, "messages", message("msg_mig18", CONVERSATION, 2, "assistant", None, 15, metadata=None,
+                                        attachments=None, tool_calls=weather_call, item_type="function_call",
+                                        item={"ids": ["fc_migration1"]})),
+        (RESPONSES, "messages", message("msg_mig19", CONVERSATION, 3, "tool", "-3", 15, metadata=None,
+                                        attachments=None, tool_call_id="call_weather1",
+                                        item_type="function_call_output", item={"id": "fco_migration1"})),
+        (RESPONSES, "responses", {"id": "resp_migration000000001", "tenant": TENANT, "status": "completed",
+                                  "created_at": at(15, 1), "completed_at": at(15, 1), "model": "gpt-4",
+                                  "previous_response_id": None, "conversation_id": CONVERSATION,
+                                  "assistant_id": None, "background": True,
+                                  "request": {"instructions": None, "conversation_id": CONVERSATION},
+                                  "input_items": [{"type": "message", "id": "msg_mig16", "role": "user",
+                                                   "content": [{"type": "input_text", "text": "Weather?"}]}],
+                                  "output": [{"type": "message", "id": "msg_mig17", "status": "completed",
+                                              "role": "assistant", "content": [
+                                                  {"type": "output_text", "text": "It rains.", "annotations": [],
+                                                   "logprobs": []}]}],
+                                  "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+                                  "error": None, "incomplete_details": None, "metadata": {}, "api_key_id": 1,
+                                  "turn_token": None, "expires_at": None}),
+        (RESPONSES, "response_events", {"response_id": "resp_migration000000001", "sequence_number": 0,
+                                        "event": {"type": "response.created", "sequence_number": 0}}),
     ]
 
 

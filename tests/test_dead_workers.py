@@ -99,7 +99,7 @@ def test_a_dead_workers_locks_are_freed_and_no_one_elses(app, client, auth, fake
     with app.app_context():
         for thread_id, token in tokens.items():
             lock(thread_id, token)
-        assert after_worker_death(dead) == {"runs_failed": 0, "turns_freed": 2}
+        assert after_worker_death(dead) == {"runs_failed": 0, "responses_failed": 0, "turns_freed": 2}
         left = dict(db.session.execute(select(Thread.id, Thread.turn_token).where(Thread.id.in_(threads))).all())
     assert left == {**tokens, threads[0]: None, threads[1]: None}
     # A freed thread takes a turn at once.
@@ -147,7 +147,7 @@ def test_a_dead_workers_assistants_v2_run_ends_failed_and_frees_its_thread(app, 
         db.session.add(run)
         db.session.commit()
         run_id = run.id
-        assert after_worker_death(dead) == {"runs_failed": 1, "turns_freed": 1}
+        assert after_worker_death(dead) == {"runs_failed": 1, "responses_failed": 0, "turns_freed": 1}
     failed = beta.threads.runs.retrieve(run_id, thread_id=thread.id)
     assert (failed.status, failed.last_error.code) == ("failed", "server_error")
     assert "worker running this run stopped" in failed.last_error.message and failed.failed_at

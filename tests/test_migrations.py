@@ -107,13 +107,14 @@ def assert_all_kept(url: str, inserted: dict[str, list[dict]]) -> None:
     with engine.connect() as connection:
         for table_name, rows in inserted.items():
             table = metadata.tables[table_name]
-            stored = {row.id: row._mapping for row in connection.execute(select(table))}
+            key = [column.name for column in table.primary_key.columns]
+            stored = {tuple(row._mapping[k] for k in key): row._mapping for row in connection.execute(select(table))}
             assert len(stored) == len(rows), (table_name, sorted(stored))
             for row in rows:
-                found = stored.get(row["id"])
-                assert found is not None, (table_name, row["id"])
+                found = stored.get(tuple(row[k] for k in key))
+                assert found is not None, (table_name, row)
                 for column, value in row.items():
-                    assert normalized(found[column]) == normalized(value), (table_name, row["id"], column)
+                    assert normalized(found[column]) == normalized(value), (table_name, row, column)
         assert dangling_rows(connection) == []
     engine.dispose()
 
@@ -145,6 +146,13 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         usage = client.get("/usage?start=2026-11-28&end=2026-11-29&group_by=assistant", headers=auth)
         assert usage.status_code == 200, usage.json
         assert sum(group["total_tokens"] for group in usage.json["data"]) == 53
+    if responses_known(revision):
+        items = client.get(f"/v1/conversations/{migration_rows.CONVERSATION}/items?order=asc", headers=auth).json
+        assert [item["type"] for item in items["data"]] == ["message", "message", "function_call",
+                                                           "function_call_output"]
+        response = client.get("/v1/responses/resp_migration000000001", headers=auth).json
+        assert response["output"][0]["content"][0]["text"] == "It rains." and response["status"] == "completed"
+        assert response["conversation"] == {"id": migration_rows.CONVERSATION}
     if v2_known(revision):
         v2 = client.get("/v1/threads/thread_migrationV2thread4/messages?order=asc", headers=auth).json["data"]
         assert [m["content"][0]["text"]["value"] for m in v2] == ["Hi v2", "Hello v2", "Oslo weather?"]
@@ -167,6 +175,10 @@ def v2_known(revision: str) -> bool:
     return migration_rows.ASSISTANTS_V2 in revisions_up_to(revision)
 
 
+def responses_known(revision: str) -> bool:
+    return migration_rows.RESPONSES in revisions_up_to(revision)
+
+
 def test_every_revision_has_its_rows():
     """A new migration lands with rows of the kinds it adds (migration_rows.py)."""
     assert list(migration_rows.REVISIONS) == REVISIONS
@@ -184,7 +196,7 @@ def test_upgrade_and_downgrade_keep_every_row(revision, scratch_url, fake, make_
     inserted = _as_stored_now(scratch_url, inserted)
     target = revision if revision != HEAD else REVISIONS[-2]
     migrate(scratch_url, target, down=True)
-    kept_below = {table: [row for row in rows if not _removed_by_downgrade(table, row)]
+    kept_below = {table: [row for row in rows if not _removed_by_downgrade(table, row, target)]
                   for table, rows in _only_columns_of(scratch_url, inserted).items()}
     assert_all_kept(scratch_url, kept_below)
     migrate(scratch_url, "head")
@@ -214,9 +226,12 @@ def _only_columns_of(url: str, inserted: dict) -> dict:
             for table, rows in inserted.items() if table in metadata.tables}
 
 
-def _removed_by_downgrade(table: str, row: dict) -> bool:
-    """The Assistants-v2 downgrade drops v2 threads (no assistant) and their messages."""
-    v2_threads = {"thread_migrationV2thread4"}
+def _removed_by_downgrade(table: str, row: dict, target: str) -> bool:
+    """Going below the Assistants-v2 migration drops v2 threads (no assistant; conversations are such
+    threads too) and their messages."""
+    if v2_known(target):
+        return False
+    v2_threads = {migration_rows.V2_THREAD, migration_rows.CONVERSATION}
     return ((table == "threads" and row["id"] in v2_threads)
             or (table == "messages" and row["thread_id"] in v2_threads))
 

@@ -776,9 +776,26 @@ def test_summarize_maps_errors(adapter, fake):
     assert caught.value.kind == "rate_limited" and caught.value.retry_after == 60
 
 
+def test_a_responses_turn_without_a_conversation_sends_the_whole_history_unstored(adapter, fake):
+    """The Responses API over a `responses` credential keeps its state here: the whole input, store false."""
+    req = TurnRequest(model="gpt-4", instructions="Be brief.",
+                      history=[ChatMessage("user", "one"), ChatMessage("assistant", None, tool_calls=[
+                          {"id": "call_1", "name": "f", "arguments": "{}"}]), ChatMessage("tool", "out", tool_call_id="call_1")],
+                      new_messages=[ChatMessage("user", [{"type": "text", "text": "two"}, {
+                          "type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}])])
+    for mode in MODES:
+        done, _ = take_turn(adapter, connection(fake, "responses"), req, mode)
+        body = fake.requests_to("/responses")[-1].json
+        assert body["store"] is False and "conversation" not in body and done.text.startswith("Echo")
+        assert body["input"] == [
+            {"role": "user", "content": "one"},
+            {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "out"},
+            {"role": "user", "content": [{"type": "input_text", "text": "two"}, {
+                "type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "auto"}]}]
+
+
 def test_missing_remote_ids_are_caller_errors(adapter, fake):
-    with pytest.raises(ValueError):
-        adapter.run_turn(connection(fake, "responses"), TurnRequest(model="gpt-4"))
     with pytest.raises(ValueError):
         adapter.run_turn(connection(fake, "assistants"),
                          TurnRequest(model="gpt-4", remote_thread_id="thread_1"))

@@ -41,10 +41,14 @@ def build_messages(req: TurnRequest) -> list[dict]:
             prepend = req.instructions
         else:
             messages.append({"role": "system", "content": req.instructions})
-    for message in req.history:
-        messages.append(wire_message(message))
-    for message in req.new_messages:
-        messages.append(wire_message(message))
+    for message in [*req.history, *req.new_messages]:
+        wire = wire_message(message)
+        previous = messages[-1] if messages else None
+        if (previous is not None and wire.get("tool_calls") and not wire["content"]
+                and previous.get("tool_calls") and not previous["content"]):
+            previous["tool_calls"] = previous["tool_calls"] + wire["tool_calls"]  # one call an item: one message
+            continue
+        messages.append(wire)
     if prepend is not None:
         for message in messages:
             if message["role"] == "user":

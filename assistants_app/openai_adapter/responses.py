@@ -24,14 +24,27 @@ def function_tool(tool: dict) -> dict:
     return converted
 
 
-def input_items(req: TurnRequest) -> list[dict]:
+PARTS = {"text": lambda part: {"type": "input_text", "text": part["text"]},
+         "image_url": lambda part: {"type": "input_image", "image_url": part["image_url"]["url"],
+                                    "detail": part["image_url"].get("detail") or "auto"},
+         "file": lambda part: {"type": "input_file", **part["file"]}}
+
+
+def input_items(messages) -> list[dict]:
+    """Chat messages as Responses input items (a chat message's content parts as input parts)."""
     items = []
-    for message in req.new_messages:
+    for message in messages:
         if message.role == "tool":
             items.append({"type": "function_call_output", "call_id": message.tool_call_id,
                           "output": message.content or ""})
-        else:
-            items.append({"role": message.role, "content": message.content or ""})
+            continue
+        if message.content or not message.tool_calls:
+            content = message.content or ""
+            if isinstance(content, list):
+                content = [PARTS[part["type"]](part) for part in content]
+            items.append({"role": message.role, "content": content})
+        items += [{"type": "function_call", "call_id": call["id"], "name": call["name"],
+                   "arguments": call["arguments"]} for call in message.tool_calls or ()]
     return items
 
 
@@ -89,10 +102,14 @@ def option_params(req: TurnRequest) -> dict:
 
 
 def request_params(req: TurnRequest) -> dict:
-    if not req.remote_thread_id:
-        raise ValueError("the responses backend needs TurnRequest.remote_thread_id (a conv_ id)")
-    params = {"model": req.model, "input": input_items(req), "conversation": req.remote_thread_id,
-              "store": True, **option_params(req)}
+    """With a remote conversation, this turn's input in it; without one (a stateless turn), the whole
+    history with store false: the state stays with this service."""
+    if req.remote_thread_id:
+        params = {"model": req.model, "input": input_items(req.new_messages), "conversation": req.remote_thread_id,
+                  "store": True}
+    else:
+        params = {"model": req.model, "input": input_items([*req.history, *req.new_messages]), "store": False}
+    params.update(option_params(req))
     if req.instructions:
         params["instructions"] = req.instructions  # not kept by the conversation: sent every turn
     if req.temperature is not None:

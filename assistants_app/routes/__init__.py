@@ -7,6 +7,8 @@ from .credentials import blp as credentials
 from .openai_routes import blp as openai
 from .playground import blp as playground
 from .public import blp as health, assets
+from .responses import blp as responses_api
+from . import conversations  # noqa: F401 - it adds its routes to responses_api
 from .usage import blp as usage
 from .v2 import blp as assistants_v2
 
@@ -18,5 +20,6 @@ BLUEPRINTS = (
     (openai, {}),
     (usage, {}),
     (assistants_v2, {}),
+    (responses_api, {}),
 )
 FLASK_BLUEPRINTS = (assets, playground)

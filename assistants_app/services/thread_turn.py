@@ -61,7 +61,8 @@ class ThreadTurn:
         nothing). ``pending``: the calls the client is to answer, when not all of the reply's."""
         billed = dict(tenant=self.thread.tenant, assistant_id=self.assistant.id, model=self.request.model,
                       api_key_id=self.caller.api_key_id, api=self.caller.api)
-        written = [(message, {}) for message in self.new_messages] + list(rounds)
+        columns = self.turn.message_columns or [{}] * len(self.new_messages)
+        written = list(zip(self.new_messages, columns)) + list(rounds)
         reply = _record(self.thread, self.token, self.last_position, written, list(trailing), self.reduction,
                         done, pending, self.turn.stamp, billed, before_commit)
         self.finished = True
@@ -100,14 +101,15 @@ def _new_messages(thread: Thread, turn: TurnInput) -> list[ChatMessage]:
 
 def _prepare(thread: Thread, turn: TurnInput, assistant: Assistant) -> tuple[
         Connection, TurnRequest, list[ChatMessage], history.Reduction | None]:
-    conn = connection_for(assistant.credential)
+    conn = _local(connection_for(assistant.credential), turn)
     new_messages = _new_messages(thread, turn)
     past, reduction, sent = [], None, [*turn.stored_unsent, *new_messages]
-    if conn.api == "chat_completions":  # the other backends keep the history at the provider
+    if conn.api == "chat_completions" or turn.local_history:  # the other backends keep it at the provider
         past, reduction = history.history_for_provider(conn, thread, new_messages, assistant)
         past = truncated(past, new_messages, turn)
         sent = new_messages
-    request = turn_request(assistant, turn, sent, history=past, remote_thread_id=thread.remote_id,
+    request = turn_request(assistant, turn, sent, history=past,
+                           remote_thread_id=None if turn.local_history else thread.remote_id,
                            remote_assistant_id=assistant.details_id if conn.api == "assistants" else None,
                            pending_run_id=thread.pending_run_id)
     return conn, request, new_messages, reduction
@@ -152,14 +154,27 @@ def turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatM
 
 
 def stateless_request(assistant: Assistant, turn: TurnInput) -> tuple[Connection, TurnRequest]:
-    # Chat Completions whatever the credential's backend: it is the one API that needs no stored state.
-    conn = dataclasses.replace(connection_for(assistant.credential), api="chat_completions")
+    """Chat Completions whatever the credential's backend (the one API that needs no stored state), or the
+    Responses API with store false for a turn whose history is this service's."""
+    conn = _local(connection_for(assistant.credential), turn)
+    if conn.api != "responses":
+        conn = dataclasses.replace(conn, api="chat_completions")
     return conn, turn_request(assistant, turn, list(turn.messages or []))
 
 
+def _local(conn: Connection, turn: TurnInput) -> Connection:
+    """For a turn whose history is this service's: the Responses API (stateless) or Chat Completions."""
+    if turn.local_history and conn.api not in ("chat_completions", "responses"):
+        return dataclasses.replace(conn, api="chat_completions")
+    return conn
+
+
 def _row(thread_id: str, position: int, message: ChatMessage, created_at) -> dict:
+    content = message.content
+    if isinstance(content, list):  # content parts (an image...): the row keeps the text, `item` the parts
+        content = "".join(part.get("text") or "" for part in content if part.get("type") == "text")
     return {"id": new_token_id("msg_"), "thread_id": thread_id, "position": position, "role": message.role,
-            "content": message.content, "tool_calls": message.tool_calls, "tool_call_id": message.tool_call_id,
+            "content": content, "tool_calls": message.tool_calls, "tool_call_id": message.tool_call_id,
             "is_summary": False, "created_at": created_at}
 
 

@@ -35,6 +35,12 @@ class TurnInput:
     stamp: dict = field(default_factory=dict)
     # Tools the service runs itself inside the turn (server_tools.py), by the function name the model sees.
     server_tools: dict = field(default_factory=dict)
+    # Columns each of `messages` is stored with (the Responses API's item_type and item), in their order.
+    message_columns: list[dict] | None = None
+    # The history is this service's, whatever the credential's backend (the Responses API): a provider is
+    # sent all of it -- a `responses` credential as Responses input with store false, any other as Chat
+    # Completions. By default a thread's turn leaves the history to a backend that keeps it remotely.
+    local_history: bool = False
 
 
 @dataclass

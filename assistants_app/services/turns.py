@@ -233,8 +233,13 @@ class _Stateless:
         self.conn, self.request = stateless_request(assistant, turn)
 
     def record(self, done: TurnDone, before_record=None, **_rounds):
+        """The usage row, and what ``before_record(None)`` writes (a stored response), in one commit."""
+        autocommit = before_record is None
+        if before_record is not None:
+            before_record(None)
         usage.record_usage(tenant=self.caller.tenant, assistant_id=self.assistant.id, model=self.request.model,
-                           done=done, api_key_id=self.caller.api_key_id, api=self.caller.api)
+                           done=done, api_key_id=self.caller.api_key_id, api=self.caller.api,
+                           autocommit=autocommit)
         return None
 
     def __exit__(self, *exc) -> bool:

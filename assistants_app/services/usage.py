@@ -42,11 +42,13 @@ def add_usage(**turn) -> None:
     db.session.execute(INSERT_USAGE, usage_row(**turn))
 
 
-def record_usage(**turn) -> None:
+def record_usage(*, autocommit: bool = True, **turn) -> None:
     """add_usage() and its commit: for a turn without a transaction of its own (stateless). The
     insert changes no loaded row, so they stay loaded (answering costs no query). On PostgreSQL, after
-    the provider call (which gives the connection back), the insert runs in autocommit: one round trip, not BEGIN, INSERT, COMMIT."""
-    autocommit_if_fresh()
+    the provider call (which gives the connection back), the insert runs in autocommit: one round trip,
+    not BEGIN, INSERT, COMMIT -- unless it commits with other writes (``autocommit`` False)."""
+    if autocommit:
+        autocommit_if_fresh()
     add_usage(**turn)
     commit_keeping_loaded()
 

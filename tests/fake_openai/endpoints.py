@@ -44,7 +44,7 @@ class ChatEndpoints:
         if not isinstance(messages, list) or not messages:
             raise HTTPError(400, "'messages' must be a non-empty array.", param="messages")
         conversation = [{**m, "content": text_of(m.get("content"))} for m in messages]
-        calls = self._next_tool_calls() or forced_calls(body)
+        calls = self._next_tool_calls() or forced_calls(body, self.call_offered_tools)
         text = None if calls else (structured_reply(body, conversation) or self._model_text(conversation))
         prompt = sum(count(m["content"]) for m in conversation)
         completion = sum(count(c["arguments"]) for c in calls) if calls else count(text)

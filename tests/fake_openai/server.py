@@ -72,6 +72,9 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
         self.delay = 0.0
         self.chunk_delay = 0.0
         self.reply: Callable[[list[dict]], str] | None = None
+        # A model that calls the first function it is offered (a conversation's first turn), as models do
+        # when asked what a tool answers: for clients that offer tools without forcing one.
+        self.call_offered_tools = False
         self.conversations: dict[str, list[dict]] = {}
         self.conversation_meta: dict[str, dict] = {}  # conv_id -> conversation object
         self.assistants: dict[str, dict] = {}
@@ -161,6 +164,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
             self.models[:] = self._initial_models
             self.delay = self.chunk_delay = 0.0
             self.reply = None
+            self.call_offered_tools = False
 
     def clear_faults(self) -> None:
         """Drop queued faults, keeping stored state (conversations, threads, assistants)."""

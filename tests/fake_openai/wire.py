@@ -186,14 +186,16 @@ def structured_reply(body: dict, conversation: list[dict]) -> str | None:
     return None
 
 
-def forced_calls(body: dict) -> list[dict] | None:
-    """The call a tool_choice naming a function (or "required") forces: that function, its arguments
-    filled in from its parameters' schema."""
+def forced_calls(body: dict, call_offered: bool = False) -> list[dict] | None:
+    """The call a tool_choice naming a function (or "required") forces -- or, with ``call_offered``, any
+    offered function on a conversation's first turn: that function, its arguments filled in from its
+    parameters' schema."""
     choice, tools = body.get("tool_choice"), body.get("tools") or []
     functions = {t["function"]["name"]: t["function"] for t in tools if t.get("type") == "function"}
+    first_turn = not any(m.get("role") == "tool" for m in body.get("messages") or ())
     if isinstance(choice, dict) and choice.get("type") == "function":
         name = (choice.get("function") or {}).get("name")
-    elif choice == "required" and functions:
+    elif (choice == "required" or (call_offered and choice != "none" and first_turn)) and functions:
         name = next(iter(functions))
     else:
         return None

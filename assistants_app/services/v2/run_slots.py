@@ -3,17 +3,14 @@ for it): the UPDATE that moves the run from queued to in_progress, made only whi
 runs are in progress. While it waits, and while it runs, the run renews its expires_at and its thread's
 turn lock: a run whose expires_at passed belongs to a worker that died (runs.check_stale)."""
 from flask import current_app
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, update
 
-from ...database import on_postgresql
 from ...extensions import db
 from ...models import Run, Thread, utcnow
+from .. import background
 from ..turn_lock import stale_after
 
 
-def _in_progress(tenant: str):
-    return (select(func.count()).select_from(Run)
-            .where(Run.tenant == tenant, Run.status == "in_progress").scalar_subquery())
 
 
 class RunSlot:
@@ -29,10 +26,8 @@ class RunSlot:
         now = utcnow()
         statement = update(Run).where(Run.id == self.run_id, Run.status == "queued")
         if limit:
-            if on_postgresql():  # the count and the move as one step, per tenant
-                db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                                   {"key": f"run slots {self.tenant}"})
-            statement = statement.where(_in_progress(self.tenant) < limit)
+            background.lock_slots(self.tenant)
+            statement = statement.where(background.active_work(self.tenant) < limit)
         taken = db.session.execute(statement.values(status="in_progress", started_at=now,
                                                     expires_at=now + stale_after())
                                    .execution_options(synchronize_session=False)).rowcount == 1

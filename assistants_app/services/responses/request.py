@@ -1,0 +1,203 @@
+"""A Responses API request, planned: who answers (the assistant of `prompt`, or the service's default
+provider with the request's model), which conversation or chain of responses it continues, its input
+items (ids given, item_reference resolved) and the TurnInput the turn pipeline runs.
+
+    plan = request.plan(fields)     # 400 / 404 for what cannot be; nothing written"""
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from ...errors import NotFound, ServiceError
+from ...extensions import db
+from ...models import Assistant, Message, Thread, new_token_id
+from ...responses_models import Response
+from .. import is_plausible_id, owned_select, tenant
+from ..assistants import find_assistant, function_tools
+from ..turn_input import TurnInput
+from . import items
+
+# Built-in tools the Responses API names that this service does not run (file_search comes with vector stores).
+NOT_RUN = ("web_search", "web_search_preview", "code_interpreter", "computer_use_preview", "image_generation",
+           "mcp", "local_shell", "shell", "apply_patch", "custom")
+MAX_CHAIN = 1000  # responses a previous_response_id chain may reach back
+VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
+
+
+@dataclass
+class Plan:
+    assistant: Assistant
+    turn: TurnInput
+    input_items: list[dict]  # as given, each with its id: what GET .../input_items lists
+    conversation: Thread | None = None
+    previous: Response | None = None
+    echo: dict = field(default_factory=dict)  # the request's settings, as the response object shows them
+
+
+def invalid(param: str, message: str) -> ServiceError:
+    return ServiceError(400, message, {"json": {param: [message]}})
+
+
+def plan(fields: dict) -> Plan:
+    if fields.get("conversation") and fields.get("previous_response_id"):
+        raise invalid("previous_response_id", "Send conversation or previous_response_id, not both.")
+    if fields.get("background") and fields.get("store") is False:
+        raise invalid("background", "A background response is stored: background needs store true.")
+    assistant, instructions = _who(fields)
+    conversation = _conversation(fields.get("conversation"))
+    previous, context = _chain(fields.get("previous_response_id"))
+    given = _with_ids(_input(fields.get("input")), context, conversation)
+    messages, columns = items.as_messages(given)
+    if not messages and not conversation:
+        raise invalid("input", "The input is empty.")
+    history, _ = items.as_messages(context)
+    tools = _tools(fields, assistant)
+    turn = TurnInput(
+        messages=[*history, *messages] if conversation is None else messages,
+        message_columns=None if conversation is None else columns,
+        model=fields.get("model") or assistant.model, instructions=instructions,
+        temperature=fields.get("temperature"), top_p=fields.get("top_p"),
+        max_tokens=fields.get("max_output_tokens"), tools=tools, options=_options(fields),
+        local_history=True)
+    echo = {name: fields.get(name) for name in ("instructions", "tools", "tool_choice", "text", "temperature",
+                                                "top_p", "max_output_tokens", "max_tool_calls", "parallel_tool_calls",
+                                                "truncation", "reasoning", "user", "safety_identifier",
+                                                "prompt_cache_key", "service_tier", "top_logprobs", "prompt",
+                                                "store", "include")}
+    echo.update(instructions=instructions, model=turn.model, tools=_responses_tools(tools))
+    return Plan(assistant, turn, given, conversation, previous, echo)
+
+
+def _who(fields: dict) -> tuple[Assistant, str | None]:
+    """The assistant of `prompt` (its instructions with the variables filled in), or a model of the
+    service's default provider."""
+    prompt = fields.get("prompt")
+    if prompt:
+        assistant = find_assistant(prompt["id"])
+        if assistant is None:
+            raise NotFound(f"No prompt (assistant) found with id '{prompt['id'][:128]}'.")
+        variables = prompt.get("variables") or {}
+        instructions = VARIABLE.sub(lambda m: _variable(variables, m), assistant.instructions or "") or None
+        if fields.get("instructions") is not None:
+            instructions = fields["instructions"]
+        return assistant, instructions
+    if not fields.get("model"):
+        raise invalid("model", "Missing model: send model, or a prompt naming an assistant.")
+    # The service's own provider, no stored assistant: this one is never added to the session.
+    return Assistant(id="", tenant=tenant(), details={"model": fields["model"]}, credential=None,
+                     chat_system_instruction_mode="system-message"), fields.get("instructions")
+
+
+def _variable(variables: dict, match) -> str:
+    value = variables.get(match.group(1), match.group(0))
+    if isinstance(value, dict):  # an input_text part
+        return str(value.get("text", ""))
+    return str(value)
+
+
+def _conversation(value) -> Thread | None:
+    if not value:
+        return None
+    conversation_id = value["id"] if isinstance(value, dict) else value
+    thread = None
+    if is_plausible_id(conversation_id) and conversation_id.startswith("conv_"):
+        thread = db.session.scalar(owned_select(Thread), {"id": conversation_id, "tenant": tenant()})
+    if thread is None:
+        raise NotFound(f"Conversation with id '{conversation_id[:128]}' not found.")
+    return thread
+
+
+def _chain(previous_id: str | None) -> tuple[Response | None, list[dict]]:
+    """The response continued, and its chain's items, oldest first: each response's input, then output."""
+    if not previous_id:
+        return None, []
+    found = []
+    next_id = previous_id
+    while next_id and len(found) < MAX_CHAIN:
+        response = None
+        if is_plausible_id(next_id):
+            response = db.session.scalar(owned_select(Response), {"id": next_id, "tenant": tenant()})
+        if response is None:
+            raise NotFound(f"Previous response with id '{next_id[:128]}' not found.")
+        found.append(response)
+        next_id = response.previous_response_id
+    context = [item for response in reversed(found) for item in [*response.input_items, *response.output]]
+    return found[0], context
+
+
+def _input(value) -> list[dict]:
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return [dict(item, type=item.get("type") or "message") for item in value or []]
+
+
+def _with_ids(given: list[dict], context: list[dict], conversation: Thread | None) -> list[dict]:
+    """Each input item with an id, item_reference replaced by the item it names (from the chain's items or
+    the conversation's)."""
+    resolved = []
+    for item in given:
+        if item["type"] == "item_reference":
+            item = _referenced(item["id"], context, conversation)
+        prefix = {"message": "msg_", "function_call": "fc_", "function_call_output": "fco_"}.get(item["type"], "item_")
+        item = {**item, "id": item.get("id") or new_token_id(prefix)}
+        if item["type"] == "message" and isinstance(item.get("content"), str):  # as input_items lists it
+            text_type = "output_text" if item["role"] == "assistant" else "input_text"
+            item["content"] = [{"type": text_type, "text": item["content"]}]
+        resolved.append(item)
+    return resolved
+
+
+def _referenced(item_id: str, context: list[dict], conversation: Thread | None) -> dict:
+    for item in context:
+        if item.get("id") == item_id:
+            return dict(item)
+    if conversation is not None:
+        rows = db.session.scalars(select(Message).where(Message.thread_id == conversation.id)
+                                  .order_by(Message.position))
+        for item in items.as_items(rows):
+            if item["id"] == item_id:
+                return item
+    raise invalid("input", f"No item with id '{item_id[:128]}' to reference.")
+
+
+def _tools(fields: dict, assistant: Assistant) -> list[dict] | None:
+    """The request's function tools in Chat Completions' shape (built-in tools this service does not run: 400);
+    none given: the assistant's."""
+    if fields.get("tools") is None:
+        return function_tools(assistant.details) if assistant.id else None
+    tools = []
+    for tool in fields["tools"]:
+        if tool["type"] in NOT_RUN or tool["type"] == "file_search":
+            raise invalid("tools", f"The {tool['type']} tool is not run by this service: send function tools.")
+        function = {key: tool[key] for key in ("name", "description", "parameters", "strict") if key in tool}
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def _responses_tools(tools: list[dict] | None) -> list[dict]:
+    """The function tools as a response object shows them: every field, null when not given."""
+    return [{"type": "function", "name": tool["function"]["name"],
+             **{key: tool["function"].get(key) for key in ("description", "parameters", "strict")}}
+            for tool in tools or []]
+
+
+def _options(fields: dict) -> dict:
+    """The request's settings as Chat Completions options (the pipeline's terms)."""
+    options = {name: fields.get(name) for name in ("parallel_tool_calls", "user", "safety_identifier",
+                                                   "prompt_cache_key", "service_tier", "top_logprobs")}
+    choice = fields.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        choice = {"type": "function", "function": {"name": choice["name"]}}
+    options["tool_choice"] = choice
+    text_format = (fields.get("text") or {}).get("format")
+    if text_format and text_format.get("type") == "json_schema":
+        schema = {key: text_format.get(key) for key in ("name", "schema", "strict", "description")
+                  if text_format.get(key) is not None}
+        options["response_format"] = {"type": "json_schema", "json_schema": schema}
+    elif text_format and text_format.get("type") == "json_object":
+        options["response_format"] = {"type": "json_object"}
+    if (fields.get("reasoning") or {}).get("effort"):
+        options["reasoning_effort"] = fields["reasoning"]["effort"]
+    if "message.output_text.logprobs" in (fields.get("include") or ()) or fields.get("top_logprobs"):
+        options["logprobs"] = True
+    return {name: value for name, value in options.items() if value is not None}
