@@ -194,3 +194,15 @@ def test_other_tenants_responses_and_conversations_are_not_found(app, client):
                  lambda: other.responses.create(model="gpt-4", input="x", conversation=conversation.id)):
         with pytest.raises(openai.NotFoundError):
             call()
+
+
+def test_truncation_auto_drops_the_oldest_items_disabled_fails(client, fake):
+    first = client.responses.create(model="gpt-4", input="x" * 400)
+    second = client.responses.create(model="gpt-4", input="y" * 400, previous_response_id=first.id)
+    fake.context_window = 1000  # the chain so far (~1,620 characters) no longer fits
+    with pytest.raises(openai.APIStatusError, match="context_length_exceeded"):
+        client.responses.create(model="gpt-4", input="z", previous_response_id=second.id)
+    third = client.responses.create(model="gpt-4", input="z", previous_response_id=second.id, truncation="auto")
+    assert third.status == "completed" and third.truncation == "auto" and third.output_text == "Echo: z"
+    sent = fake.requests_to("/chat/completions")[-1].json["messages"]
+    assert sum(len(m["content"]) for m in sent) <= 1000 and sent[-1] == {"role": "user", "content": "z"}

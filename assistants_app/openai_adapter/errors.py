@@ -41,7 +41,7 @@ class ProviderError(Exception):
     """A provider call failed; ``kind`` (one of KINDS) says how."""
 
     def __init__(self, kind: str, message: str, *, retry_after: float | None = None,
-                 provider_status: int | None = None) -> None:
+                 provider_status: int | None = None, code: str | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown provider failure kind {kind!r}")
         super().__init__(message)
@@ -49,6 +49,7 @@ class ProviderError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.provider_status = provider_status
+        self.code = code  # the provider's error code, when it is one of KNOWN_CODES (context_length_exceeded...)
 
     def __repr__(self) -> str:
         return f"ProviderError({self.kind!r}, {self.message!r}, provider_status={self.provider_status!r})"
@@ -189,14 +190,15 @@ def translate(exc: BaseException, conn, *, subject: str, lookup: bool = False, m
             return ProviderError("provider_error", f"{provider} answered with a redirect ({said}) for {subject}; "
                                                    "redirects are not followed: set the final URL as base_url",
                                  provider_status=status)
-        return ProviderError("provider_error", f"{provider} answered {said} for {subject}", provider_status=status)
+        return ProviderError("provider_error", f"{provider} answered {said} for {subject}", provider_status=status,
+                             code=code)
     if isinstance(exc, openai.APIResponseValidationError):
         return ProviderError("bad_response", f"the reply of {provider} for {subject} could not be read",
                              provider_status=exc.status_code)
     if isinstance(exc, openai.APIError):  # an error event inside a stream: no HTTP status
         code = known_code(exc.body) or known_code(getattr(exc, "code", None))
         return ProviderError("provider_error", f"{provider} reported an error while answering for {subject}"
-                                               + (f" ({code})" if code else ""))
+                                               + (f" ({code})" if code else ""), code=code)
     if isinstance(exc, openai.OpenAIError):
         return ProviderError("provider_error", f"the call to {provider} for {subject} failed")
     # json.JSONDecodeError, pydantic errors, a reply missing fields, a non-JSON body...

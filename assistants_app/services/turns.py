@@ -36,6 +36,7 @@ from .turn_input import TurnInput, TurnOutcome
 __all__ = ["Caller", "TurnInput", "TurnOutcome", "TurnStream", "complete", "stream"]
 
 KEEP_GOING_SECONDS = 1.0
+TRUNCATIONS = 3  # times a context may lose its older half under truncation "auto"
 
 
 def complete(caller: Caller, assistant: Assistant, turn: TurnInput, thread: Thread | None = None,
@@ -66,11 +67,7 @@ def stream(caller: Caller, assistant: Assistant, turn: TurnInput, thread: Thread
         else:
             owner = ThreadTurn(thread, turn, caller, assistant, lock_token).__enter__()
         meter.model = owner.request.model
-        if blocking:
-            items = _once(openai_adapter.run_turn(owner.conn, owner.request))
-        else:
-            items = openai_adapter.stream_turn(owner.conn, owner.request)
-        first = next(items)
+        items, first = _first_answer(owner, blocking, (turn.truncation or {}).get("type") == "auto")
     except BaseException as err:
         if owner is not None:
             owner.__exit__(None, None, None)
@@ -210,6 +207,40 @@ class TurnStream:
     def close(self) -> None:
         self._events.close()
         self._finish()  # also when the events were never read
+
+
+def _first_answer(owner, blocking: bool, truncate: bool):
+    """The provider's answer begun (its first item read). With truncation "auto", a context the provider
+    finds too long loses its oldest half, a few times at most, rather than failing the turn."""
+    for attempt in range(TRUNCATIONS + 1):
+        try:
+            if blocking:
+                items = _once(openai_adapter.run_turn(owner.conn, owner.request))
+            else:
+                items = openai_adapter.stream_turn(owner.conn, owner.request)
+            return items, next(items)
+        except ProviderError as err:
+            shorter = _without_oldest_half(owner.request) if truncate and attempt < TRUNCATIONS else None
+            if err.code != "context_length_exceeded" or shorter is None:
+                raise
+            owner.request = shorter
+
+
+def _without_oldest_half(request):
+    """The request with the older half of its context dropped (the history, or for a stateless turn the
+    messages before the last); a tool answer never loses the call it answers. None: nothing left to drop."""
+    if request.history:
+        kept = request.history[len(request.history) // 2:]
+        while kept and kept[0].role == "tool":
+            kept = kept[1:]
+        return dataclasses.replace(request, history=kept)
+    earlier, last = request.new_messages[:-1], request.new_messages[-1:]
+    if not earlier:
+        return None
+    kept = earlier[len(earlier) // 2:] if len(earlier) > 1 else []
+    while kept and kept[0].role == "tool":
+        kept = kept[1:]
+    return dataclasses.replace(request, new_messages=[*kept, *last])
 
 
 def _total(usages: list) -> Usage | None:

@@ -44,6 +44,9 @@ class ChatEndpoints:
         if not isinstance(messages, list) or not messages:
             raise HTTPError(400, "'messages' must be a non-empty array.", param="messages")
         conversation = [{**m, "content": text_of(m.get("content"))} for m in messages]
+        if self.context_window is not None and sum(len(m["content"]) for m in conversation) > self.context_window:
+            raise HTTPError(400, "This model's maximum context length was exceeded.", code="context_length_exceeded",
+                            param="messages")
         calls = self._next_tool_calls() or forced_calls(body, self.call_offered_tools)
         text = None if calls else (structured_reply(body, conversation) or self._model_text(conversation))
         prompt = sum(count(m["content"]) for m in conversation)

@@ -75,6 +75,9 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
         # A model that calls the first function it is offered (a conversation's first turn), as models do
         # when asked what a tool answers: for clients that offer tools without forcing one.
         self.call_offered_tools = False
+        # The characters a model's context holds (None: no limit); past it chat completions answer 400
+        # context_length_exceeded, as models do.
+        self.context_window: int | None = None
         self.conversations: dict[str, list[dict]] = {}
         self.conversation_meta: dict[str, dict] = {}  # conv_id -> conversation object
         self.assistants: dict[str, dict] = {}
@@ -165,6 +168,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
             self.delay = self.chunk_delay = 0.0
             self.reply = None
             self.call_offered_tools = False
+            self.context_window = None
 
     def clear_faults(self) -> None:
         """Drop queued faults, keeping stored state (conversations, threads, assistants)."""

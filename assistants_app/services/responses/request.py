@@ -58,7 +58,7 @@ def plan(fields: dict) -> Plan:
         model=fields.get("model") or assistant.model, instructions=instructions,
         temperature=fields.get("temperature"), top_p=fields.get("top_p"),
         max_tokens=fields.get("max_output_tokens"), tools=tools, options=_options(fields),
-        local_history=True)
+        truncation={"type": "auto"} if fields.get("truncation") == "auto" else None, local_history=True)
     echo = {name: fields.get(name) for name in ("instructions", "tools", "tool_choice", "text", "temperature",
                                                 "top_p", "max_output_tokens", "max_tool_calls", "parallel_tool_calls",
                                                 "truncation", "reasoning", "user", "safety_identifier",
