@@ -73,12 +73,16 @@ def fail_runs_of(worker: str) -> int:
     return failed
 
 
+RESPONSE_WORKER_DIED = {"code": "server_error", "message": "The worker running this response stopped before it "
+                                                           "finished; nothing of it was stored."}
+
+
 def fail_responses_of(worker: str) -> int:
     """Mark failed the background responses a dead worker was carrying out; how many."""
     failed = db.session.execute(
         update(Response).where(Response.turn_token.startswith(f"{worker}/", autoescape=True),
                                Response.status.in_(("queued", "in_progress")))
-        .values(status="failed", error=WORKER_DIED, turn_token=None)
+        .values(status="failed", error=RESPONSE_WORKER_DIED, turn_token=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()

@@ -160,3 +160,22 @@ def key_for_v2(app):
 
     yield make_key(app)
     wait_for_runs(app)
+
+
+def test_a_dead_workers_background_response_ends_failed(app, key_for_v2):
+    """A background response a worker was carrying out when it died: failed at once, and so read."""
+    from assistants_app.responses_models import Response
+
+    from .helpers import sdk
+
+    client = sdk(app, key_for_v2)
+    dead = worker_id(31339)
+    with app.app_context():
+        row = Response(tenant="default", status="in_progress", model="gpt-4", background=True,
+                       request={"instructions": None}, input_items=[], output=[], turn_token=f"{dead}/{'f' * 24}")
+        db.session.add(row)
+        db.session.commit()
+        response_id = row.id
+        assert after_worker_death(dead) == {"runs_failed": 0, "responses_failed": 1, "turns_freed": 0}
+    failed = client.responses.retrieve(response_id)
+    assert failed.status == "failed" and "worker running this response stopped" in failed.error.message
