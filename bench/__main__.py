@@ -15,11 +15,11 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from . import report, scenarios, turn_cost
+from . import report, responses_cost, scenarios, turn_cost
 from .processes import ROOT, FakeProvider, bench_service, start_service
 
-SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "status_cost", "throughput",
-            "concurrent_turns", "open_streams", "turn_cost")
+SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "responses_overhead", "status_cost",
+            "throughput", "concurrent_turns", "open_streams", "turn_cost")
 
 
 def machine() -> dict:
@@ -71,6 +71,8 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
                     result[section] = turn_cost.measure(url, size is scenarios.QUICK)
                 elif section == "throughput":
                     result[section] = scenarios.throughput(ctx, has_status_route)
+                elif section == "responses_overhead":
+                    result[section] = responses_cost.responses_overhead(ctx)
                 elif section == "status_cost" and not has_status_route:
                     result[section] = {"pending": "the seed-003 routes are not in the app yet"}
                 else:

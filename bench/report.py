@@ -74,6 +74,16 @@ def rows(run: dict) -> list[tuple[str, str, str]]:
         out.append((label, "≤ 1 ms", f"{_n(completions['added']['median_ms'], 3)} ms (gateway "
                     f"{_n(completions['gateway']['median_ms'])} vs direct {_n(completions['direct']['median_ms'])}"
                     f" ms median) {_mark(completions['added']['median_ms'] <= 1)}"))
+    responses = run.get("responses_overhead")
+    problem = _failed(responses)
+    label = "Responses API, previous_response_id: added, median (beside a conversations turn)"
+    target = "≤ the conversations turn's"
+    if problem:
+        out.append((label, target, problem))
+    else:
+        mine, theirs = responses["responses"]["added"]["median_ms"], responses["conversations"]["added"]["median_ms"]
+        out.append((label, target, f"{_n(mine, 3)} ms vs {_n(theirs, 3)} ms ({responses['triples']} triples) "
+                                   f"{_mark(mine <= theirs)}"))
     turns = run.get("concurrent_turns")
     problem = _failed(turns)
     label = "concurrent conversations, provider answering in 2 s"
@@ -202,6 +212,13 @@ def rst_table(results: dict) -> str:
                           _n(completions["added"]["median_ms"], 3), _n(completions["added"]["p99_ms"], 3), "0",
                           f"gateway {_n(completions['gateway']['median_ms'])} ms vs direct "
                           f"{_n(completions['direct']['median_ms'])} ms median"])
+        responses = run.get("responses_overhead")
+        if responses and not _failed(responses):
+            for side in ("responses", "conversations"):
+                added = responses[side]["added"]
+                cells.append([f"{side} turn (previous_response_id / thread): added ({db})", "1", "-",
+                              _n(added["median_ms"], 3), _n(added["p99_ms"], 3), "0",
+                              f"{responses['triples']} triples with the same request straight to the provider"])
         turns = run.get("concurrent_turns")
         if turns and not _failed(turns):
             cells.append([f"conversations, provider {turns['provider_delay_s']:g} s ({db})",
