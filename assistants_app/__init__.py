@@ -3,9 +3,6 @@ import os
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from . import config
 
 API_SPEC_OPTIONS = {
@@ -17,7 +14,7 @@ API_SPEC_OPTIONS = {
 
 def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
-    from . import cli, errors, extensions, services
+    from . import cli, database, errors, extensions, services
     from .services import background, tenant_limits
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
@@ -26,6 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)
 
     extensions.db.init_app(app)
+    database.init_engine(app)
     migrations = os.path.join(os.path.dirname(__file__), "migrations")
     extensions.migrate.init_app(app, extensions.db, directory=migrations, render_as_batch=True)
     extensions.secret_keys.init_app(app)
@@ -121,13 +119,3 @@ def _cors_origins(setting: str) -> str | list[str]:
     origins = [origin.strip() for origin in setting.split(",") if origin.strip()]
     return "*" if origins == ["*"] else origins
 
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    # SQLite: enforce foreign keys (cascades) and let several gunicorn workers write.
-    if type(dbapi_connection).__module__ == "sqlite3":
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()

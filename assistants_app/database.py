@@ -8,7 +8,6 @@ from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, exc
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import Pool
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -35,12 +34,30 @@ log = logging.getLogger(__name__)
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
-@event.listens_for(Pool, "checkin")
+def init_engine(app) -> None:
+    """The app's engine's listeners (create_app registers them; nothing is registered for every Engine
+    of the process): SQLite's pragmas on each new connection, and the idle-connection ping."""
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "checkin", _note_idle_since)
+    event.listen(engine, "checkout", _ping_if_idle)
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # SQLite: enforce foreign keys (cascades) and let several gunicorn workers write.
+    if type(dbapi_connection).__module__ == "sqlite3":
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
 def _note_idle_since(dbapi_connection, record) -> None:
     record.info["idle_since"] = time.monotonic()
 
 
-@event.listens_for(Pool, "checkout")
 def _ping_if_idle(dbapi_connection, record, proxy) -> None:
     idle_since = record.info.get("idle_since")  # None: connected just now
     if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from . import configured_app
-from .database import db
+from .database import db, init_engine
 from .logs import RequestLog
 from .workers import after_worker_death, worker_id
 
@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     worker = worker_id(int(argv[0]))
     app = configured_app()  # the database alone: importing the whole app would take seconds more
     db.init_app(app)
+    init_engine(app)  # SQLite's pragmas: the failed runs' writes wait for the other workers' like theirs
     RequestLog().init_app(app)  # the service's JSON lines on stderr: into gunicorn's log
     with app.app_context():
         counts = after_worker_death(worker)

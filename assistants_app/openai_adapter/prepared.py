@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import weakref
 
 import httpx2
 import openai
@@ -21,8 +20,9 @@ from openai._models import FinalRequestOptions
 # Headers the SDK computes per request; the template leaves them out.
 PER_REQUEST = ("content-length", "x-stainless-read-timeout", "x-stainless-retry-count")
 
-# client -> {(path, model): (url, headers)}; weak, so an evicted client and its pool still go away.
-_templates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Each client keeps its templates, {(path, model): (url, headers)}, in this attribute (set on first use): they
+# live and go with the client, which the app's ClientCache (app.extensions) owns -- no process-wide cache.
+TEMPLATES = "_assistants_app_templates"
 
 
 def _dynamic_auth(client: openai.OpenAI) -> bool:
@@ -32,9 +32,7 @@ def _dynamic_auth(client: openai.OpenAI) -> bool:
 
 
 def _template(client: openai.OpenAI, path: str, model: str) -> tuple[httpx2.URL, dict]:
-    known = _templates.get(client)
-    if known is None:
-        known = _templates.setdefault(client, {})
+    known = client.__dict__.setdefault(TEMPLATES, {})
     key = (path, model if isinstance(client, openai.AzureOpenAI) else "")
     entry = known.get(key)
     if entry is not None:
