@@ -1,7 +1,8 @@
 """python -m bench.soak [--output PATH]: a service's long life in minutes (`make soak`; not a test).
 
-Mixed traffic -- assistant CRUD, blocking and streamed chats on both APIs, status lookups, new
-threads, about 1% of the provider calls failing -- at about SOAK_RATE requests/s (default 50) for
+Mixed traffic -- assistant CRUD, blocking and streamed turns of every API (the conversations and agents
+APIs, Assistants v2 runs in the background and streamed, the Responses API blocking, streamed and in the
+background), status lookups, new threads, about 1% of the provider calls failing -- at about SOAK_RATE requests/s (default 50) for
 SOAK_SECONDS (default 600) against two gunicorn workers (tests/live_server.py, as `make run`
 starts them) on SQLite, then on PostgreSQL when SOAK_DATABASE_URL names a scratch database. The
 provider is tests/fake_openai in this process. It passes when:
@@ -33,19 +34,21 @@ from tests.fake_openai import FakeOpenAI, Fault
 from tests.live_server import LiveServer, rss_mb
 
 from .soak_checks import MAPPED, database_probe, open_descriptors, summarize, verify_writes
+from .soak_v1 import V1Operations
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", 600))
 RATE = float(os.environ.get("SOAK_RATE", 50))
 FAULT_SHARE = 0.01
 AGENTS = "/api/v1/compatibility/openai/v1/agents"
-# (weight, operation): about a third CRUD, half chats, the rest status lookups and new threads.
-MIX = [(12, "create"), (10, "read"), (6, "update"), (3, "list_page"), (2, "delete"), (20, "chat"),
-       (12, "chat_stream"), (8, "completion"), (5, "completion_stream"), (15, "status"), (7, "initialize")]
+# (weight, operation): about a quarter CRUD, half turns of every API, the rest status lookups and new threads.
+MIX = [(12, "create"), (10, "read"), (6, "update"), (3, "list_page"), (2, "delete"), (16, "chat"),
+       (10, "chat_stream"), (6, "completion"), (4, "completion_stream"), (15, "status"), (7, "initialize"),
+       (5, "v2_run"), (4, "v2_stream"), (5, "response"), (4, "response_stream"), (3, "response_background")]
 FAULTS = [Fault("status", status=500), Fault("status", status=503), Fault("status", status=429, retry_after=1),
           Fault("drop"), Fault("reset"), Fault("error_event"), Fault("cut")]
 
 
-class Soak:
+class Soak(V1Operations):
     def __init__(self, server: LiveServer, fake: FakeOpenAI, seconds: float):
         self.server, self.fake, self.seconds = server, fake, seconds
         self.lock = threading.Lock()
@@ -64,6 +67,7 @@ class Soak:
         self.agent_ids = [self.server.request("POST", AGENTS, {"model": "gpt-4"}).body["id"] for _ in range(4)]
         for _ in range(8):
             self.initialize()
+        self.v1_setup()
 
     # ------------------------------------------------------------------ operations
     def call(self, op: str, method: str, path: str, body=None) -> dict:

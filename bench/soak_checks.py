@@ -80,6 +80,12 @@ def verify_writes(soak, url: str) -> list[str]:
         for thread_id, message_id, words in soak.replies:
             if messages.get(message_id) != (thread_id, f"Echo: {words}"):
                 problems.append(f"reply {message_id} on {thread_id}: {messages.get(message_id)!r}")
+        stored = dict(connection.execute(text("SELECT id, output FROM responses WHERE status = 'completed'")).all())
+        for response_id, reply in getattr(soak, "responses", ()):
+            output = stored.get(response_id)
+            output = json.loads(output) if isinstance(output, str) else output
+            if not output or output[-1]["content"][0]["text"] != reply:
+                problems.append(f"response {response_id}: {output!r}")
     engine.dispose()
     return problems
 
