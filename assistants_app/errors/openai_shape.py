@@ -59,8 +59,8 @@ class OpenAIShape(ErrorShape):
         err = as_service_error(err)
         return sse(self.body(err.status, err.message), "error")
 
-    def register(self, target) -> None:
-        super().register(target)
+    def register(self, target, path_prefix: str | None = None) -> None:
+        super().register(target, path_prefix)
         BLUEPRINT_SHAPES[target.name] = self
         # By status: these win over the app's own handlers (registered by status too).
         target.register_error_handler(413, lambda err: (jsonify(self.body(413, too_large_message())), 413))

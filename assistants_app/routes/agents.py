@@ -30,7 +30,7 @@ MOUNTS = (("agents", f"{AGENTS_PREFIX}/agents"), ("agents-as-assistants", f"{AGE
 blp = Blueprint("agents", __name__,
                 description="The agents API (VMware Private AI Services' OpenAI compatibility): agents with "
                             "live status, and OpenAI-compatible chat completions with sessions.")
-DETAIL.register(blp)
+DETAIL.register(blp, path_prefix=AGENTS_PREFIX)
 
 
 def errors(*statuses):
