@@ -210,6 +210,9 @@ V2_ROUTES = {
         "POST": v2_run({"tool_outputs": [{"tool_call_id": "call_x", "output": "x"}]})},
     "/v1/threads/<thread_id>/runs/<run_id>/steps": {"GET": v2_run()},
     "/v1/threads/<thread_id>/runs/<run_id>/steps/<step_id>": {"GET": v2_run()},
+    # The tenant's own credentials' models (owned_by names the credential), never another's.
+    "/v1/models": {"GET": LIST},
+    "/v1/models/<path:model_id>": {"GET": NO_ID},  # a provider's model: test_v2_models.py checks the tenants
 }
 # How to reach a tenant's objects through each route. Keyed by rule: a rule missing here
 # fails the test, so every new route gets classified.
