@@ -22,8 +22,11 @@ def get(thread_id: str) -> Thread:
     thread = None
     if is_plausible_id(thread_id):
         thread = db.session.scalar(owned_select(Thread), {"id": thread_id, "tenant": tenant()})
-    if thread is None or thread.assistant_id is not None:
+    if thread is None:
         raise NotFound(f"No thread found with id '{thread_id[:128]}'.")
+    if thread.assistant_id is not None:
+        raise NotFound(f"No thread found with id '{thread_id}': it is a thread of the conversations API "
+                       "(/openai/*) or a session of the agents API, not an Assistants API thread.")
     return thread
 
 
