@@ -90,6 +90,21 @@ monkey.patch_all()
 preload_app = True
 
 
+def pre_fork(server, worker):
+    """The Timer threads the preloaded app started end here, cancelled, before the fork: in this
+    patched master each is a greenlet, which the fork would copy into the worker, where it would fail
+    at its end (KeyError in threading._delete, gevent having reset the worker's threads): a traceback
+    per Timer per worker at boot. flask-limiter's in-memory storages start one each as they are made
+    (RATELIMIT_DEFAULT set), to expire counts; limits starts another in the worker at its first count.
+    (auth_failures.py makes its storages in the worker, when first needed.)"""
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+            thread.join()
+
+
 def post_fork(server, worker):
     """Connections opened in the master (none, unless something asked the database at import)
     must never be used by two processes: each worker opens its own."""
