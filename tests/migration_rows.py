@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, MultiFernet
 
 from assistants_app.auth import digest
 
-INITIAL, USAGE, ASSISTANTS_V2 = "ccf57db1db86", "c511b54c28e9", "a2f1c0de0012"
+INITIAL, USAGE, ASSISTANTS_V2, RUNS_OUTLIVE = "ccf57db1db86", "c511b54c28e9", "a2f1c0de0012", "806074792856"
 
 # Every revision, oldest first, and the kinds of rows it added.
 REVISIONS = {
@@ -23,6 +23,7 @@ REVISIONS = {
              "(tool calls, summaries)",
     USAGE: "token usage rows, a key's daily token budget",
     ASSISTANTS_V2: "v2 threads (no assistant), messages of runs, runs (completed, requires_action)",
+    RUNS_OUTLIVE: "a run whose assistant was deleted (no assistant_id, its asst_ id kept), its reply",
 }
 
 API_KEY = "sk-asst-migration-test-key-000000000000000000000"
@@ -32,6 +33,9 @@ CREDENTIAL = "cred-0000-0000-0000-000000000001"
 HELPER, AGENT = "asst-row-0000-0000-000000000001", "asst-row-0000-0000-000000000002"
 CHAT, SESSION, PENDING, V2_THREAD = ("thread_migrationChat0001", "thread_migrationSession02",
                                      "thread_migrationPending03", "thread_migrationV2thread4")
+# A v2 thread whose run's assistant was deleted; the asst_ id the run keeps of it.
+ORPHAN_THREAD, ORPHAN_RUN, GONE_ASSISTANT = ("thread_migrationOrphan06", "run_migrationRun0003",
+                                             "asst_migrationGone000003")
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -150,12 +154,24 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                          "tool_calls": [{"id": "call_weather1", "type": "function",
                                                          "function": {"name": "weather",
                                                                       "arguments": '{"city": "Oslo"}'}}]}})),
+        # A run whose assistant was deleted: no assistant_id, its public id kept (its reply names it so).
+        (RUNS_OUTLIVE, "threads", {**thread_common, "id": ORPHAN_THREAD, "assistant_id": None,
+                                   "created_at": at(15), "last_active_at": at(15, 1), "metadata": {}}),
+        (RUNS_OUTLIVE, "messages", message("msg_mig16", ORPHAN_THREAD, 0, "user", "Still there?", 15,
+                                           metadata={}, attachments=[])),
+        (RUNS_OUTLIVE, "messages", message("msg_mig17", ORPHAN_THREAD, 1, "assistant", "Yes.", 15,
+                                           run_id=ORPHAN_RUN, assistant_id="asst-row-0000-0000-000000000003",
+                                           metadata={}, attachments=[])),
+        (RUNS_OUTLIVE, "runs", _run(ORPHAN_RUN, "completed", at(15, 1), completed_at=at(15, 1),
+                                    thread_id=ORPHAN_THREAD, assistant_id=None,
+                                    assistant_public_id=GONE_ASSISTANT)),
     ]
 
 
 def _run(id_: str, status: str, created_at: datetime, **more) -> dict:
     return {"id": id_, "tenant": TENANT, "thread_id": V2_THREAD,
-            "assistant_id": HELPER, "status": status, "created_at": created_at,
+            "assistant_id": HELPER, "assistant_public_id": "asst_migrationHelper0001", "status": status,
+            "created_at": created_at,
             "started_at": created_at, "completed_at": None, "failed_at": None, "cancelled_at": None,
             "expires_at": None, "last_error": None, "usage": None, "required_action": None, "model": "gpt-4",
             "instructions": "Be brief.", "tools": [{"type": "function", "function": {"name": "weather"}}],

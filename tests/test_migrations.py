@@ -150,6 +150,13 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         assert [m["content"][0]["text"]["value"] for m in v2] == ["Hi v2", "Hello v2", "Oslo weather?"]
         run = client.get("/v1/threads/thread_migrationV2thread4/runs/run_migrationRun0002", headers=auth).json
         assert run["status"] == "requires_action" and run["assistant_id"] == "asst_migrationHelper0001"
+    if migration_rows.RUNS_OUTLIVE in revisions_up_to(revision):  # a run and reply of a deleted assistant
+        thread = migration_rows.ORPHAN_THREAD
+        run = client.get(f"/v1/threads/{thread}/runs/{migration_rows.ORPHAN_RUN}", headers=auth).json
+        assert (run["status"], run["assistant_id"]) == ("completed", migration_rows.GONE_ASSISTANT)
+        reply = client.get(f"/v1/threads/{thread}/messages", headers=auth).json["data"][0]
+        assert (reply["run_id"], reply["assistant_id"]) == (migration_rows.ORPHAN_RUN,
+                                                            migration_rows.GONE_ASSISTANT)
     # A new turn on the upgraded conversation goes after its six messages.
     fake.reply = lambda messages: "Still here."
     turn = client.post("/openai/chat", headers=auth, json={
@@ -184,7 +191,7 @@ def test_upgrade_and_downgrade_keep_every_row(revision, scratch_url, fake, make_
     inserted = _as_stored_now(scratch_url, inserted)
     target = revision if revision != HEAD else REVISIONS[-2]
     migrate(scratch_url, target, down=True)
-    kept_below = {table: [row for row in rows if not _removed_by_downgrade(table, row)]
+    kept_below = {table: [row for row in rows if not _removed_by_downgrade(table, row, target)]
                   for table, rows in _only_columns_of(scratch_url, inserted).items()}
     assert_all_kept(scratch_url, kept_below)
     migrate(scratch_url, "head")
@@ -214,11 +221,16 @@ def _only_columns_of(url: str, inserted: dict) -> dict:
             for table, rows in inserted.items() if table in metadata.tables}
 
 
-def _removed_by_downgrade(table: str, row: dict) -> bool:
-    """The Assistants-v2 downgrade drops v2 threads (no assistant) and their messages."""
-    v2_threads = {"thread_migrationV2thread4"}
-    return ((table == "threads" and row["id"] in v2_threads)
-            or (table == "messages" and row["thread_id"] in v2_threads))
+def _removed_by_downgrade(table: str, row: dict, target: str) -> bool:
+    """Down to ``target``: below the Assistants-v2 revision, v2 threads (no assistant) and their messages
+    go; below the one where runs outlive their assistant, the runs that did (no assistant_id)."""
+    kept = revisions_up_to(target)
+    v2_threads = {migration_rows.V2_THREAD, migration_rows.ORPHAN_THREAD}
+    if migration_rows.ASSISTANTS_V2 not in kept and (
+            (table == "threads" and row["id"] in v2_threads)
+            or (table == "messages" and row["thread_id"] in v2_threads)):
+        return True
+    return migration_rows.RUNS_OUTLIVE not in kept and table == "runs" and row["assistant_id"] is None
 
 
 def test_a_downgrade_leaves_nothing_dangling(scratch_url):

@@ -161,7 +161,8 @@ def delete_agent_route(body):
     """Delete an agent, its threads and messages, and its remote twin.
 
     Deletes an agent based on the provided agent ID: the assistant, all its threads and
-    their messages, and the remote assistant where the backend keeps one.
+    their messages, and the remote assistant where the backend keeps one. Assistants API (v2)
+    runs it carried out stay, with their messages (a run still going ends failed).
 
     ---
 

@@ -72,7 +72,8 @@ def message(run: Run, message_id: str, status: str, text: str | None = None) -> 
     now = timestamp(utcnow())
     return {"id": message_id, "object": "thread.message", "created_at": now, "thread_id": run.thread_id,
             "status": status, "incomplete_details": None, "completed_at": now if status == "completed" else None,
-            "incomplete_at": None, "role": "assistant", "content": content, "assistant_id": run.assistant.details_id,
+            "incomplete_at": None, "role": "assistant", "content": content,
+            "assistant_id": run.assistant_public_id,
             "run_id": run.id, "attachments": [], "metadata": {}}
 
 

@@ -20,7 +20,7 @@ def step(run: Run, kind: str, message_id: str, status: str, created_at=None, com
          details: dict | None = None) -> dict:
     return {
         "id": step_id(message_id, kind), "object": "thread.run.step", "created_at": timestamp(created_at or run.created_at),
-        "run_id": run.id, "assistant_id": run.assistant.details_id, "thread_id": run.thread_id, "type": kind,
+        "run_id": run.id, "assistant_id": run.assistant_public_id, "thread_id": run.thread_id, "type": kind,
         "status": status, "cancelled_at": None, "completed_at": timestamp(completed_at), "expired_at": None,
         "failed_at": None, "last_error": None, "usage": None, "metadata": {},
         "step_details": details or {"type": kind, "message_creation": {"message_id": message_id}},
