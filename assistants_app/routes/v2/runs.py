@@ -10,9 +10,12 @@ from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunLis
                                 RunStepV2Schema, RunV2Schema, SubmitToolOutputsV2Schema, ThreadAndRunV2Schema)
 from ...schemas.v2.threads import MetadataOnlySchema
 from ...services.v2 import runner, runs, steps, threads
+from ...spec import event_stream
 from .blueprint import blp, documents
 
 STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 events, ending with event: done."
+V2_EVENTS = event_stream("the Assistants API v2 events (thread.run.created ... thread.run.completed, "
+                         "thread.run.requires_action or thread.run.failed), then event: done, data: [DONE].")
 
 
 def _sse(events):
@@ -36,6 +39,7 @@ class Runs(MethodView):
     @blp.arguments(RunIncludeQuerySchema(), location="query", error_status_code=400)
     @blp.arguments(RunCreateV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
+    @blp.doc(**V2_EVENTS)
     @documents(400, 429, 502, 504)
     def post(self, query, fields, thread_id):
         """Create a run (400 while another run of the thread is active)"""
@@ -53,6 +57,7 @@ class Runs(MethodView):
 class ThreadAndRun(MethodView):
     @blp.arguments(ThreadAndRunV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
+    @blp.doc(**V2_EVENTS)
     @documents(400, 404, 429, 502, 504)
     def post(self, fields):
         """Create a thread and run it"""
@@ -91,6 +96,7 @@ class RunCancel(MethodView):
 class SubmitToolOutputs(MethodView):
     @blp.arguments(SubmitToolOutputsV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
+    @blp.doc(**V2_EVENTS)
     @documents(400, 429, 502, 504)
     def post(self, fields, thread_id, run_id):
         """Submit the outputs of the tool calls a run requires"""
