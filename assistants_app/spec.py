@@ -41,10 +41,16 @@ OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error":
                    "param": {"type": "string", "nullable": True}, "code": {"type": "string", "nullable": True}}}}}
 
 
-def event_stream(events: str) -> dict:
-    """For @blp.doc(**event_stream("...")): the 200 of a route that, with "stream": true in its body,
-    answers text/event-stream (server-sent events) instead of its JSON body."""
-    schema = {"type": "string", "description": f"Server-sent events (with \"stream\": true): {events}"}
+def event_stream(events: str, names: tuple[str, ...] = ()) -> dict:
+    """For @blp.doc(**event_stream("...", names)): the 200 of a route that, with "stream": true in its
+    body, answers text/event-stream (server-sent events) instead of its JSON body. The schema is one
+    event's, as OpenAPI 3.2 describes a stream (itemSchema): its ``data``, and its ``event`` name, one
+    of ``names`` (none: the stream's events have no name)."""
+    properties = {"data": {"type": "string", "description": "JSON, or [DONE] at the end."}}
+    if names:
+        properties["event"] = {"type": "string", "enum": list(names)}
+    schema = {"type": "object", "required": ["data"], "properties": properties,
+              "description": f"One server-sent event of the stream (with \"stream\": true): {events}"}
     return {"responses": {200: {"content": {"text/event-stream": {"schema": schema}}}}}
 
 

@@ -81,7 +81,7 @@ def initialize(body):
 @blp.response(200, ChatResponseSchema,
               description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
 @blp.doc(**event_stream("event: delta {\"delta\"} per piece of text, then event: done (the ids and usage) "
-                        "or event: error (the error body)."))
+                        "or event: error (the error body).", ("delta", "done", "error")))
 @blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
 @blp.alt_response(409, description="A turn is in progress on this thread.")
 @document_errors(429, 502, 504)

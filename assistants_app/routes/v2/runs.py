@@ -14,8 +14,14 @@ from ...spec import event_stream
 from .blueprint import blp, documents
 
 STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 events, ending with event: done."
-V2_EVENTS = event_stream("the Assistants API v2 events (thread.run.created ... thread.run.completed, "
-                         "thread.run.requires_action or thread.run.failed), then event: done, data: [DONE].")
+V2_EVENTS = event_stream(
+    "the Assistants API v2 events (thread.run.created ... thread.run.completed, thread.run.requires_action "
+    "or thread.run.failed), then event: done, data: [DONE].",
+    ("thread.created", "thread.run.created", "thread.run.queued", "thread.run.in_progress",
+     "thread.run.step.created", "thread.run.step.in_progress", "thread.message.created",
+     "thread.message.in_progress", "thread.message.delta", "thread.message.completed",
+     "thread.run.step.completed", "thread.run.completed", "thread.run.requires_action", "thread.run.failed",
+     "done"))
 
 
 def _sse(events):
