@@ -15,6 +15,14 @@ worker_connections = int(os.environ.get("ASSISTANTS_WORKER_CONNECTIONS", 2000))
 timeout = int(float(os.environ.get("OPENAI_TIMEOUT", 120))) + 30
 graceful_timeout = 30
 keepalive = 5
+# A request's head. The app answers a URL over 4096 bytes with 414 and a header field over 8190 bytes
+# with 431, in its APIs' JSON (assistants_app/request_limits.py); gunicorn's limits lie above those so
+# that such a request reaches it. Past these, gunicorn answers itself, in HTML. 8190 bytes is the
+# longest request line gunicorn takes; 50 fields of 16 KiB cost at most the memory of its default 100
+# of 8 KiB while a head is read.
+limit_request_line = 8190
+limit_request_field_size = 16384
+limit_request_fields = 50
 # gunicorn 27's control socket defaults to one path per user: two services on a host collide.
 control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request itself
@@ -88,6 +96,21 @@ from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
 preload_app = True
+
+
+def pre_fork(server, worker):
+    """The Timer threads the preloaded app started end here, cancelled, before the fork: in this
+    patched master each is a greenlet, which the fork would copy into the worker, where it would fail
+    at its end (KeyError in threading._delete, gevent having reset the worker's threads): a traceback
+    per Timer per worker at boot. flask-limiter's in-memory storages start one each as they are made
+    (RATELIMIT_DEFAULT set), to expire counts; limits starts another in the worker at its first count.
+    (auth_failures.py makes its storages in the worker, when first needed.)"""
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+            thread.join()
 
 
 def post_fork(server, worker):

@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     extensions.request_metrics.init_app(app)  # first: refused requests are counted and timed too
     extensions.request_log.init_app(app)  # before auth, so a refused request is logged too
+    extensions.request_limits.init_app(app)  # an over-long URL or header: 414 / 431 before anything reads it
     extensions.rate_limits.init_app(app)  # before auth, so refused requests count too
     extensions.api_keys.init_app(app)
     tenant_limits.init_app(app)

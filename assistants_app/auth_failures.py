@@ -3,8 +3,14 @@
 window ends: nothing slows a key-guessing client down otherwise. Valid keys from that address keep
 working (the other users behind one NAT, the owner who mistyped a key). Counted in Redis when
 REDIS_URL is set (shared by every worker and host, like the rate limits), else in each process;
-with Redis down, in the process's memory meanwhile."""
+with Redis down, in the process's memory meanwhile.
+
+The counters are made at the first wrong key, not with the app: limits' in-memory storage starts a
+Timer thread as it is made, and one started while gunicorn preloads the app (a greenlet, the master
+being gevent-patched) would be copied into every worker by the fork and fail there at its end
+(threading._delete's KeyError: two tracebacks per worker at boot)."""
 import math
+import threading
 import time
 
 from limits import parse
@@ -22,17 +28,27 @@ class AuthFailures:
 
     def __init__(self, app):
         self.limit = parse(app.config["AUTH_FAILURE_LIMIT"])
-        uri = app.config["RATELIMIT_STORAGE_URI"]  # create_app derives it from REDIS_URL
-        options = {} if uri.startswith("memory") else app.config["RATELIMIT_STORAGE_OPTIONS"]
-        self.shared = FixedWindowRateLimiter(storage_from_string(uri, **options))
-        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self.uri = app.config["RATELIMIT_STORAGE_URI"]  # create_app derives it from REDIS_URL
+        self.options = {} if self.uri.startswith("memory") else app.config["RATELIMIT_STORAGE_OPTIONS"]
+        self._limiters: tuple[FixedWindowRateLimiter, FixedWindowRateLimiter] | None = None
+        self._making = threading.Lock()
+
+    def limiters(self) -> tuple[FixedWindowRateLimiter, FixedWindowRateLimiter]:
+        """(shared, local): counting in RATELIMIT_STORAGE_URI, and in this process's memory; made once,
+        when first needed."""
+        with self._making:
+            if self._limiters is None:
+                shared = FixedWindowRateLimiter(storage_from_string(self.uri, **self.options))
+                self._limiters = (shared, FixedWindowRateLimiter(MemoryStorage()))
+            return self._limiters
 
     def count(self, address: str) -> None:
         """Count a wrong key from ``address``; raise 429 once it is past the limit."""
+        shared, local = self.limiters()
         try:
-            reset_at = self._hit(self.shared, address)
+            reset_at = self._hit(shared, address)
         except Exception:  # noqa: BLE001 - the shared storage (Redis) is down: never a 500 for it
-            reset_at = self._hit(self.local, address)
+            reset_at = self._hit(local, address)
         if reset_at is not None:
             wait = max(1, math.ceil(reset_at - time.time()))
             raise ServiceError(429, f"Too many requests with a wrong API key from this address ({self.limit}). "

@@ -11,11 +11,12 @@ from .database import db
 from .logs import RequestLog
 from .openai_adapter import OpenAIAdapter
 from .ratelimit import RateLimits
+from .request_limits import RequestLimits
 from .request_metrics import RequestMetrics
 from .spec import SharedStatusesPlugin
 
 __all__ = ["api", "api_keys", "cors", "db", "migrate", "openai_adapter", "provider_answers", "rate_limits",
-           "request_log", "request_metrics", "secret_keys"]
+           "request_limits", "request_log", "request_metrics", "secret_keys"]
 
 migrate = Migrate()
 api = Api(spec_kwargs={"extra_plugins": [SharedStatusesPlugin()]})
@@ -29,3 +30,4 @@ request_log = RequestLog()
 rate_limits = RateLimits()
 api_keys = ApiKeyAuth()
 request_metrics = RequestMetrics()
+request_limits = RequestLimits()

@@ -189,8 +189,8 @@ class Message(db.Model):
     # A summary of older turns that session_max_length replaced.
     is_summary: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Assistants v2: the run that wrote it and its assistant (Assistant.id), the client's metadata
-    # and attachments (stored and returned; files are not read).
+    # Assistants v2: the run that wrote it and its assistant (Assistant.id: the run keeps its public
+    # id), the client's metadata and attachments (stored and returned; files are not read).
     run_id: Mapped[str | None] = mapped_column(String(64), index=True)
     assistant_id: Mapped[str | None] = mapped_column(String(36))
     message_metadata: Mapped[dict | None] = mapped_column("metadata", JSON)
@@ -237,7 +237,11 @@ class Run(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_token_id("run_"))
     tenant: Mapped[str] = mapped_column(String(100), index=True)
     thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
-    assistant_id: Mapped[str] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"), index=True)
+    # None once its assistant is deleted: the run stays, as OpenAI's do, and keeps the assistant's
+    # public asst_ id (its messages name it through their run).
+    assistant_id: Mapped[str | None] = mapped_column(ForeignKey("assistants.id", ondelete="SET NULL"),
+                                                     index=True)
+    assistant_public_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="queued")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -260,4 +264,4 @@ class Run(db.Model):
     # The API key that started the run: its usage and budget (the run goes on after the request).
     api_key_id: Mapped[int | None] = mapped_column()
 
-    assistant: Mapped[Assistant] = relationship(lazy="joined")
+    assistant: Mapped[Assistant | None] = relationship(lazy="joined")

@@ -12,6 +12,11 @@ SECURED = {
     429: ("Too many requests with this API key (RATELIMIT_DEFAULT).",
           {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}),
 }
+# Answered before anything reads the request (request_limits.py), in the shape of the API whose path it is.
+HEAD = {
+    414: ("The URL is longer than the service reads (request_limits.MAX_URL_BYTES).", {}),
+    431: ("A header field is larger than the service reads (request_limits.MAX_HEADER_BYTES).", {}),
+}
 # Answered while the body is read: over ASSISTANTS_MAX_BODY_BYTES, or not JSON.
 BODY = {
     413: ("The body is larger than ASSISTANTS_MAX_BODY_BYTES.", {}),
@@ -25,15 +30,28 @@ PROVIDER_FAILURES = {429: "The provider rate-limited the request (see Retry-Afte
 # The agents API's base path; it answers a body that is not JSON with its own 422 (as FastAPI
 # does), never 400.
 AGENTS_PREFIX = "/api/v1/compatibility/openai/v1"
-# The agents API answers its 413 and its rate limit's 429 in its own {"detail": ...} (errors.DETAIL);
-# its 401 comes from auth.py, before the route's API is known: the service's shape.
-AGENTS_OWN_SHAPE = {413, 429}
+# The agents API answers its 413, 414, 431 and its rate limit's 429 in its own {"detail": ...}
+# (errors.DETAIL); its 401 comes from auth.py, before the route's API is known: the service's shape.
+AGENTS_OWN_SHAPE = {413, 414, 429, 431}
 # The Assistants API v2 answers every error in OpenAI's shape (errors/openai_shape.py).
 V2_PREFIX = "/v1/"
 OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["message", "type"],
     "properties": {"message": {"type": "string"}, "type": {"type": "string"},
                    "param": {"type": "string", "nullable": True}, "code": {"type": "string", "nullable": True}}}}}
+
+
+def event_stream(events: str, names: tuple[str, ...] = ()) -> dict:
+    """For @blp.doc(**event_stream("...", names)): the 200 of a route that, with "stream": true in its
+    body, answers text/event-stream (server-sent events) instead of its JSON body. The schema is one
+    event's, as OpenAPI 3.2 describes a stream (itemSchema): its ``data``, and its ``event`` name, one
+    of ``names`` (none: the stream's events have no name)."""
+    properties = {"data": {"type": "string", "description": "JSON, or [DONE] at the end."}}
+    if names:
+        properties["event"] = {"type": "string", "enum": list(names)}
+    schema = {"type": "object", "required": ["data"], "properties": properties,
+              "description": f"One server-sent event of the stream (with \"stream\": true): {events}"}
+    return {"responses": {200: {"content": {"text/event-stream": {"schema": schema}}}}}
 
 
 def _error(description: str, headers: dict, schema: str) -> dict:
@@ -49,7 +67,7 @@ class SharedStatusesPlugin(BasePlugin):
     def operation_helper(self, path=None, operations=None, **kwargs):
         for operation in (operations or {}).values():
             responses = operation.setdefault("responses", {})
-            shared = {}
+            shared = dict(HEAD)
             if operation.get("security") != []:
                 shared.update(SECURED)
             if "requestBody" in operation:

@@ -15,7 +15,8 @@ from cryptography.fernet import Fernet, MultiFernet
 
 from assistants_app.auth import digest
 
-INITIAL, USAGE, ASSISTANTS_V2, RESPONSES = "ccf57db1db86", "c511b54c28e9", "a2f1c0de0012", "b7d3e5f1a9c2"
+INITIAL, USAGE, ASSISTANTS_V2, RUNS_OUTLIVE, RESPONSES = ("ccf57db1db86", "c511b54c28e9", "a2f1c0de0012",
+                                                          "806074792856", "b7d3e5f1a9c2")
 
 # Every revision, oldest first, and the kinds of rows it added.
 REVISIONS = {
@@ -23,6 +24,7 @@ REVISIONS = {
              "(tool calls, summaries)",
     USAGE: "token usage rows, a key's daily token budget",
     ASSISTANTS_V2: "v2 threads (no assistant), messages of runs, runs (completed, requires_action)",
+    RUNS_OUTLIVE: "a run whose assistant was deleted (no assistant_id, its asst_ id kept), its reply",
     RESPONSES: "a conversation (conv_ thread) with typed items, a stored response of it, a background "
                "response's events",
 }
@@ -34,6 +36,9 @@ CREDENTIAL = "cred-0000-0000-0000-000000000001"
 HELPER, AGENT = "asst-row-0000-0000-000000000001", "asst-row-0000-0000-000000000002"
 CHAT, SESSION, PENDING, V2_THREAD = ("thread_migrationChat0001", "thread_migrationSession02",
                                      "thread_migrationPending03", "thread_migrationV2thread4")
+# A v2 thread whose run's assistant was deleted; the asst_ id the run keeps of it.
+ORPHAN_THREAD, ORPHAN_RUN, GONE_ASSISTANT = ("thread_migrationOrphan06", "run_migrationRun0003",
+                                             "asst_migrationGone000003")
 CONVERSATION = "conv_migrationConversation5"
 
 
@@ -153,19 +158,30 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                          "tool_calls": [{"id": "call_weather1", "type": "function",
                                                          "function": {"name": "weather",
                                                                       "arguments": '{"city": "Oslo"}'}}]}})),
+        # A run whose assistant was deleted: no assistant_id, its public id kept (its reply names it so).
+        (RUNS_OUTLIVE, "threads", {**thread_common, "id": ORPHAN_THREAD, "assistant_id": None,
+                                   "created_at": at(15), "last_active_at": at(15, 1), "metadata": {}}),
+        (RUNS_OUTLIVE, "messages", message("msg_mig16", ORPHAN_THREAD, 0, "user", "Still there?", 15,
+                                           metadata={}, attachments=[])),
+        (RUNS_OUTLIVE, "messages", message("msg_mig17", ORPHAN_THREAD, 1, "assistant", "Yes.", 15,
+                                           run_id=ORPHAN_RUN, assistant_id="asst-row-0000-0000-000000000003",
+                                           metadata={}, attachments=[])),
+        (RUNS_OUTLIVE, "runs", _run(ORPHAN_RUN, "completed", at(15, 1), completed_at=at(15, 1),
+                                    thread_id=ORPHAN_THREAD, assistant_id=None,
+                                    assistant_public_id=GONE_ASSISTANT)),
         # A conversation of the Responses API: a message, a response's reply, a function call and its output.
         (RESPONSES, "threads", {**thread_common, "id": CONVERSATION, "assistant_id": None, "created_at": at(15),
                                 "last_active_at": at(15, 3), "metadata": {"app": "agents-sdk"}}),
-        (RESPONSES, "messages", message("msg_mig16", CONVERSATION, 0, "user", "Weather?", 15, metadata=None,
+        (RESPONSES, "messages", message("msg_mig20", CONVERSATION, 0, "user", "Weather?", 15, metadata=None,
                                         attachments=None, item_type=None,
-                                        item={"type": "message", "id": "msg_mig16", "role": "user",
+                                        item={"type": "message", "id": "msg_mig20", "role": "user",
                                               "content": [{"type": "input_text", "text": "Weather?"}]})),
-        (RESPONSES, "messages", message("msg_mig17", CONVERSATION, 1, "assistant", "It rains.", 15, metadata=None,
+        (RESPONSES, "messages", message("msg_mig21", CONVERSATION, 1, "assistant", "It rains.", 15, metadata=None,
                                         attachments=None, item_type=None, item={"ids": []})),
-        (RESPONSES, "messages", message("msg_mig18", CONVERSATION, 2, "assistant", None, 15, metadata=None,
+        (RESPONSES, "messages", message("msg_mig22", CONVERSATION, 2, "assistant", None, 15, metadata=None,
                                         attachments=None, tool_calls=weather_call, item_type="function_call",
                                         item={"ids": ["fc_migration1"]})),
-        (RESPONSES, "messages", message("msg_mig19", CONVERSATION, 3, "tool", "-3", 15, metadata=None,
+        (RESPONSES, "messages", message("msg_mig23", CONVERSATION, 3, "tool", "-3", 15, metadata=None,
                                         attachments=None, tool_call_id="call_weather1",
                                         item_type="function_call_output", item={"id": "fco_migration1"})),
         (RESPONSES, "responses", {"id": "resp_migration000000001", "tenant": TENANT, "status": "completed",
@@ -173,9 +189,9 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                   "previous_response_id": None, "conversation_id": CONVERSATION,
                                   "assistant_id": None, "background": True,
                                   "request": {"instructions": None, "conversation_id": CONVERSATION},
-                                  "input_items": [{"type": "message", "id": "msg_mig16", "role": "user",
+                                  "input_items": [{"type": "message", "id": "msg_mig20", "role": "user",
                                                    "content": [{"type": "input_text", "text": "Weather?"}]}],
-                                  "output": [{"type": "message", "id": "msg_mig17", "status": "completed",
+                                  "output": [{"type": "message", "id": "msg_mig21", "status": "completed",
                                               "role": "assistant", "content": [
                                                   {"type": "output_text", "text": "It rains.", "annotations": [],
                                                    "logprobs": []}]}],
@@ -189,7 +205,8 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
 
 def _run(id_: str, status: str, created_at: datetime, **more) -> dict:
     return {"id": id_, "tenant": TENANT, "thread_id": V2_THREAD,
-            "assistant_id": HELPER, "status": status, "created_at": created_at,
+            "assistant_id": HELPER, "assistant_public_id": "asst_migrationHelper0001", "status": status,
+            "created_at": created_at,
             "started_at": created_at, "completed_at": None, "failed_at": None, "cancelled_at": None,
             "expires_at": None, "last_error": None, "usage": None, "required_action": None, "model": "gpt-4",
             "instructions": "Be brief.", "tools": [{"type": "function", "function": {"name": "weather"}}],

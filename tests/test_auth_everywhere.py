@@ -119,16 +119,24 @@ class Tenant:
         wait_for_runs(app)
         self.v2_message = client.get(f"/v1/threads/{self.v2_thread}/messages", headers=headers).json["first_id"]
         self.v2_step = client.get(f"{run_url}/steps", headers=headers).json["last_id"]
+        # The Responses API: a conversation with an item, and a response in it.
+        self.conversation = client.post("/v1/conversations", headers=headers, json={"items": [
+            {"type": "message", "role": "user", "content": f"{name} conversation item"}]}).json["id"]
+        self.response = client.post("/v1/responses", headers=headers, json={
+            "model": "gpt-4", "input": f"{name} response question", "conversation": self.conversation}).json["id"]
+        self.item = client.get(f"/v1/conversations/{self.conversation}/items", headers=headers).json["last_id"]
 
     def ids(self) -> dict:
         return {"assistant": self.assistant, "details_id": self.details_id, "credential": self.credential,
                 "thread": self.thread, "session": self.session, "v2_thread": self.v2_thread,
-                "v2_run": self.v2_run, "v2_message": self.v2_message, "v2_step": self.v2_step}
+                "v2_run": self.v2_run, "v2_message": self.v2_message, "v2_step": self.v2_step,
+                "conversation": self.conversation, "response": self.response, "item": self.item}
 
     def private_strings(self) -> list[str]:
         return [f"{self.name}-credential-name", f"{self.name}-assistant-name", f"{self.name} instructions",
                 f"{self.name} secret question", f"{self.name} session question", f"{self.name}-provider-key",
-                f"{self.name} v2 question", f"{self.name} tool output"]
+                f"{self.name} v2 question", f"{self.name} tool output", f"{self.name} conversation item",
+                f"{self.name} response question"]
 
 
 def nonexistent_ids() -> dict:
@@ -136,7 +144,8 @@ def nonexistent_ids() -> dict:
             "credential": str(uuid.uuid4()), "thread": "thread_" + uuid.uuid4().hex,
             "session": "thread_" + uuid.uuid4().hex, "v2_thread": "thread_" + uuid.uuid4().hex,
             "v2_run": "run_" + uuid.uuid4().hex, "v2_message": "msg_" + uuid.uuid4().hex,
-            "v2_step": "step_" + uuid.uuid4().hex}
+            "v2_step": "step_" + uuid.uuid4().hex, "conversation": "conv_" + uuid.uuid4().hex,
+            "response": "resp_" + uuid.uuid4().hex, "item": "msg_" + uuid.uuid4().hex}
 
 
 # In a probe, "victim:<object>" is the victim's id of that object, "own:<object>" the
@@ -210,6 +219,33 @@ V2_ROUTES = {
         "POST": v2_run({"tool_outputs": [{"tool_call_id": "call_x", "output": "x"}]})},
     "/v1/threads/<thread_id>/runs/<run_id>/steps": {"GET": v2_run()},
     "/v1/threads/<thread_id>/runs/<run_id>/steps/<step_id>": {"GET": v2_run()},
+    # The tenant's own credentials' models (owned_by names the credential), never another's.
+    "/v1/models": {"GET": LIST},
+    "/v1/models/<path:model_id>": {"GET": NO_ID},  # a provider's model: test_v2_models.py checks the tenants
+}
+RESPONSE = {"model": "gpt-4", "input": "hi"}
+CONVERSATION_ITEM = [probe({"conversation_id": "victim:conversation", "item_id": "victim:item"}),
+                     probe({"conversation_id": "own:conversation", "item_id": "victim:item"})]
+RESPONSES_ROUTES = {
+    "/v1/responses": {"POST": [probe(json={**RESPONSE, "previous_response_id": "victim:response"}),
+                               probe(json={**RESPONSE, "conversation": "victim:conversation"}),
+                               probe(json={"input": "hi", "prompt": {"id": "victim:details_id"}}),
+                               probe(json={"input": "hi", "prompt": {"id": "victim:assistant"}})]},
+    "/v1/responses/input_tokens": {"POST": [probe(json={**RESPONSE, "previous_response_id": "victim:response"}),
+                                            probe(json={**RESPONSE, "conversation": "victim:conversation"})]},
+    "/v1/responses/<response_id>": {"GET": [by_id("response")], "DELETE": [by_id("response")]},
+    "/v1/responses/<response_id>/cancel": {"POST": [by_id("response")]},
+    "/v1/responses/<response_id>/input_items": {"GET": [by_id("response")]},
+    "/v1/conversations": {"POST": NO_ID},
+    # A conversation is not another API's thread, the caller's own included.
+    "/v1/conversations/<conversation_id>": {"GET": [by_id("conversation"), probe({"*": "own:v2_thread"})],
+                                            "POST": [by_id("conversation", json={"metadata": {"a": "b"}})],
+                                            "DELETE": [by_id("conversation")]},
+    "/v1/conversations/<conversation_id>/items": {
+        "GET": [by_id("conversation")],
+        "POST": [by_id("conversation", json={"items": [{"type": "message", "role": "user", "content": "x"}]})]},
+    "/v1/conversations/<conversation_id>/items/<item_id>": {"GET": CONVERSATION_ITEM,
+                                                            "DELETE": CONVERSATION_ITEM},
 }
 # How to reach a tenant's objects through each route. Keyed by rule: a rule missing here
 # fails the test, so every new route gets classified.
@@ -249,6 +285,7 @@ CROSS_TENANT = {
     "/openai/threads/<thread_id>": {"DELETE": [by_id("thread"), by_id("session")]},
     "/openai/threads/<thread_id>/messages": {"GET": [by_id("thread"), by_id("session")]},
     **V2_ROUTES,
+    **RESPONSES_ROUTES,
 }
 
 

@@ -141,9 +141,10 @@ def test_a_dead_workers_assistants_v2_run_ends_failed_and_frees_its_thread(app, 
     with app.app_context():  # a run in progress in a worker that then died: its token names that worker
         token = f"{dead}/{'e' * 24}"
         lock(thread.id, token)
-        run = Run(tenant="default", thread_id=thread.id, assistant_id=db.session.scalar(
-            select(Assistant.id).where(Assistant.details_id == assistant.id)), status="in_progress",
-                  turn_token=token, model="gpt-4", tools=[], options={})
+        row_id = db.session.scalar(select(Assistant.id).where(Assistant.details_id == assistant.id))
+        run = Run(tenant="default", thread_id=thread.id, assistant_id=row_id,
+                  assistant_public_id=assistant.id, status="in_progress", turn_token=token, model="gpt-4",
+                  tools=[], options={})
         db.session.add(run)
         db.session.commit()
         run_id = run.id

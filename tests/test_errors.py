@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .helpers import headers_for, make_key
+from .helpers import AGENTS, ASSISTANTS, headers_for, make_key
 
 
 def assert_contract(response, status):
@@ -29,14 +29,25 @@ def test_401_missing_key(client):
 
 
 def test_404_unknown_route_and_id(client, auth):
-    assert_contract(client.get("/nowhere", headers=auth), 404)
+    assert client.get("/nowhere", headers=auth).json == {"code": 404, "status": "Not Found",
+                                                         "message": "Invalid URL (GET /nowhere)."}
     assert_contract(client.get("/assistants/00000000-0000-0000-0000-000000000000", headers=auth), 404)
     assert_contract(client.get("/credentials/%00", headers=auth), 404)
 
 
-def test_405(client, auth):
+def test_405_names_the_methods_the_path_takes(client, auth):
     response = client.patch("/assistants", headers=auth, json={})
-    assert_contract(response, 405)
+    assert response.json == {"code": 405, "status": "Method Not Allowed",
+                              "message": "Invalid method for URL (PATCH /assistants): use GET, POST."}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST", "OPTIONS"}
+
+
+@pytest.mark.parametrize("base", [AGENTS, ASSISTANTS])
+def test_the_agents_api_answers_a_path_it_lacks_as_fastapi_does(client, auth, base):
+    assert client.get(f"{base}/agent/unknown/path", headers=auth).json == {"detail": "Not Found"}
+    wrong_method = client.put(base, headers=auth, json={})
+    assert (wrong_method.status_code, wrong_method.json) == (405, {"detail": "Method Not Allowed"})
+    assert set(wrong_method.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST", "OPTIONS"}
 
 
 def test_409(client, auth):

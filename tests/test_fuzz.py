@@ -1,10 +1,16 @@
 """Fuzzing from our own OpenAPI document: schemathesis generates valid and invalid requests
-for every operation of /openapi.json and sends them with a valid key through the WSGI app.
-No 500, no undocumented status, every response body matches its documented schema.
+for every operation of /openapi.json and sends them with a valid key through the WSGI app, one
+operation at a time, then in sequences that follow the links between operations (its stateful
+phase). No 500, no undocumented status or content type, every response body (and every event of a
+stream) matches its documented schema; in sequences, what a call made is found until deleted, and
+what it deleted is not.
 
 Deterministic (hypothesis derandomize, no example database) and bounded (MAX_EXAMPLES per
-strategy); the provider is the loopback fake (app_config's OPENAI_BASE_URL)."""
+strategy, SCENARIOS of STEPS calls); the provider is the loopback fake (app_config's OPENAI_BASE_URL).
+About 100 s in all on a 2-core machine (the document is built once: building it takes the app most of
+a second)."""
 import collections
+import copy
 
 import pytest
 import schemathesis
@@ -12,24 +18,66 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.engine import events
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from schemathesis.openapi.checks import EnsureResourceAvailability
+from schemathesis.specs.openapi.checks import (content_type_conformance, ensure_resource_availability,
+                                               response_schema_conformance, status_code_conformance,
+                                               use_after_free)
 
-from .helpers import spec_and_routes, wait_for_runs
+from .helpers import AGENTS, ASSISTANTS, spec_and_routes, wait_for_runs
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Calls that delete an object, besides a DELETE: the conversations API deletes an agent with a POST.
+DELETING_POSTS = {"/openai/delete_agent"}
+
+
+@schemathesis.check
+def available_until_deleted(ctx, response, case):
+    """schemathesis' ensure_resource_availability (what a POST made, the calls after it find), for an
+    API whose rows are reached through several routes and ids: an assistant is one row at
+    /assistants, /v1/assistants (by its asst_ id), under both mounts of the agents API and at
+    /openai/delete_agent. The stock check knows only a DELETE of the same path as a deletion; here a
+    deletion that succeeded earlier in the scenario, through any route, explains a 404."""
+    try:
+        return ensure_resource_availability(ctx, response, case)
+    except EnsureResourceAvailability:
+        recorder = ctx.internals.recorder
+        for prior in recorder.find_all_cases():
+            answer = recorder.find_response(case_id=prior.id)
+            deletes = prior.operation.method.upper() == "DELETE" or prior.operation.path in DELETING_POSTS
+            if prior.id != case.id and deletes and answer is not None and 200 <= answer.status_code < 300:
+                return None
+        raise
+
+
+# In sequences, CHECKS and: what one call made, the next finds (until it is deleted); what one deleted,
+# the next does not find.
+STATEFUL_CHECKS = {check.__name__: {"enabled": True} for check in (*CHECKS, use_after_free,
+                                                                    available_until_deleted)}
+SCENARIOS, STEPS = 150, 10  # the stateful phase: sequences, and calls in each
 MAX_EXAMPLES = 12
 # The valid key is sent with every case (the 401s are tests/test_auth_everywhere.py's job). A dict, and
 # a Config per test: a Config keeps every operation it configured, and with it that test's app.
-CONFIG = {"generation": {"with-security-parameters": False}}
+# No cache of schemathesis' own on disk (.schemathesis/ in the working directory).
+CONFIG = {"generation": {"with-security-parameters": False}, "cache": {"enabled": False}}
 # Body fields that name an object: with a real id half the time, so the fuzzer gets past the 404.
 ID_FIELDS = ("agent_id", "thread_id", "credential", "assistant_id")
 
 
-# (method, path) of every operation the document lists.
-OPERATIONS = [(method.upper(), path) for path, item in spec_and_routes()[0]["paths"].items()
+# The document, read once (building it takes the app most of a second), and (method, path) of its operations.
+DOCUMENT = spec_and_routes()[0]
+OPERATIONS = [(method.upper(), path) for path, item in DOCUMENT["paths"].items()
               for method in item if method in ("get", "put", "post", "delete", "patch")]
+
+
+def loaded(app, config: dict = CONFIG):
+    """The document as schemathesis reads it, calling ``app`` (a copy of it: schemathesis changes it)."""
+    config = schemathesis.Config.from_dict(config)
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=config)
+    schema.app = app
+    return schema
 
 
 @pytest.fixture
@@ -113,9 +161,7 @@ def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStra
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_operation(app, client, auth, fake, method, path):
-    config = schemathesis.Config.from_dict(CONFIG)
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
-    operation = schema[path][method]
+    operation = loaded(app)[path][method]
     label = f"{method} {path}"
     cases, statuses = 0, collections.Counter()
     ids = seed(client, auth, fake)
@@ -141,6 +187,38 @@ def test_operation(app, client, auth, fake, method, path):
     print(f"fuzzed {label}: {cases} cases, statuses {dict(sorted(statuses.items()))}")
 
 
+def test_sequences_of_calls_that_follow_the_links_between_operations(app, client, auth, fake):
+    """schemathesis' stateful phase over the whole document, run by its own engine (which starts a
+    scenario again when the app's fresh ids make hypothesis call a replay flaky): sequences of calls,
+    each fed with what an earlier response gave, along the links schemathesis infers from the document
+    (an id a response holds, for the operations whose parameters name it)."""
+    seed_v2(client, auth, app, seed(client, auth, fake))  # objects to find, and a provider credential
+    schema = loaded(app, {**CONFIG, "headers": auth, "checks": {"enabled": False, **STATEFUL_CHECKS},
+                          "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False},
+                                     "fuzzing": {"enabled": False},
+                                     "stateful": {"max-steps": STEPS, "generation": {
+                                         "max-examples": SCENARIOS, "deterministic": True}}}})
+    calls, linked, failures, errors = collections.Counter(), 0, [], []
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            for case_id, checks in event.recorder.checks.items():
+                failures += [check for check in checks if check.failure_info is not None]
+            for case_id, interaction in event.recorder.interactions.items():
+                if interaction.response is not None:
+                    calls[interaction.response.status_code] += 1
+                    linked += event.recorder.cases[case_id].is_transition_applied
+        elif isinstance(event, (events.NonFatalError, events.FatalError)):
+            errors.append(event)
+    wait_for_runs(app)
+    print(f"sequences: {sum(calls.values())} calls ({linked} fed by an earlier one), "
+          f"statuses {dict(sorted(calls.items()))}")
+    assert not errors, errors
+    assert not failures, "\n\n".join(
+        f"{f.name}: {f.failure_info.failure.title}\n{f.failure_info.failure.message}\n"
+        f"{f.failure_info.code_sample}\n{f.failure_info.steps}" for f in failures)
+    assert linked >= 5  # it did follow links (how many varies with the fresh ids the app hands out)
+
+
 def test_every_operation_documents_its_statuses_without_a_catch_all(client):
     """status_code_conformance is void for an operation with a `default` response."""
     spec = client.get("/openapi.json").json
@@ -153,3 +231,16 @@ def test_every_operation_documents_its_statuses_without_a_catch_all(client):
                 assert {"401", "429"} <= set(operation["responses"]), (method, path)
             if "requestBody" in operation:
                 assert "413" in operation["responses"], (method, path)
+
+
+def test_the_routes_that_stream_declare_text_event_stream(client):
+    """With "stream": true these answer server-sent events: the document says so (the fuzzer's
+    content_type_conformance holds every answer to it)."""
+    spec = client.get("/openapi.json").json
+    streaming = {(method.upper(), path) for path, item in spec["paths"].items()
+                 for method, operation in item.items() if method != "parameters"
+                 and "text/event-stream" in operation["responses"].get("200", {}).get("content", {})}
+    assert streaming == {("POST", "/v1/threads/runs"), ("POST", "/v1/threads/{thread_id}/runs"),
+                         ("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"),
+                         ("POST", "/openai/chat"), ("POST", f"{AGENTS}/{{agent_id}}/chat/completions"),
+                         ("POST", f"{ASSISTANTS}/{{agent_id}}/chat/completions")}

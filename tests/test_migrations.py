@@ -158,6 +158,13 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         assert [m["content"][0]["text"]["value"] for m in v2] == ["Hi v2", "Hello v2", "Oslo weather?"]
         run = client.get("/v1/threads/thread_migrationV2thread4/runs/run_migrationRun0002", headers=auth).json
         assert run["status"] == "requires_action" and run["assistant_id"] == "asst_migrationHelper0001"
+    if migration_rows.RUNS_OUTLIVE in revisions_up_to(revision):  # a run and reply of a deleted assistant
+        thread = migration_rows.ORPHAN_THREAD
+        run = client.get(f"/v1/threads/{thread}/runs/{migration_rows.ORPHAN_RUN}", headers=auth).json
+        assert (run["status"], run["assistant_id"]) == ("completed", migration_rows.GONE_ASSISTANT)
+        reply = client.get(f"/v1/threads/{thread}/messages", headers=auth).json["data"][0]
+        assert (reply["run_id"], reply["assistant_id"]) == (migration_rows.ORPHAN_RUN,
+                                                            migration_rows.GONE_ASSISTANT)
     # A new turn on the upgraded conversation goes after its six messages.
     fake.reply = lambda messages: "Still here."
     turn = client.post("/openai/chat", headers=auth, json={
@@ -227,13 +234,16 @@ def _only_columns_of(url: str, inserted: dict) -> dict:
 
 
 def _removed_by_downgrade(table: str, row: dict, target: str) -> bool:
-    """Going below the Assistants-v2 migration drops v2 threads (no assistant; conversations are such
-    threads too) and their messages."""
-    if v2_known(target):
-        return False
-    v2_threads = {migration_rows.V2_THREAD, migration_rows.CONVERSATION}
-    return ((table == "threads" and row["id"] in v2_threads)
-            or (table == "messages" and row["thread_id"] in v2_threads))
+    """Down to ``target``: below the Assistants-v2 revision, v2 threads (no assistant; conversations are such
+    threads too) and their messages go; below the one where runs outlive their assistant, the runs that did
+    (no assistant_id)."""
+    kept = revisions_up_to(target)
+    v2_threads = {migration_rows.V2_THREAD, migration_rows.ORPHAN_THREAD, migration_rows.CONVERSATION}
+    if migration_rows.ASSISTANTS_V2 not in kept and (
+            (table == "threads" and row["id"] in v2_threads)
+            or (table == "messages" and row["thread_id"] in v2_threads)):
+        return True
+    return migration_rows.RUNS_OUTLIVE not in kept and table == "runs" and row["assistant_id"] is None
 
 
 def test_a_downgrade_leaves_nothing_dangling(scratch_url):

@@ -112,6 +112,33 @@ def test_errors_come_in_openais_shape_and_as_the_sdks_classes(app, client, key, 
     assert deep.status_code == 400 and "error" in deep.json
 
 
+def test_a_path_or_method_the_api_lacks_answers_in_openais_shape(app, client, key):
+    """The SDKs read the error's message from the body; flask-smorest's own 404 gave them "(no body)"."""
+    client_sdk = sdk(app, key)
+    with pytest.raises(openai.NotFoundError) as caught:
+        client_sdk.get("/nope", cast_to=object)
+    assert caught.value.body == {"message": "Invalid URL (GET /v1/nope).", "type": "invalid_request_error",
+                                 "param": None, "code": "not_found"}
+    assert caught.value.message == "Error code: 404 - Invalid URL (GET /v1/nope)."
+    with pytest.raises(openai.NotFoundError, match=r"Invalid URL \(POST /v1/threads/x/unknown\)"):
+        client_sdk.post("/threads/x/unknown", cast_to=object, body={})
+    with pytest.raises(openai.APIStatusError) as caught:
+        client_sdk.put("/threads", cast_to=object, body={})
+    assert caught.value.status_code == 405 and caught.value.body == {
+        "message": "Invalid method for URL (PUT /v1/threads): use POST.", "type": "invalid_request_error",
+        "param": None, "code": None}
+    assert set(caught.value.response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    unknown = (("GET", "/v1"), ("GET", "/v1/"), ("DELETE", "/v1/nope/deeper"), ("GET", "/v1/threads/x/y"))
+    for method, path in unknown:
+        raw = client.open(path, method=method, headers=headers_for(key))
+        assert (raw.status_code, raw.json) == (404, {"error": {
+            "message": f"Invalid URL ({method} {path}).", "type": "invalid_request_error", "param": None,
+            "code": "not_found"}})
+    raw = client.open("/v1/assistants", method="PATCH")  # no key: a path is unknown to anyone
+    assert raw.status_code == 405 and raw.json["error"]["message"].endswith("use GET, POST.")
+    assert set(raw.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST", "OPTIONS"}
+
+
 def test_rate_limits_and_large_bodies_answer_in_openais_shape(make_app):
     app = make_app(RATELIMIT_DEFAULT="2 per minute", ASSISTANTS_MAX_BODY_BYTES=1000)
     key = make_key(app)

@@ -52,16 +52,20 @@ class OpenAIShape(ErrorShape):
                           "param": param, "code": CODES.get(status)}}
 
     def answer(self, err: Exception):
+        code = getattr(err, "openai_code", None)  # its own OpenAI code (model_not_found), not the status's
         err = as_service_error(err)
         status = 400 if err.status == 422 else err.status
-        return jsonify(self.body(err.status, err.message, err.errors)), status, err.headers
+        body = self.body(err.status, err.message, err.errors)
+        if code:
+            body["error"]["code"] = code
+        return jsonify(body), status, err.headers
 
     def sse_error(self, err: Exception) -> str:
         err = as_service_error(err)
         return sse(self.body(err.status, err.message), "error")
 
-    def register(self, target) -> None:
-        super().register(target)
+    def register(self, target, path_prefix: str | None = None) -> None:
+        super().register(target, path_prefix)
         BLUEPRINT_SHAPES[target.name] = self
         # By status: these win over the app's own handlers (registered by status too).
         target.register_error_handler(413, lambda err: (jsonify(self.body(413, too_large_message())), 413))

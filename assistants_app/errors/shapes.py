@@ -1,12 +1,15 @@
 """How each API writes an error, as a JSON body and as a stream's error event, and the Flask
 error handlers that make every error of a blueprint (or of the app) come out that way.
 
-    errors.SERVICE.register(app)          # the service's own shape, for every route
-    errors.DETAIL.register(agents_blp)    # the agents API's {"detail": ...}
+    errors.SERVICE.register(app)                                # the service's own shape, for every route
+    errors.DETAIL.register(agents_blp, path_prefix=AGENTS)      # the agents API's {"detail": ...}
+
+A request that matches no route (404, 405) has no blueprint: it answers in the shape of the API
+whose path_prefix its path is under (shape_for_path), the service's elsewhere.
 """
 import logging
 
-from flask import current_app, g, jsonify
+from flask import current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -19,6 +22,17 @@ log = logging.getLogger("assistants_app.errors")
 DETAIL_LOCATIONS = {"json": "body", "query": "query", "view_args": "path"}
 DETAIL_TYPES = {"Missing data for required field.": "missing", "Unknown field.": "extra_forbidden",
                 "Field may not be null.": "none_forbidden", "Invalid JSON body.": "json_invalid"}
+# Where each API lives (register()'s path_prefix): the shape of a request that matched no route.
+PATH_SHAPES: dict[str, "ErrorShape"] = {}
+SHOWN_PATH = 200  # characters of a path an error message repeats
+
+
+def shape_for_path(path: str) -> "ErrorShape":
+    """The error shape of the API whose path this is: a request no route matched answers in it."""
+    for prefix, shape in PATH_SHAPES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return shape
+    return SERVICE
 
 
 def status_line(status: int) -> str:
@@ -57,8 +71,11 @@ class ErrorShape:
         err = as_service_error(err)
         return sse(self.body(err.status, err.message), "error")
 
-    def register(self, target) -> None:
-        """Error handlers on a blueprint (its routes) or an app (every route)."""
+    def register(self, target, path_prefix: str | None = None) -> None:
+        """Error handlers on a blueprint (its routes) or an app (every route); with path_prefix,
+        a request under it that matches no route answers in this shape too."""
+        if path_prefix:
+            PATH_SHAPES[path_prefix] = self
         target.register_error_handler(ServiceError, self.answer)
         target.register_error_handler(ProviderError, self.answer)
         # Python's json parser recurses: a body nested thousands deep is bad input, not a crash.
@@ -67,18 +84,42 @@ class ErrorShape:
     def _too_deep(self, err):
         return jsonify(self.body(400, "The JSON body is nested too deeply.")), 400
 
+    def unrouted(self, err: HTTPException):
+        """The answer to a request that matched no route: 404, or 405 with its Allow header."""
+        allow = {name: value for name, value in err.get_headers() if name == "Allow"}
+        return jsonify(self.body(err.code, self.unrouted_message(err))), err.code, allow
+
+    def unrouted_message(self, err: HTTPException) -> str:
+        """OpenAI's words for an unknown URL, with the methods the path does take for a 405."""
+        asked = f"{request.method} {request.path[:SHOWN_PATH]}"
+        if err.code == 405:
+            methods = sorted(set(err.valid_methods or ()) - {"HEAD", "OPTIONS"})
+            return f"Invalid method for URL ({asked}): use {', '.join(methods)}."
+        return f"Invalid URL ({asked})."
+
 
 class AppShape(ErrorShape):
-    """The service's shape on the app itself. HTTPExceptions have flask-smorest's own handler (in
-    this same shape); 413 and 429, refused before a route's API is involved, answer in this
-    shape on every blueprint that does not register its own for them (registered by status, they
-    win over a blueprint's HTTPException handler); and it is the last resort for anything unexpected."""
+    """The service's shape on the app itself. HTTPExceptions answer flask-smorest's body (this same
+    shape), but a request no route matched answers in the shape of its path's API; 413 and 429,
+    refused before a route's API is involved, answer in this shape on every blueprint that does not
+    register its own for them (registered by status, they win over a blueprint's HTTPException
+    handler); and it is the last resort for anything unexpected."""
 
-    def register(self, target) -> None:
-        super().register(target)
+    def register(self, target, path_prefix: str | None = None) -> None:
+        super().register(target, path_prefix)
+        target.register_error_handler(HTTPException, self._http_error)  # in place of flask-smorest's
         target.register_error_handler(413, self._too_large)
         target.register_error_handler(429, self._rate_limited)
         target.register_error_handler(Exception, self._unexpected)
+
+    def _http_error(self, err: HTTPException):
+        """flask-smorest's body (with what webargs' abort() put in err.data), except that a request
+        no route matched answers in the shape of the API whose path it is."""
+        if err is request.routing_exception:
+            return shape_for_path(request.path).unrouted(err)
+        data = getattr(err, "data", None) or {}
+        body = self.body(err.code, data.get("message"), data.get("errors") or data.get("messages"))
+        return jsonify(body), err.code, data.get("headers") or {}
 
     def _too_large(self, err):
         return jsonify(self.body(413, too_large_message())), 413
@@ -113,14 +154,17 @@ class DetailShape(ErrorShape):
             return {"detail": validation_details(errors or {"json": [message]}, [])}
         return {"detail": message or status_line(status)}
 
+    def unrouted_message(self, err: HTTPException) -> str:
+        return status_line(err.code)  # FastAPI's {"detail": "Not Found"}, {"detail": "Method Not Allowed"}
+
     def sse_error(self, err: Exception) -> str:
         """OpenAI's error event in a chat.completion.chunk stream (the openai client raises it)."""
         kind = err.kind if isinstance(err, ProviderError) else "service_error"
         err = as_service_error(err)
         return sse({"error": {"message": err.message, "type": kind, "code": err.status}})
 
-    def register(self, target) -> None:
-        super().register(target)
+    def register(self, target, path_prefix: str | None = None) -> None:
+        super().register(target, path_prefix)
         target.register_error_handler(HTTPException, self._http_error)
         # By status, as the app registers them: a blueprint's own win over the app's.
         target.register_error_handler(413, lambda err: ({"detail": too_large_message()}, 413))

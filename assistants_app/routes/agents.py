@@ -22,7 +22,7 @@ from ..schemas.agents import (
     ValidationErrorSchema,
 )
 from ..services import agents, completions
-from ..spec import AGENTS_PREFIX, PROVIDER_FAILURES
+from ..spec import AGENTS_PREFIX, PROVIDER_FAILURES, event_stream
 
 # Registered twice by create_app(): the same routes under /agents and under /assistants.
 MOUNTS = (("agents", f"{AGENTS_PREFIX}/agents"), ("agents-as-assistants", f"{AGENTS_PREFIX}/assistants"))
@@ -30,7 +30,7 @@ MOUNTS = (("agents", f"{AGENTS_PREFIX}/agents"), ("agents-as-assistants", f"{AGE
 blp = Blueprint("agents", __name__,
                 description="The agents API (VMware Private AI Services' OpenAI compatibility): agents with "
                             "live status, and OpenAI-compatible chat completions with sessions.")
-DETAIL.register(blp)
+DETAIL.register(blp, path_prefix=AGENTS_PREFIX)
 
 
 def errors(*statuses):
@@ -93,6 +93,8 @@ class AgentById(MethodView):
 @blp.arguments(ChatCompletionRequestSchema())
 @blp.response(200, ChatCompletionSchema,
               description="chat.completion; with stream=true, chat.completion.chunk events, then [DONE].")
+@blp.doc(**event_stream("data: {chat.completion.chunk} per piece of the reply, then data: [DONE]; a failure "
+                        "mid-stream is data: {\"error\": {...}}."))
 @errors(404, 409, 429, 502, 504)
 def chat_completions(body, agent_id):
     """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""

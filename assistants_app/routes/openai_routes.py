@@ -27,7 +27,7 @@ from ..schemas.chat import (
 )
 from ..services import assistants, get_owned, threads, turns
 from ..services.models_cache import models_of
-from ..spec import PROVIDER_FAILURES
+from ..spec import PROVIDER_FAILURES, event_stream
 
 blp = Blueprint("openai", __name__, url_prefix="/openai",
                 description="Threads and chat turns with an assistant (routes.openai_routes).")
@@ -82,6 +82,8 @@ def initialize(body):
 @blp.arguments(ChatRequestSchema(), error_status_code=400)
 @blp.response(200, ChatResponseSchema,
               description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
+@blp.doc(**event_stream("event: delta {\"delta\"} per piece of text, then event: done (the ids and usage) "
+                        "or event: error (the error body).", ("delta", "done", "error")))
 @blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
 @blp.alt_response(409, description="A turn is in progress on this thread.")
 @document_errors(429, 502, 504)
@@ -161,7 +163,8 @@ def delete_agent_route(body):
     """Delete an agent, its threads and messages, and its remote twin.
 
     Deletes an agent based on the provided agent ID: the assistant, all its threads and
-    their messages, and the remote assistant where the backend keeps one.
+    their messages, and the remote assistant where the backend keeps one. Assistants API (v2)
+    runs it carried out stay, with their messages (a run still going ends failed).
 
     ---
 

@@ -1,18 +1,23 @@
 """Assistants: one row behind all three APIs. With the `assistants` backend the provider
 keeps a twin (details.id is its asst_ id); every other backend mints details.id here.
 
+Deleting one deletes what is its own -- the conversations API's threads and the agents API's
+sessions, with their messages -- and not what only used it: the Assistants API's runs and their
+messages stay, naming it by its asst_ id (a run still going ends failed).
+
 The twin is written before the row, with no database connection held while the provider
 answers: an update locks the row only afterwards, and answers 409 if it changed meanwhile."""
 import hashlib
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from ..errors import Conflict, NotFound, invalid
 from ..extensions import db, openai_adapter
-from ..models import Assistant, Credential, new_token_id, new_uuid
+from ..models import Assistant, Credential, Message, Run, Thread, new_token_id, new_uuid, utcnow
 from ..openai_adapter import AssistantSpec, ProviderError
 from . import is_plausible_id, lock_row, tenant
 from .credentials import backend_api, connection_for, find_credential
+from .v2.threads import ACTIVE
 
 # The remote twin's metadata names its assistant and (as a digest) its tenant: a remote
 # assistant may be adopted only by the tenant whose service wrote it, or through a
@@ -156,7 +161,8 @@ def update_assistant(assistant: Assistant, fields: dict, precondition=None) -> A
 
 
 def delete_assistant(assistant: Assistant, *, delete_remote: bool) -> None:
-    """Deletes the row, its threads and messages. With delete_remote, also the provider's
+    """Deletes the row, its threads and messages; its v2 runs stay (the database sets their
+    assistant_id to NULL), those still going ended failed. With delete_remote, also the provider's
     twin (one already gone counts as deleted; any other failure deletes nothing) and, best
     effort, the provider-side conversations of its threads."""
     if delete_remote and backend_api(assistant.credential) != "chat_completions":
@@ -169,4 +175,31 @@ def delete_assistant(assistant: Assistant, *, delete_remote: bool) -> None:
                 openai_adapter.delete_remote_thread(conn, remote_id)
             except ProviderError:
                 pass  # best effort: the local history goes regardless
+    _fail_active_runs(assistant)
     db.session.delete(assistant)
+
+
+# What a v2 run that was going on when its assistant was deleted says of itself.
+ASSISTANT_DELETED = {"code": "server_error", "message": "The run's assistant was deleted while the run was "
+                                                        "active; nothing of it was stored."}
+
+
+def _fail_active_runs(assistant: Assistant) -> None:
+    """Its v2 runs still going end failed, as a cancel ends a run (services/v2/runs.py end()): their
+    threads are free again, and a run waiting for tool outputs takes its unanswered round out of the
+    history. A worker carrying one out notices, and writes nothing."""
+    active = list(db.session.scalars(select(Run).where(Run.assistant_id == assistant.id,
+                                                       Run.status.in_(ACTIVE))))
+    for run in active:
+        if run.status == "requires_action":
+            db.session.execute(delete(Message).where(Message.run_id == run.id,
+                                                     Message.role.in_(("assistant", "tool"))))
+            db.session.execute(update(Thread).where(Thread.id == run.thread_id)
+                               .values(pending_tool_calls=None, pending_run_id=None))
+        elif run.turn_token:
+            db.session.execute(update(Thread).where(Thread.id == run.thread_id,
+                                                    Thread.turn_token == run.turn_token)
+                               .values(turn_token=None, turn_started_at=None))
+        db.session.execute(update(Run).where(Run.id == run.id, Run.status == run.status).values(
+            status="failed", failed_at=utcnow(), turn_token=None, required_action=None,
+            last_error=ASSISTANT_DELETED).execution_options(synchronize_session=False))

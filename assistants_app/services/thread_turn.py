@@ -157,7 +157,7 @@ def stateless_request(assistant: Assistant, turn: TurnInput) -> tuple[Connection
     """Chat Completions whatever the credential's backend (the one API that needs no stored state), or the
     Responses API with store false for a turn whose history is this service's."""
     conn = _local(connection_for(assistant.credential), turn)
-    if conn.api != "responses":
+    if conn.api != "responses" or not turn.local_history:
         conn = dataclasses.replace(conn, api="chat_completions")
     return conn, turn_request(assistant, turn, list(turn.messages or []))
 

@@ -1,4 +1,6 @@
-"""Threads: the conversations API's threads and the agents API's sessions (one Thread model behind both)."""
+"""Threads: the conversations API's threads and the agents API's sessions (one Thread model behind
+both, so a session is also a thread there). The Assistants API's threads (no assistant of their
+own) are not theirs: every lookup here answers 404 for one, as /v1 does for these."""
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -34,17 +36,22 @@ def find_agent_thread(agent_id: str, thread_id: str) -> Thread:
     thread = None
     if is_plausible_id(thread_id):
         thread = db.session.scalar(WITH_ASSISTANT, {"id": thread_id, "tenant": tenant()})
-    if thread is None or agent_id not in (thread.assistant.id, thread.assistant.details_id):
+    if thread is None or thread.assistant is None or agent_id not in (thread.assistant.id,
+                                                                      thread.assistant.details_id):
         return find_thread(thread_id, get_assistant(agent_id))
     _check_not_expired(thread)
     return thread
 
 
 def find_thread(thread_id: str, assistant: Assistant | None = None) -> Thread:
-    """The caller's thread (of this assistant, when given); 404 when missing or expired."""
+    """The caller's thread (of this assistant, when given); 404 when missing or expired, and for an
+    Assistants API thread (no assistant of its own): that API's alone."""
     thread = None
     if is_plausible_id(thread_id):
         thread = db.session.scalar(owned_select(Thread), {"id": thread_id, "tenant": tenant()})
+    if thread is not None and thread.assistant_id is None:
+        raise NotFound(f"No thread {thread_id!r} for this API: it is an Assistants API thread, used at "
+                       "/v1/threads.")
     if thread is None or (assistant is not None and thread.assistant_id != assistant.id):
         raise NotFound(f"No thread {thread_id[:128]!r} for this agent.")
     _check_not_expired(thread)

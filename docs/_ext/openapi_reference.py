@@ -11,6 +11,7 @@ import os
 import re
 
 from sphinx.util import logging
+from sphinxcontrib import httpdomain
 from sphinxcontrib.openapi.directive import create_directive_from_renderer
 from sphinxcontrib.openapi.renderers import HttpdomainRenderer
 from sphinxcontrib.openapi.renderers._httpdomain import indented
@@ -329,6 +330,8 @@ def generate_spec(app):
 
 def setup(app):
     app.setup_extension("sphinxcontrib.openapi")
+    # RFC 6585's 431 (every route may answer it: request_limits.py), which httpdomain's table lacks.
+    httpdomain.HTTP_STATUS_CODES.setdefault(431, "Request Header Fields Too Large")
     app.add_directive("openapi-reference", create_directive_from_renderer(ReferenceRenderer))
     app.connect("builder-inited", generate_spec)
     return {"version": "1", "parallel_read_safe": True}

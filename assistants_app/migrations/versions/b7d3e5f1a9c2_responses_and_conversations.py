@@ -1,7 +1,7 @@
 """Responses and Conversations: typed items on messages (item_type, item), responses, response_events
 
 Revision ID: b7d3e5f1a9c2
-Revises: a2f1c0de0012
+Revises: 806074792856
 Create Date: 2026-12-06 20:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7d3e5f1a9c2'
-down_revision = 'a2f1c0de0012'
+down_revision = '806074792856'
 branch_labels = None
 depends_on = None
 

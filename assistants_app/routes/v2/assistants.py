@@ -46,7 +46,7 @@ class AssistantById(MethodView):
     @blp.response(200, DeletedSchema)
     @documents(502, 504)
     def delete(self, assistant_id):
-        """Delete an assistant (its runs too; threads stay)"""
+        """Delete an assistant (its runs and their messages stay; a run still going ends failed)"""
         deleted = service.delete(service.get(assistant_id))
         db.session.commit()
         return deleted

@@ -7,7 +7,7 @@ blp = Blueprint("assistants_v2", __name__, url_prefix="/v1",
                 description="The OpenAI Assistants API v2, wire-compatible: point an openai client's base_url "
                             "at /v1 (the OpenAI-Beta: assistants=v2 header is accepted).")
 
-OPENAI.register(blp)
+OPENAI.register(blp, path_prefix="/v1")  # every /v1 answer, an unknown path's too
 
 
 def documents(*statuses):

@@ -10,10 +10,19 @@ from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunLis
 from ...schemas.v2.threads import MetadataOnlySchema
 from ...services.tenant_limits import Caller
 from ...services.v2 import runner, runs, steps, threads
+from ...spec import event_stream
 from .blueprint import blp, documents
 
 STREAMED = "The run (queued); with stream: true, text/event-stream of the v2 events, ending with event: done."
 API = "assistants_v2"
+V2_EVENTS = event_stream(
+    "the Assistants API v2 events (thread.run.created ... thread.run.completed, thread.run.requires_action, "
+    "thread.run.incomplete or thread.run.failed), then event: done, data: [DONE].",
+    ("thread.created", "thread.run.created", "thread.run.queued", "thread.run.in_progress",
+     "thread.run.step.created", "thread.run.step.in_progress", "thread.run.step.delta", "thread.message.created",
+     "thread.message.in_progress", "thread.message.delta", "thread.message.completed", "thread.message.incomplete",
+     "thread.run.step.completed", "thread.run.completed", "thread.run.requires_action", "thread.run.incomplete",
+     "thread.run.failed", "done"))
 
 
 def _frames(events):
@@ -37,6 +46,7 @@ class Runs(MethodView):
     @blp.arguments(RunIncludeQuerySchema(), location="query", error_status_code=400)
     @blp.arguments(RunCreateV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
+    @blp.doc(**V2_EVENTS)
     @documents(400, 429, 502, 504)
     def post(self, query, fields, thread_id):
         """Create a run (400 while another run of the thread is active)"""
@@ -54,6 +64,7 @@ class Runs(MethodView):
 class ThreadAndRun(MethodView):
     @blp.arguments(ThreadAndRunV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
+    @blp.doc(**V2_EVENTS)
     @documents(400, 404, 429, 502, 504)
     def post(self, fields):
         """Create a thread and run it"""
@@ -92,6 +103,7 @@ class RunCancel(MethodView):
 class SubmitToolOutputs(MethodView):
     @blp.arguments(SubmitToolOutputsV2Schema(), error_status_code=400)
     @blp.response(200, RunV2Schema, description=STREAMED)
+    @blp.doc(**V2_EVENTS)
     @documents(400, 429, 502, 504)
     def post(self, fields, thread_id, run_id):
         """Submit the outputs of the tool calls a run requires"""

@@ -111,6 +111,9 @@ def _begin(run_id: str, tool_outputs: list[dict] | None):
     if thread is None:
         db.session.commit()
         return None
+    if run.assistant is None:  # deleted just as the run started: the deletion failed it already
+        db.session.commit()
+        raise ServiceError(404, "The run's assistant was deleted.")
     presented = runs.present(run)
     answered = _answered_step(run, presented, tool_outputs) if tool_outputs else None
     begun = presented, run.assistant, thread, runs.turn_input(run, thread, tool_outputs), answered

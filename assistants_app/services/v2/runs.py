@@ -33,7 +33,7 @@ def present(run: Run) -> dict:
     options = run.options or {}
     return {
         "id": run.id, "object": "thread.run", "created_at": timestamp(run.created_at), "thread_id": run.thread_id,
-        "assistant_id": run.assistant.details_id, "status": run.status, "required_action": run.required_action,
+        "assistant_id": run.assistant_public_id, "status": run.status, "required_action": run.required_action,
         "last_error": run.last_error, "expires_at": timestamp(run.expires_at) if run.status in ACTIVE else None,
         "started_at": timestamp(run.started_at), "cancelled_at": timestamp(run.cancelled_at),
         "failed_at": timestamp(run.failed_at), "completed_at": timestamp(run.completed_at),
@@ -94,6 +94,7 @@ def create(caller: Caller, thread: Thread, fields: dict, assistant=None) -> Run:
             instructions = "\n\n".join(filter(None, (instructions, fields["additional_instructions"])))
         tools = fields.get("tools")
         run = Run(tenant=tenant(), thread_id=thread.id, assistant=assistant, status="queued", turn_token=token,
+                  assistant_public_id=assistant.details_id,
                   model=fields.get("model") or assistant.model, instructions=instructions,
                   tools=assistants_v2.v2_tools(assistant.details) if tools is None else tools,
                   options={name: fields[name] for name in OPTIONS if fields.get(name) is not None},

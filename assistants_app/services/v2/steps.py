@@ -19,7 +19,7 @@ def step_id(message_id: str, kind: str) -> str:
 
 def run_ids(run: Run) -> dict:
     """What a step shows of its run (a presented run, runs.present(), has the same keys)."""
-    return {"id": run.id, "assistant_id": run.assistant.details_id, "thread_id": run.thread_id,
+    return {"id": run.id, "assistant_id": run.assistant_public_id, "thread_id": run.thread_id,
             "created_at": timestamp(run.created_at)}
 
 

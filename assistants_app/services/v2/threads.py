@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from ...errors import Conflict, NotFound
 from ...extensions import db, openai_adapter
-from ...models import Assistant, Message, Run, Thread
+from ...models import Message, Run, Thread
 from .. import is_plausible_id, owned_select, pages, tenant, tenant_limits, turn_lock
 from ..credentials import connection_for
 from ..sessions import current_time
@@ -22,8 +22,11 @@ def get(thread_id: str) -> Thread:
     thread = None
     if is_plausible_id(thread_id):
         thread = db.session.scalar(owned_select(Thread), {"id": thread_id, "tenant": tenant()})
-    if thread is None or thread.assistant_id is not None:
+    if thread is None:
         raise NotFound(f"No thread found with id '{thread_id[:128]}'.")
+    if thread.assistant_id is not None:
+        raise NotFound(f"No thread found with id '{thread_id}': it is a thread of the conversations API "
+                       "(/openai/*) or a session of the agents API, not an Assistants API thread.")
     return thread
 
 
@@ -49,7 +52,10 @@ def delete(thread: Thread) -> dict:
     """The thread, its messages and runs; a provider-side conversation too (best effort is
     not enough here: a failure deletes nothing)."""
     if thread.remote_id:
-        last = db.session.scalar(select(Run).where(Run.thread_id == thread.id).order_by(Run.created_at.desc()))
+        # The provider conversation is reached with the credential of the last run's assistant that is
+        # still there; with every one of them deleted, no credential is known: the local rows go alone.
+        last = db.session.scalar(select(Run).where(Run.thread_id == thread.id, Run.assistant_id.is_not(None))
+                                 .order_by(Run.created_at.desc()))
         if last is not None:
             conn = connection_for(last.assistant.credential)
             openai_adapter.delete_remote_thread(conn, thread.remote_id)
@@ -89,22 +95,25 @@ def add_messages(thread: Thread, messages: list[dict]) -> list[Message]:
 
 
 def present_message(message: Message, thread_id: str, assistant_ids: dict) -> dict:
+    """``assistant_ids``: run id -> the asst_ id of its assistant (public_ids())."""
     return {
         "id": message.id, "object": "thread.message", "created_at": timestamp(message.created_at),
         "thread_id": thread_id, "status": "completed", "incomplete_details": None,
         "completed_at": timestamp(message.created_at), "incomplete_at": None, "role": message.role,
         "content": [{"type": "text", "text": {"value": message.content or "", "annotations": []}}],
-        "assistant_id": assistant_ids.get(message.assistant_id), "run_id": message.run_id,
+        "assistant_id": assistant_ids.get(message.run_id) if message.assistant_id else None,
+        "run_id": message.run_id,
         "attachments": message.attachments or [], "metadata": message.message_metadata or {},
     }
 
 
 def public_ids(messages: list[Message]) -> dict:
-    """Assistant.id -> its asst_ id, for the messages' assistant_id."""
-    ids = {m.assistant_id for m in messages if m.assistant_id}
+    """Run id -> the asst_ id of its assistant, for the messages' assistant_id: kept by the run, so a
+    reply still names its assistant once that is deleted."""
+    ids = {m.run_id for m in messages if m.assistant_id and m.run_id}
     if not ids:
         return {}
-    return dict(db.session.execute(select(Assistant.id, Assistant.details_id).where(Assistant.id.in_(ids))).all())
+    return dict(db.session.execute(select(Run.id, Run.assistant_public_id).where(Run.id.in_(ids))).all())
 
 
 def visible_messages(thread: Thread):
