@@ -110,18 +110,28 @@ def _also_error(response: dict, description: str, headers: dict, schema: str) ->
 # What an error status means, for the operations that document it (each API keeps its own shape: the
 # blueprint's error handlers answer it, SharedStatusesPlugin writes /v1's in OpenAI's schema).
 ERROR_DESCRIPTIONS = {400: "Invalid request (the parameter is named).", 404: "No such object.",
-                      409: "The object is busy or changed meanwhile.", **PROVIDER_FAILURES}
+                      409: "The object is busy or changed meanwhile.", 422: "Validation Error",
+                      **PROVIDER_FAILURES}
 
 
-def error_docs(blp, descriptions: dict | None = None, schema=None):
-    """The decorator factory every blueprint documents its errors with: ``@documents(404, 502)`` adds an
-    alt_response per status (``schema``: the blueprint's error body, where the default one is not it)."""
+def error_docs(blp, descriptions: dict | None = None, schema=None, always: dict | None = None):
+    """The one decorator factory every blueprint documents its errors with:
+
+        documents = error_docs(blp)                   # in the blueprint's module, once
+        @documents(404, 502, described={404: "..."})  # on a view: an alt_response per status
+
+    ``descriptions`` override the shared sentences; ``schema`` is the blueprint's error body where the
+    default one is not it (the agents API's {"detail"}); ``always``, {status: schema}, is added to every
+    view it documents (the agents API's 422)."""
     known = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
 
-    def documents(*statuses):
+    def documents(*statuses, described: dict | None = None):
         def decorate(view):
+            for status, status_schema in (always or {}).items():
+                view = blp.alt_response(status, schema=status_schema, description=known[status])(view)
             for status in statuses:
-                view = blp.alt_response(status, description=known[status],
+                text = (described or {}).get(status) or known[status]
+                view = blp.alt_response(status, description=text,
                                         **({"schema": schema} if schema is not None else {}))(view)
             return view
         return decorate

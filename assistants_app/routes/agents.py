@@ -22,7 +22,7 @@ from ..schemas.agents import (
     ValidationErrorSchema,
 )
 from ..services import agents, completions
-from ..spec import AGENTS_PREFIX, PROVIDER_FAILURES, event_stream
+from ..spec import AGENTS_PREFIX, error_docs, event_stream
 
 # Registered twice by create_app(): the same routes under /agents and under /assistants.
 MOUNTS = (("agents", f"{AGENTS_PREFIX}/agents"), ("agents-as-assistants", f"{AGENTS_PREFIX}/assistants"))
@@ -33,22 +33,16 @@ blp = Blueprint("agents", __name__,
 DETAIL.register(blp, path_prefix=AGENTS_PREFIX)
 
 
-def errors(*statuses):
-    descriptions = {404: agents.NOT_FOUND, 409: "A turn is in progress in this session.", **PROVIDER_FAILURES}
-
-    def decorate(view):
-        view = blp.alt_response(422, schema=ValidationErrorSchema, description="Validation Error")(view)
-        for status in statuses:
-            view = blp.alt_response(status, schema=DetailSchema, description=descriptions[status])(view)
-        return view
-    return decorate
+# Every operation of this API may answer its 422 {"detail": [...]}; the others in its {"detail": "..."}.
+documents = error_docs(blp, {404: agents.NOT_FOUND, 409: "A turn is in progress in this session."},
+                       schema=DetailSchema, always={422: ValidationErrorSchema})
 
 
 @blp.route("")
 class Agents(MethodView):
     @blp.arguments(AgentListQuerySchema(), location="query")
     @blp.response(200, AgentListSchema)
-    @errors()
+    @documents()
     @reads_only
     def get(self, args):
         """List agents, with each one's live status"""
@@ -56,7 +50,7 @@ class Agents(MethodView):
 
     @blp.arguments(AgentCreateSchema())
     @blp.response(201, AgentSchema)
-    @errors(502, 504)
+    @documents(502, 504)
     def post(self, fields):
         """Create an agent"""
         assistant = agents.create_agent(fields)
@@ -66,7 +60,7 @@ class Agents(MethodView):
 @blp.route("/<agent_id>")
 class AgentById(MethodView):
     @blp.response(200, AgentSchema)
-    @errors(404)
+    @documents(404)
     @reads_only
     def get(self, agent_id):
         """Get an agent: its configuration and live status"""
@@ -74,7 +68,7 @@ class AgentById(MethodView):
 
     @blp.arguments(AgentUpdateSchema())
     @blp.response(200, AgentSchema)
-    @errors(404, 502, 504)
+    @documents(404, 502, 504)
     def post(self, fields, agent_id):
         """Update an agent: fields left out keep their values; a metadata key set to null is removed"""
         assistant = agents.update_agent(agents.find_agent(agent_id), fields)
@@ -82,7 +76,7 @@ class AgentById(MethodView):
         return agents.with_status(assistant)
 
     @blp.response(200, AgentDeletedSchema)
-    @errors(404, 502, 504)
+    @documents(404, 502, 504)
     def delete(self, agent_id):
         """Delete an agent and its sessions"""
         deleted = agents.delete_agent(agents.find_agent(agent_id))
@@ -95,7 +89,7 @@ class AgentById(MethodView):
               description="chat.completion; with stream=true, chat.completion.chunk events, then [DONE].")
 @blp.doc(**event_stream("data: {chat.completion.chunk} per piece of the reply, then data: [DONE]; a failure "
                         "mid-stream is data: {\"error\": {...}}."))
-@errors(404, 409, 429, 502, 504)
+@documents(404, 409, 429, 502, 504)
 def chat_completions(body, agent_id):
     """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""
     reply = completions.complete(agent_id, body)

@@ -27,7 +27,7 @@ from ..schemas.chat import (
 )
 from ..services import assistants, get_owned, threads, turns
 from ..services.models_cache import models_of
-from ..spec import PROVIDER_FAILURES, event_stream
+from ..spec import error_docs, event_stream
 
 blp = Blueprint("openai", __name__, url_prefix="/openai",
                 description="Threads and chat turns with an assistant (routes.openai_routes).")
@@ -36,19 +36,13 @@ BAD_REQUEST.register(blp)
 API = "conversations"
 
 
-def document_errors(*statuses):
-    def decorate(view):
-        for status in statuses:
-            view = blp.alt_response(status, description=PROVIDER_FAILURES.get(status, ""))(view)
-        return view
-    return decorate
+documents = error_docs(blp)
 
 
 @blp.route("/initialize", methods=["POST"])
 @blp.arguments(AgentIdSchema(), error_status_code=400)
 @blp.response(200, InitializeResponseSchema)
-@blp.alt_response(404, description="Agent with the specified ID not found.")
-@document_errors(429, 502, 504)
+@documents(404, 429, 502, 504, described={404: "Agent with the specified ID not found."})
 def initialize(body):
     """Initialize a conversation thread with an agent.
 
@@ -84,9 +78,9 @@ def initialize(body):
               description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
 @blp.doc(**event_stream("event: delta {\"delta\"} per piece of text, then event: done (the ids and usage) "
                         "or event: error (the error body).", ("delta", "done", "error")))
-@blp.alt_response(404, description="Unknown agent, or a thread that is unknown, expired or of another agent.")
-@blp.alt_response(409, description="A turn is in progress on this thread.")
-@document_errors(429, 502, 504)
+@documents(404, 409, 429, 502, 504, described={
+    404: "Unknown agent, or a thread that is unknown, expired or of another agent.",
+    409: "A turn is in progress on this thread."})
 @each_statement_commits
 def openai_chat(body):
     """Send a user message to an agent within a thread.
@@ -157,8 +151,7 @@ def _frames(stream: turns.TurnStream, agent_id: str):
 @blp.route("/delete_agent", methods=["POST"])
 @blp.arguments(AgentIdSchema(), error_status_code=400)
 @blp.response(200, DeleteAgentResponseSchema)
-@blp.alt_response(404, description="Agent with the specified ID not found.")
-@document_errors(429, 502, 504)
+@documents(404, 429, 502, 504, described={404: "Agent with the specified ID not found."})
 def delete_agent_route(body):
     """Delete an agent, its threads and messages, and its remote twin.
 
@@ -189,8 +182,7 @@ def delete_agent_route(body):
 @blp.route("/get_models", methods=["GET"])
 @blp.arguments(ModelsQuerySchema(), location="query", error_status_code=400)
 @blp.response(200, ModelsResponseSchema)
-@blp.alt_response(404, description="Unknown credential.")
-@document_errors(429, 502, 504)
+@documents(404, 429, 502, 504, described={404: "Unknown credential."})
 def get_models(query):
     """List the models the provider offers.
 
@@ -220,8 +212,7 @@ def get_models(query):
 @blp.route("/threads/<thread_id>")
 class ThreadById(MethodView):
     @blp.response(200, ThreadDeletedSchema)
-    @blp.alt_response(404, description="Unknown or expired thread.")
-    @document_errors(429, 502, 504)
+    @documents(404, 429, 502, 504, described={404: "Unknown or expired thread."})
     def delete(self, thread_id):
         """Delete a thread and its messages"""
         threads.delete_thread(threads.find_thread(thread_id))
@@ -233,7 +224,7 @@ class ThreadById(MethodView):
 class ThreadMessages(MethodView):
     @blp.arguments(ThreadMessagesQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, ThreadMessagesSchema)
-    @blp.alt_response(404, description="Unknown or expired thread.")
+    @documents(404, described={404: "Unknown or expired thread."})
     def get(self, query, thread_id):
         """A thread's messages, oldest first, a page at a time (after, limit)"""
         return threads.list_messages(threads.find_thread(thread_id), query)

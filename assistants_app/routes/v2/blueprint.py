@@ -2,6 +2,7 @@
 from flask_smorest import Blueprint
 
 from ...errors import OPENAI
+from ...spec import error_docs
 
 blp = Blueprint("assistants_v2", __name__, url_prefix="/v1",
                 description="The OpenAI Assistants API v2, wire-compatible: point an openai client's base_url "
@@ -10,14 +11,5 @@ blp = Blueprint("assistants_v2", __name__, url_prefix="/v1",
 OPENAI.register(blp, path_prefix="/v1")  # every /v1 answer, an unknown path's too
 
 
-def documents(*statuses):
-    """alt_response for each status, in the OpenAI error shape."""
-    descriptions = {400: "Invalid request (the parameter is named).", 404: "No such object.",
-                    409: "The object changed meanwhile.", 429: "The provider rate-limited the request.",
-                    502: "The provider failed.", 504: "The provider did not answer in time."}
-
-    def decorate(view):
-        for status in statuses:
-            view = blp.alt_response(status, description=descriptions[status])(view)
-        return view
-    return decorate
+# alt_responses in the OpenAI error shape (spec.SharedStatusesPlugin writes /v1's so).
+documents = error_docs(blp)

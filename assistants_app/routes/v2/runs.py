@@ -1,5 +1,6 @@
 """/v1/threads/{thread_id}/runs, /v1/threads/runs and run steps. A run answers at once (queued)
 and proceeds in the background, or (stream: true) answers the v2 event stream while it runs."""
+from flask import jsonify
 from flask.views import MethodView
 
 from ... import streaming
@@ -38,7 +39,7 @@ def _start(run, token, stream, tool_outputs=None, prelude=()):
     if stream:
         return streaming.response(_frames(runner.streamed(answer, token, caller, tool_outputs, prelude)))
     runner.in_background(run, token, caller, tool_outputs)
-    return answer
+    return jsonify(answer)  # as it was when queued: the run goes on meanwhile
 
 
 @blp.route("/threads/<thread_id>/runs")
@@ -77,7 +78,7 @@ class RunById(MethodView):
     @blp.response(200, RunV2Schema)
     def get(self, thread_id, run_id):
         """Retrieve a run"""
-        return runs.present(runs.get(threads.get(thread_id), run_id))
+        return runs.get(threads.get(thread_id), run_id)
 
     @blp.arguments(MetadataOnlySchema(), error_status_code=400)
     @blp.response(200, RunV2Schema)
@@ -87,7 +88,7 @@ class RunById(MethodView):
         if "metadata" in fields:
             run.run_metadata = fields["metadata"] or {}
         db.session.commit()
-        return runs.present(run)
+        return run
 
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/cancel")
@@ -96,7 +97,7 @@ class RunCancel(MethodView):
     @documents(400)
     def post(self, thread_id, run_id):
         """Cancel a run (the provider's answer is abandoned; nothing is written but the status)"""
-        return runs.present(runs.cancel(runs.get(threads.get(thread_id), run_id)))
+        return runs.cancel(runs.get(threads.get(thread_id), run_id))
 
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/submit_tool_outputs")

@@ -51,34 +51,58 @@ class SubmitToolOutputsV2Schema(StrictSchema):
     stream = fields.Boolean(load_default=False, allow_none=True)
 
 
+class UnixTime(fields.Field):
+    """A datetime as unix seconds."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return int(value.timestamp()) if value is not None else None
+
+
+def _option(name: str, default=None):
+    """A run's setting, kept in Run.options as the run was asked for it (None: the default)."""
+    def read(run):
+        value = (run.options or {}).get(name)
+        return default if value is None else value
+    return read
+
+
+ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
+
+
 class RunV2Schema(StrictSchema):
+    """OpenAI's run object, dumped from a Run row (services/v2/runs.present)."""
+
     id = fields.String()
-    object = fields.String()
-    created_at = fields.Integer()
+    object = fields.Constant("thread.run")
+    created_at = UnixTime()
     thread_id = fields.String()
-    assistant_id = fields.String()
+    assistant_id = fields.String(attribute="assistant_public_id")
     status = fields.String()
     required_action = fields.Dict(allow_none=True)
     last_error = fields.Dict(allow_none=True)
-    expires_at = fields.Integer(allow_none=True)
-    started_at = fields.Integer(allow_none=True)
-    cancelled_at = fields.Integer(allow_none=True)
-    failed_at = fields.Integer(allow_none=True)
-    completed_at = fields.Integer(allow_none=True)
-    incomplete_details = fields.Dict(allow_none=True)
+    expires_at = fields.Function(lambda run: int(run.expires_at.timestamp())
+                                 if run.status in ACTIVE and run.expires_at else None, allow_none=True)
+    started_at = UnixTime(allow_none=True)
+    cancelled_at = UnixTime(allow_none=True)
+    failed_at = UnixTime(allow_none=True)
+    completed_at = UnixTime(allow_none=True)
+    incomplete_details = fields.Function(
+        lambda run: {"reason": "max_completion_tokens"} if run.status == "incomplete" else None, allow_none=True,
+        metadata={"description": "Why the run is incomplete: its reply reached max_completion_tokens "
+                                 "(the provider's) or MAX_REPLY_CHARS."})
     model = fields.String()
     instructions = fields.String(allow_none=True)
     tools = fields.List(fields.Dict())
-    metadata = fields.Dict()
+    metadata = fields.Function(lambda run: run.run_metadata or {})
     usage = fields.Dict(allow_none=True)
-    temperature = fields.Float(allow_none=True)
-    top_p = fields.Float(allow_none=True)
-    max_prompt_tokens = fields.Integer(allow_none=True)
-    max_completion_tokens = fields.Integer(allow_none=True)
-    truncation_strategy = fields.Dict()
-    response_format = fields.Raw()
-    tool_choice = fields.Raw()
-    parallel_tool_calls = fields.Boolean()
+    temperature = fields.Function(_option("temperature"), allow_none=True)
+    top_p = fields.Function(_option("top_p"), allow_none=True)
+    max_prompt_tokens = fields.Function(_option("max_prompt_tokens"), allow_none=True)
+    max_completion_tokens = fields.Function(_option("max_completion_tokens"), allow_none=True)
+    truncation_strategy = fields.Function(_option("truncation_strategy", {"type": "auto", "last_messages": None}))
+    response_format = fields.Function(_option("response_format", "auto"))
+    tool_choice = fields.Function(_option("tool_choice", "auto"))
+    parallel_tool_calls = fields.Function(lambda run: (run.options or {}).get("parallel_tool_calls") is not False)
 
 
 class RunStepV2Schema(StrictSchema):

@@ -10,9 +10,12 @@ def timestamp(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
-def listing(data: list[dict], has_more: bool) -> dict:
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+def listing(data: list, has_more: bool) -> dict:
+    """OpenAI's list: ``data`` of objects as presented (dicts) or of rows its schema dumps."""
+    def id_of(item):
+        return item["id"] if isinstance(item, dict) else item.id
+    return {"object": "list", "data": data, "first_id": id_of(data[0]) if data else None,
+            "last_id": id_of(data[-1]) if data else None, "has_more": has_more}
 
 
 class ActiveRun(ServiceError):

@@ -170,7 +170,8 @@ def _finish(run_id: str, message_id: str, ended: dict):
         ended.update(status=values["status"], usage=usage, required_action=values.get("required_action"),
                      completed_at=timestamp(values.get("completed_at")),
                      expires_at=timestamp(values.get("expires_at")),
-                     incomplete_details=runs.INCOMPLETE if values["status"] == "incomplete" else None)
+                     incomplete_details={"reason": "max_completion_tokens"} if values["status"] == "incomplete"
+                     else None)
     return write
 
 

@@ -17,6 +17,7 @@ from ..history import as_chat
 from ..tenant_limits import Caller
 from ..turn_lock import stale_after
 from ..turn_input import TurnInput
+from ...schemas.v2.runs import RunV2Schema
 from . import ActiveRun, listing, timestamp
 from . import assistants as assistants_v2
 from . import threads as threads_v2
@@ -25,28 +26,12 @@ from .threads import ACTIVE, active_run, _message_row
 OPTIONS = ("temperature", "top_p", "max_completion_tokens", "max_prompt_tokens", "tool_choice",
            "parallel_tool_calls", "truncation_strategy", "response_format", "reasoning_effort")
 TOOL_OUTPUTS_WAIT = timedelta(minutes=10)  # how long requires_action waits, as OpenAI's runs do
-# Why a run is incomplete: its reply reached max_completion_tokens (the provider's) or MAX_REPLY_CHARS.
-INCOMPLETE = {"reason": "max_completion_tokens"}
+RUN = RunV2Schema()
 
 
 def present(run: Run) -> dict:
-    options = run.options or {}
-    return {
-        "id": run.id, "object": "thread.run", "created_at": timestamp(run.created_at), "thread_id": run.thread_id,
-        "assistant_id": run.assistant_public_id, "status": run.status, "required_action": run.required_action,
-        "last_error": run.last_error, "expires_at": timestamp(run.expires_at) if run.status in ACTIVE else None,
-        "started_at": timestamp(run.started_at), "cancelled_at": timestamp(run.cancelled_at),
-        "failed_at": timestamp(run.failed_at), "completed_at": timestamp(run.completed_at),
-        "incomplete_details": INCOMPLETE if run.status == "incomplete" else None, "model": run.model, "instructions": run.instructions, "tools": run.tools,
-        "metadata": run.run_metadata or {}, "usage": run.usage,
-        "temperature": options.get("temperature"), "top_p": options.get("top_p"),
-        "max_prompt_tokens": options.get("max_prompt_tokens"),
-        "max_completion_tokens": options.get("max_completion_tokens"),
-        "truncation_strategy": options.get("truncation_strategy") or {"type": "auto", "last_messages": None},
-        "response_format": options.get("response_format") or "auto",
-        "tool_choice": options.get("tool_choice") or "auto",
-        "parallel_tool_calls": options.get("parallel_tool_calls", True) is not False,
-    }
+    """The run object (schemas/v2/runs.RunV2Schema), a plain dict: for a stream's events."""
+    return RUN.dump(run)
 
 
 def _lock(thread: Thread) -> tuple[str, int]:
@@ -231,5 +216,5 @@ def listed(thread: Thread, params: dict) -> dict:
     found = pages.page(query, (Run.created_at, Run.id), cursor_of, params)
     for run in found.rows:
         check_stale(run)
-    return listing([present(run) for run in found.rows], found.has_more)
+    return listing(found.rows, found.has_more)  # the route dumps them (RunV2Schema)
 
