@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
     from . import cli, errors, extensions, services
     from .services import background, tenant_limits
+    from .services.retrieval import vectors
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
     app = configured_app(test_config)
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.api_keys.init_app(app)
     tenant_limits.init_app(app)
     background.init_app(app)
+    vectors.init_app(app)
     cli.init_app(app)
     return app
 

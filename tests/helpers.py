@@ -14,7 +14,8 @@ from assistants_app.extensions import db
 
 SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
 # Reversed dependency order, so rows go before the rows they point at.
-TABLES = ("token_usage", "runs", "messages", "threads", "assistants", "credentials", "api_keys")
+TABLES = ("vector_store_chunks", "vector_store_files", "vector_store_file_batches", "vector_stores", "files",
+          "token_usage", "runs", "messages", "threads", "assistants", "credentials", "api_keys")
 # Database 15 of the local Redis: the tests' own, for the shared rate limit and models cache.
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
