@@ -19,6 +19,7 @@ from ..turn_lock import stale_after
 from ..turn_input import TurnInput
 from . import ActiveRun, listing, timestamp
 from . import assistants as assistants_v2
+from . import run_tools
 from . import threads as threads_v2
 from .threads import ACTIVE, active_run, _message_row
 
@@ -124,7 +125,8 @@ def turn_input(run: Run, thread: Thread, tool_outputs: list[dict] | None = None)
                               "response_format": None if response_format == "auto" else response_format},
                      truncation=options.get("truncation_strategy"),
                      max_prompt_tokens=options.get("max_prompt_tokens"),
-                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id})
+                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id},
+                     server_tools=run_tools.server_tools(run, thread))
 
 
 def _unsent(thread: Thread, assistant) -> list:
