@@ -42,8 +42,9 @@ def too_large(limit: int) -> ServiceError:
 
 def upload(upload, purpose: str) -> File:
     if purpose in REFUSED_PURPOSES:
-        raise ServiceError(400, f"Files with purpose '{purpose}' are not supported here: this service keeps "
-                                f"files for {', '.join(PURPOSES)}.", {"form": {"purpose": ["Not supported."]}})
+        raise ServiceError(400, "The request is invalid.", {"form": {"purpose": [
+            f"Files with purpose '{purpose}' are not supported here: this service keeps files for "
+            f"{', '.join(PURPOSES)}."]}})
     limit = current_app.config["FILE_MAX_BYTES"]
     content = upload.stream.read(limit + 1)
     if len(content) > limit:
