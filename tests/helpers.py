@@ -2,6 +2,7 @@
 import from here (or conftest's fixtures), never from one another."""
 import json
 import os
+import shutil
 from contextlib import contextmanager
 
 import pytest
@@ -168,3 +169,18 @@ def wait_for_runs(app, timeout: float = 20.0) -> None:
     from assistants_app.services import background
 
     background.wait_all(app, timeout)
+
+
+# ---------------------------------------------------------------- the openai Node client (tests/node)
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
+def node_or_skip() -> str:
+    """node, with tests/node installed (.ci/run: npm ci); without it a test skips, in CI it fails."""
+    node = shutil.which("node")
+    if node is None or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openai")):
+        if os.environ.get("CI"):
+            pytest.fail("the Node client is not installed: npm ci --prefix tests/node")
+        pytest.skip("no node, or tests/node not installed (npm ci --prefix tests/node)")
+    return node
