@@ -81,7 +81,7 @@ def insert_rows(url: str, revision: str) -> dict[str, list[dict]]:
             connection.execute(insert(table), kept)
             inserted.setdefault(table_name, []).append(kept)
         if engine.dialect.name == "postgresql":  # ids given explicitly: move the sequences past them
-            for table_name in ("api_keys", "token_usage"):
+            for table_name in ("api_keys", "token_usage", "vector_store_chunks"):
                 if table_name in inserted:
                     connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), "
                                             f"(SELECT max(id) FROM {table_name}))"))
@@ -107,13 +107,16 @@ def assert_all_kept(url: str, inserted: dict[str, list[dict]]) -> None:
     with engine.connect() as connection:
         for table_name, rows in inserted.items():
             table = metadata.tables[table_name]
-            stored = {row.id: row._mapping for row in connection.execute(select(table))}
+            keys = [column.name for column in table.primary_key.columns]  # "id", or a composite key
+            stored = {tuple(row._mapping[k] for k in keys): row._mapping
+                      for row in connection.execute(select(table))}
             assert len(stored) == len(rows), (table_name, sorted(stored))
             for row in rows:
-                found = stored.get(row["id"])
-                assert found is not None, (table_name, row["id"])
+                key = tuple(row[k] for k in keys)
+                found = stored.get(key)
+                assert found is not None, (table_name, key)
                 for column, value in row.items():
-                    assert normalized(found[column]) == normalized(value), (table_name, row["id"], column)
+                    assert normalized(found[column]) == normalized(value), (table_name, key, column)
         assert dangling_rows(connection) == []
     engine.dispose()
 
@@ -150,6 +153,17 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         assert [m["content"][0]["text"]["value"] for m in v2] == ["Hi v2", "Hello v2", "Oslo weather?"]
         run = client.get("/v1/threads/thread_migrationV2thread4/runs/run_migrationRun0002", headers=auth).json
         assert run["status"] == "requires_action" and run["assistant_id"] == "asst_migrationHelper0001"
+    if files_known(revision):
+        content = client.get(f"/v1/files/{migration_rows.FILE}/content", headers=auth)
+        assert content.status_code == 200 and content.data == b"%PDF-1.7\n"
+        store = client.get(f"/v1/vector_stores/{migration_rows.STORE}", headers=auth).json
+        assert (store["file_counts"]["completed"], store["usage_bytes"]) == (1, 180)
+        assert client.get(f"/v1/vector_stores/{migration_rows.OLD_STORE}", headers=auth).json["status"] == "expired"
+        found = client.post(f"/v1/vector_stores/{migration_rows.STORE}/search", headers=auth,
+                            json={"query": "vacation", "filters": {"type": "eq", "key": "year", "value": 2026}})
+        assert [r["content"][0]["text"] for r in found.json["data"]] == ["Every employee gets 27 vacation days."]
+        thread = client.get("/v1/threads/thread_migrationV2thread4", headers=auth).json
+        assert thread["tool_resources"] == {"file_search": {"vector_store_ids": [migration_rows.STORE]}}
     # A new turn on the upgraded conversation goes after its six messages.
     fake.reply = lambda messages: "Still here."
     turn = client.post("/openai/chat", headers=auth, json={
@@ -165,6 +179,10 @@ def usage_known(revision: str) -> bool:
 
 def v2_known(revision: str) -> bool:
     return migration_rows.ASSISTANTS_V2 in revisions_up_to(revision)
+
+
+def files_known(revision: str) -> bool:
+    return migration_rows.FILES in revisions_up_to(revision)
 
 
 def test_every_revision_has_its_rows():
@@ -184,7 +202,7 @@ def test_upgrade_and_downgrade_keep_every_row(revision, scratch_url, fake, make_
     inserted = _as_stored_now(scratch_url, inserted)
     target = revision if revision != HEAD else REVISIONS[-2]
     migrate(scratch_url, target, down=True)
-    kept_below = {table: [row for row in rows if not _removed_by_downgrade(table, row)]
+    kept_below = {table: [row for row in rows if not _removed_by_downgrade(table, row, target)]
                   for table, rows in _only_columns_of(scratch_url, inserted).items()}
     assert_all_kept(scratch_url, kept_below)
     migrate(scratch_url, "head")
@@ -214,8 +232,10 @@ def _only_columns_of(url: str, inserted: dict) -> dict:
             for table, rows in inserted.items() if table in metadata.tables}
 
 
-def _removed_by_downgrade(table: str, row: dict) -> bool:
+def _removed_by_downgrade(table: str, row: dict, target: str) -> bool:
     """The Assistants-v2 downgrade drops v2 threads (no assistant) and their messages."""
+    if v2_known(target):
+        return False
     v2_threads = {"thread_migrationV2thread4"}
     return ((table == "threads" and row["id"] in v2_threads)
             or (table == "messages" and row["thread_id"] in v2_threads))
