@@ -83,7 +83,8 @@ class DefaultConfig:
     TENANT_MAX_STORED_BYTES = 0
     # The largest file POST /v1/files keeps (its bytes live in the database); past it, 413.
     FILE_MAX_BYTES = 32 * 1024 * 1024
-    # The vectors of recently searched vector stores each worker keeps in memory (least recently used go first).
+    # The vectors of recently searched vector stores each worker keeps in memory (least recently used go
+    # first).
     VECTOR_CACHE_MAX_BYTES = 256 * 1024 * 1024
     # The app default provider's embedding model for new vector stores, and the dimensions asked of it; unset,
     # text-embedding-3-large at 256 dimensions on api.openai.com, nomic-embed-text on another OPENAI_BASE_URL.

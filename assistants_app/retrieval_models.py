@@ -10,8 +10,8 @@ imported by the services that use them, beside models.py, which they extend.
 Deleting a file, a store or a file of a store deletes its chunks by cascade (Chunk's foreign key)."""
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, ForeignKey, ForeignKeyConstraint, Index, Integer, LargeBinary, String,
-                        Text)
+from sqlalchemy import (JSON, BigInteger, ForeignKey, ForeignKeyConstraint, Index, Integer, LargeBinary,
+                        String, Text)
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from .database import db
@@ -59,7 +59,8 @@ class FileBatch(db.Model):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_token_id("vsfb_"))
     tenant: Mapped[str] = mapped_column(String(100), index=True)
-    vector_store_id: Mapped[str] = mapped_column(ForeignKey("vector_stores.id", ondelete="CASCADE"), index=True)
+    vector_store_id: Mapped[str] = mapped_column(ForeignKey("vector_stores.id", ondelete="CASCADE"),
+                                                 index=True)
     cancelled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -70,12 +71,14 @@ class VectorStoreFile(db.Model):
     tenant's TENANT_MAX_ACTIVE_RUNS slots for it, and ``expires_at`` how long its claim lasts unrenewed."""
 
     __tablename__ = "vector_store_files"
-    __table_args__ = (Index("ix_vector_store_files_vector_store_id_created_at", "vector_store_id", "created_at"),
-                      Index("ix_vector_store_files_tenant_status", "tenant", "status"))
+    __table_args__ = (
+        Index("ix_vector_store_files_vector_store_id_created_at", "vector_store_id", "created_at"),
+        Index("ix_vector_store_files_tenant_status", "tenant", "status"))
 
     vector_store_id: Mapped[str] = mapped_column(ForeignKey("vector_stores.id", ondelete="CASCADE"),
                                                  primary_key=True)
-    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True, index=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
     tenant: Mapped[str] = mapped_column(String(100))
     batch_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
@@ -93,10 +96,13 @@ class Chunk(db.Model):
     triggers on SQLite, a generated tsvector column on PostgreSQL (the migration makes both)."""
 
     __tablename__ = "vector_store_chunks"
-    __table_args__ = (ForeignKeyConstraint(["vector_store_id", "file_id"],
-                                           ["vector_store_files.vector_store_id", "vector_store_files.file_id"],
-                                           ondelete="CASCADE", name="fk_vector_store_chunks_vector_store_files"),
-                      Index("ix_vector_store_chunks_vector_store_id_file_id", "vector_store_id", "file_id"))
+    __table_args__ = (
+        ForeignKeyConstraint(["vector_store_id", "file_id"],
+                             ["vector_store_files.vector_store_id", "vector_store_files.file_id"],
+                             ondelete="CASCADE", name="fk_vector_store_chunks_vector_store_files"),
+        Index("ix_vector_store_chunks_vector_store_id_file_id", "vector_store_id", "file_id"),
+        # Which store and file a chunk the keyword index found is of, without reading its text and vector.
+        Index("ix_vector_store_chunks_id_vector_store_id_file_id", "id", "vector_store_id", "file_id"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     vector_store_id: Mapped[str] = mapped_column(String(64))

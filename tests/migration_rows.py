@@ -23,8 +23,8 @@ REVISIONS = {
              "(tool calls, summaries)",
     USAGE: "token usage rows, a key's daily token budget",
     ASSISTANTS_V2: "v2 threads (no assistant), messages of runs, runs (completed, requires_action)",
-    FILES: "files, vector stores (one expiring), their files (completed, failed, in a batch), a batch, chunks "
-           "(keyword-indexed), a v2 thread's tool_resources, a credential's embedding model",
+    FILES: "files, vector stores (one expiring), their files (completed, failed, in a batch), a batch, "
+           "chunks (keyword-indexed), a v2 thread's tool_resources, a credential's embedding model",
 }
 
 API_KEY = "sk-asst-migration-test-key-000000000000000000000"

@@ -48,7 +48,7 @@ def store_with(client, *files, **options):
     store = client.vector_stores.create(name="docs", **options)
     for name, content in files:
         data = content.encode() if isinstance(content, str) else content
-        done = client.vector_stores.files.upload_and_poll(vector_store_id=store.id, file=(name, io.BytesIO(data)),
-                                                          poll_interval_ms=20)
+        done = client.vector_stores.files.upload_and_poll(vector_store_id=store.id,
+                                                          file=(name, io.BytesIO(data)), poll_interval_ms=20)
         assert done.status == "completed", done.last_error
     return store

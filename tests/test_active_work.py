@@ -28,5 +28,6 @@ def test_a_run_waits_while_an_indexing_job_holds_the_tenants_only_slot(make_app,
     assert (indexing.status, waiting.status) == ("in_progress", "queued")
     assert other.beta.threads.runs.retrieve(theirs.id, thread_id=theirs.thread_id).status == "completed"
     wait_for_runs(app)
-    assert client.vector_stores.files.retrieve(file_id=made.id, vector_store_id=store.id).status == "completed"
+    indexed = client.vector_stores.files.retrieve(file_id=made.id, vector_store_id=store.id)
+    assert indexed.status == "completed"
     assert client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id).status == "completed"

@@ -122,7 +122,8 @@ class Tenant:
         self.v2_step = client.get(f"{run_url}/steps", headers=headers).json["last_id"]
         # A file in a vector store (embedded with the tenant's credential), added by a batch.
         self.file = client.post("/v1/files", headers=headers, data={
-            "purpose": "assistants", "file": (io.BytesIO(f"{name} file text".encode()), f"{name}-file.txt")}).json["id"]
+            "purpose": "assistants",
+            "file": (io.BytesIO(f"{name} file text".encode()), f"{name}-file.txt")}).json["id"]
         self.store = client.post("/v1/vector_stores", headers=headers, json={
             "name": f"{name}-store-name", "credential": self.credential}).json["id"]
         self.batch = client.post(f"/v1/vector_stores/{self.store}/file_batches", headers=headers,
@@ -132,8 +133,8 @@ class Tenant:
     def ids(self) -> dict:
         return {"assistant": self.assistant, "details_id": self.details_id, "credential": self.credential,
                 "thread": self.thread, "session": self.session, "v2_thread": self.v2_thread,
-                "v2_run": self.v2_run, "v2_message": self.v2_message, "v2_step": self.v2_step, "file": self.file,
-                "store": self.store, "batch": self.batch}
+                "v2_run": self.v2_run, "v2_message": self.v2_message, "v2_step": self.v2_step,
+                "file": self.file, "store": self.store, "batch": self.batch}
 
     def private_strings(self) -> list[str]:
         return [f"{self.name}-credential-name", f"{self.name}-assistant-name", f"{self.name} instructions",
@@ -210,12 +211,13 @@ RETRIEVAL_ROUTES = {
     "/v1/files/<file_id>/content": {"GET": [by_id("file")]},
     "/v1/vector_stores": {"GET": LIST, "POST": [probe(json={"file_ids": ["victim:file"]}),
                                                 probe(json={"credential": "victim:credential"}, expect=400)]},
-    "/v1/vector_stores/<store_id>": {"GET": [by_id("store")], "POST": [by_id("store", json={"name": "taken"})],
-                                     "DELETE": [by_id("store")]},
+    "/v1/vector_stores/<store_id>": {"GET": [by_id("store")], "DELETE": [by_id("store")],
+                                     "POST": [by_id("store", json={"name": "taken"})]},
     "/v1/vector_stores/<store_id>/search": {"POST": [by_id("store", json={"query": "file text"})]},
     "/v1/vector_stores/<store_id>/files": {
         "GET": [by_id("store")],
-        "POST": [by_id("store", json={"file_id": "own:file"}), probe({"*": "own:store"}, {"file_id": "victim:file"})]},
+        "POST": [by_id("store", json={"file_id": "own:file"}),
+                 probe({"*": "own:store"}, {"file_id": "victim:file"})]},
     "/v1/vector_stores/<store_id>/files/<file_id>": {"GET": in_store("file"), "DELETE": in_store("file"),
                                                      "POST": in_store("file", {"attributes": {"a": "b"}})},
     "/v1/vector_stores/<store_id>/files/<file_id>/content": {"GET": in_store("file")},
@@ -227,10 +229,12 @@ RETRIEVAL_ROUTES = {
     "/v1/vector_stores/<store_id>/file_batches/<batch_id>/files": {"GET": in_store("batch")},
 }
 V2_ROUTES = {
-    "/v1/assistants": {"GET": LIST, "POST": [probe(json={"model": "gpt-4", "tool_resources": SEARCHES_VICTIMS})]},
+    "/v1/assistants": {"GET": LIST,
+                       "POST": [probe(json={"model": "gpt-4", "tool_resources": SEARCHES_VICTIMS})]},
     "/v1/assistants/<assistant_id>": {"GET": [by_id("details_id"), by_id("assistant")],
                                       "POST": [by_id("details_id", json={"name": "taken"}),
-                                               probe({"*": "own:details_id"}, {"tool_resources": SEARCHES_VICTIMS})],
+                                               probe({"*": "own:details_id"},
+                                                     {"tool_resources": SEARCHES_VICTIMS})],
                                       "DELETE": [by_id("details_id")]},
     "/v1/threads": {"POST": [probe(json={"tool_resources": SEARCHES_VICTIMS})]},
     # The other APIs' threads are not v2 threads, the caller's own included.

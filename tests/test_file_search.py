@@ -11,6 +11,10 @@ from .helpers import headers_for, make_key, sdk, wait_for_runs
 from .retrieval_fixtures import CONTENT, pdf_of, store_with
 
 POLL = {"poll_interval_ms": 20}
+
+
+def searching(*store_ids: str) -> dict:
+    return {"file_search": {"vector_store_ids": list(store_ids)}}
 HANDBOOK = pdf_of("Employee handbook", "Every employee gets 27 vacation days a year.",
                   "Expenses are refunded within 30 days.")
 
@@ -31,7 +35,7 @@ def cites_first_result(conversation):
 def test_a_run_answers_from_an_uploaded_pdf(client, fake):
     store = store_with(client, ("handbook.pdf", HANDBOOK))
     assistant = client.beta.assistants.create(model="gpt-4", tools=[{"type": "file_search"}],
-                                              tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+                                              tool_resources=searching(store.id))
     assert assistant.tool_resources.file_search.vector_store_ids == [store.id]
     fake.queue_tool_calls([{"name": "file_search", "arguments": json.dumps({"query": "vacation days"})}])
     fake.reply = cites_first_result
@@ -41,7 +45,8 @@ def test_a_run_answers_from_an_uploaded_pdf(client, fake):
     asked = fake.requests_to("/chat/completions")
     assert [t["function"]["name"] for t in asked[0].json["tools"]] == ["file_search"]
     fed = asked[1].json["messages"][-1]
-    assert fed["role"] == "tool" and "27 vacation days" in fed["content"] and "【0:0†handbook.pdf】" in fed["content"]
+    assert fed["role"] == "tool" and "27 vacation days" in fed["content"]
+    assert "【0:0†handbook.pdf】" in fed["content"]
     reply, = client.beta.threads.messages.list(thread.id, run_id=run.id).data
     text = reply.content[0].text
     assert text.value == "You get 27 vacation days 【0:0†handbook.pdf】."
@@ -65,7 +70,7 @@ def test_a_streamed_run_shows_the_file_search_step(client, fake):
     assistant = client.beta.assistants.create(model="gpt-4", tools=[{"type": "file_search",
                                                                      "file_search": {"max_num_results": 1}}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Expenses?"}],
-                                        tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+                                        tool_resources=searching(store.id))
     assert client.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids == [store.id]
     fake.queue_tool_calls([{"name": "file_search", "arguments": json.dumps({"query": "expenses refunded"})}])
     fake.reply = cites_first_result
@@ -90,10 +95,10 @@ def test_the_flowise_assistant_shape_maps_to_file_search(app, client, fake):
     store = store_with(client, ("handbook.pdf", HANDBOOK))
     http, auth = app.test_client(), headers_for(make_key(app, name="flowise"))
     made = http.post("/assistants", headers=auth, json={"details": json.dumps({
-        "model": "gpt-4", "tools": ["file_search"], "tool_resources": {"file_search": {"vector_store_ids": [store.id]}}})})
+        "model": "gpt-4", "tools": ["file_search"], "tool_resources": searching(store.id)})})
     assert made.status_code == 200, made.json
     refused = http.post("/assistants", headers=auth, json={"details": {
-        "model": "gpt-4", "tools": ["file_search"], "tool_resources": {"file_search": {"vector_store_ids": ["vs_x"]}}}})
+        "model": "gpt-4", "tools": ["file_search"], "tool_resources": searching("vs_x")}})
     assert refused.status_code == 404 and refused.json["message"] == "No vector store found with id 'vs_x'."
     fake.queue_tool_calls([{"name": "file_search", "arguments": json.dumps({"query": "vacation"})}])
     fake.reply = cites_first_result
@@ -107,9 +112,9 @@ def test_a_store_of_another_tenant_is_never_searched(app, client, fake):
     theirs = store_with(sdk(app, make_key(app, tenant="other", name="other")), ("secret.pdf", HANDBOOK))
     mine = store_with(client, ("mine.txt", "Nothing about holidays here."))
     assistant = client.beta.assistants.create(model="gpt-4", tools=[{"type": "file_search"}],
-                                              tool_resources={"file_search": {"vector_store_ids": [mine.id]}})
+                                              tool_resources=searching(mine.id))
     with pytest.raises(openai.NotFoundError):
-        client.beta.assistants.update(assistant.id, tool_resources={"file_search": {"vector_store_ids": [theirs.id]}})
+        client.beta.assistants.update(assistant.id, tool_resources=searching(theirs.id))
     fake.queue_tool_calls([{"name": "file_search", "arguments": json.dumps({"query": "vacation days"})}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "vacation?"}])
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
@@ -121,7 +126,8 @@ def test_a_store_of_another_tenant_is_never_searched(app, client, fake):
 def test_runs_without_file_search_send_no_such_tool(client, fake):
     store = store_with(client, ("handbook.pdf", HANDBOOK))
     assistant = client.beta.assistants.create(model="gpt-4", tools=[{"type": "file_search"}],
-                                              tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+                                              tool_resources=searching(store.id))
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, tools=[], **POLL)
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, tools=[],
+                                                   **POLL)
     assert run.status == "completed" and "tools" not in fake.requests_to("/chat/completions")[0].json

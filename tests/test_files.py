@@ -67,8 +67,8 @@ def test_a_file_past_file_max_bytes_is_413_and_nothing_is_kept(make_app):
     with pytest.raises(openai.APIStatusError) as refused:
         upload(client, "big.txt", "x" * 1001)
     assert refused.value.status_code == 413
-    assert refused.value.body["message"] == ("The file is larger than 1000 bytes, the most this service keeps of "
-                                             "one file (FILE_MAX_BYTES).")
+    assert refused.value.body["message"] == ("The file is larger than 1000 bytes, the most this service "
+                                             "keeps of one file (FILE_MAX_BYTES).")
     body = io.BytesIO(b"x" * 200_000)  # a declared body far past the cap: refused before it is read
     too_long = app.test_client().post("/v1/files", headers=headers_for(make_key(app, name="k2")),
                                       data={"purpose": "assistants", "file": (body, "big.txt")})

@@ -158,10 +158,13 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         assert content.status_code == 200 and content.data == b"%PDF-1.7\n"
         store = client.get(f"/v1/vector_stores/{migration_rows.STORE}", headers=auth).json
         assert (store["file_counts"]["completed"], store["usage_bytes"]) == (1, 180)
-        assert client.get(f"/v1/vector_stores/{migration_rows.OLD_STORE}", headers=auth).json["status"] == "expired"
+        old = client.get(f"/v1/vector_stores/{migration_rows.OLD_STORE}", headers=auth).json
+        assert old["status"] == "expired"
         found = client.post(f"/v1/vector_stores/{migration_rows.STORE}/search", headers=auth,
-                            json={"query": "vacation", "filters": {"type": "eq", "key": "year", "value": 2026}})
-        assert [r["content"][0]["text"] for r in found.json["data"]] == ["Every employee gets 27 vacation days."]
+                            json={"query": "vacation",
+                                  "filters": {"type": "eq", "key": "year", "value": 2026}})
+        texts = [result["content"][0]["text"] for result in found.json["data"]]
+        assert texts == ["Every employee gets 27 vacation days."]
         thread = client.get("/v1/threads/thread_migrationV2thread4", headers=auth).json
         assert thread["tool_resources"] == {"file_search": {"vector_store_ids": [migration_rows.STORE]}}
     # A new turn on the upgraded conversation goes after its six messages.

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from assistants_app.extensions import db
+from assistants_app.services.retrieval import keyword
 from tests.fake_openai import Fault
 
 from .helpers import make_key, sdk, wait_for_runs
@@ -43,8 +44,8 @@ def test_each_kind_of_document_is_indexed_and_found(client, fake):
     assert found.status == "completed" and found.file_counts.completed == 5 and found.file_counts.total == 5
     assert found.usage_bytes > 0
     for query, expected in (("how many days until my refund is paid", "refunds.pdf"),
-                            ("which day do parcels ship", "shipping.docx"), ("do gift cards expire", "faq.html"),
-                            ("when does the shop open", "notes.md")):
+                            ("which day do parcels ship", "shipping.docx"),
+                            ("do gift cards expire", "faq.html"), ("when does the shop open", "notes.md")):
         results = client.vector_stores.search(store.id, query=query, max_num_results=1)
         assert [r.filename for r in results.data] == [expected]
         assert 0.5 < results.data[0].score <= 1.0  # 1.0: first in both rankings
@@ -77,8 +78,10 @@ def test_search_options(client):
     assert sorted(r.filename for r in compound.data) == ["a.txt", "c.txt"]
     assert client.vector_stores.search(store.id, query="refunds", filters={
         "type": "gt", "key": "year", "value": 2026}).data == []
-    assert len(client.vector_stores.search(store.id, query="refunds parcels invoices", max_num_results=2).data) == 2
-    strict = client.vector_stores.search(store.id, query="refund card", ranking_options={"score_threshold": 0.99})
+    two = client.vector_stores.search(store.id, query="refunds parcels invoices", max_num_results=2)
+    assert len(two.data) == 2
+    strict = client.vector_stores.search(store.id, query="refund card",
+                                         ranking_options={"score_threshold": 0.99})
     assert [r.filename for r in strict.data] == ["a.txt"]  # only the first of both rankings scores 1.0
     several = client.vector_stores.search(store.id, query=["refund", "Monday"], rewrite_query=True)
     assert several.search_query == ["refund", "Monday"] and len(several.data) >= 2
@@ -97,10 +100,9 @@ def test_static_chunking_cuts_long_files_in_token_windows(app, client, fake):
     store = client.vector_stores.create(name="chunks", chunking_strategy={
         "type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 100}})
     made = upload(client, "long.txt", words)
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 100}}
     done = client.vector_stores.files.create_and_poll(vector_store_id=store.id, file_id=made.id,
-                                                      poll_interval_ms=20, chunking_strategy={
-                                                          "type": "static", "static": {"max_chunk_size_tokens": 200,
-                                                                                       "chunk_overlap_tokens": 100}})
+                                                      poll_interval_ms=20, chunking_strategy=static)
     assert done.chunking_strategy.static.max_chunk_size_tokens == 200
     count = chunk_count(app, store.id)
     assert count > 50
@@ -142,8 +144,8 @@ def test_a_provider_failure_fails_the_file(client, fake):
 def test_batches_and_cancel(app, client, fake):
     store = client.vector_stores.create(name="batches")
     made = [upload(client, f"f{i}.txt", f"{REFUNDS} {i}") for i in range(3)]
-    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id,
-                                                              file_ids=[f.id for f in made], poll_interval_ms=20)
+    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, poll_interval_ms=20,
+                                                              file_ids=[f.id for f in made])
     assert batch.status == "completed" and batch.file_counts.completed == 3 and batch.object == (
         "vector_store.files_batch")
     listed = client.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id)
@@ -163,7 +165,8 @@ def test_deleting_files_and_stores_removes_their_chunks(app, client):
     made = upload(client, "shared.txt", REFUNDS)
     first, second = client.vector_stores.create(name="one"), client.vector_stores.create(name="two")
     for store in (first, second):
-        client.vector_stores.files.create_and_poll(vector_store_id=store.id, file_id=made.id, poll_interval_ms=20)
+        client.vector_stores.files.create_and_poll(vector_store_id=store.id, file_id=made.id,
+                                                   poll_interval_ms=20)
     other = store_with(client, ("other.txt", SHIPPING))
     assert chunk_count(app, first.id) == chunk_count(app, second.id) == 1
     assert client.vector_stores.search(first.id, query="refunds").data[0].file_id == made.id
@@ -186,8 +189,9 @@ def test_deleting_files_and_stores_removes_their_chunks(app, client):
 
 
 def test_store_crud_and_paging(client):
-    made = [client.vector_stores.create(name=f"s{i}", metadata={"i": str(i)},
-                                        expires_after={"anchor": "last_active_at", "days": 7}) for i in range(3)]
+    week = {"anchor": "last_active_at", "days": 7}
+    made = [client.vector_stores.create(name=f"s{i}", metadata={"i": str(i)}, expires_after=week)
+            for i in range(3)]
     assert made[0].expires_at - made[0].last_active_at == 7 * 86400 and made[0].status == "completed"
     page = client.vector_stores.list(limit=2)
     assert [s.name for s in page.data] == ["s2", "s1"] and page.has_more
@@ -216,8 +220,26 @@ def test_another_tenants_stores_and_files_are_404(app, client):
     with pytest.raises(openai.NotFoundError):
         other.vector_stores.file_batches.create(vector_store_id=own.id, file_ids=[mine.id])
     with pytest.raises(openai.NotFoundError):
-        other.beta.assistants.create(model="gpt-4", tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+        other.beta.assistants.create(model="gpt-4",
+                                     tool_resources={"file_search": {"vector_store_ids": [store.id]}})
     with pytest.raises(openai.NotFoundError):
         other.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [store.id]}})
     assert other.vector_stores.list().data[0].id == own.id and len(other.vector_stores.list().data) == 1
     assert client.vector_stores.search(store.id, query="refunds").data[0].filename == "mine.txt"
+
+
+def test_a_store_is_searched_whole_however_many_matches_other_stores_hold(app, client):
+    """SQLite ranks the best keyword matches of every store first: a store with few of them among those
+    still finds its own (keyword.py's exact query then ranks all of its matches)."""
+    crowded = client.vector_stores.create(name="crowded", chunking_strategy={
+        "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}})
+    busy = upload(client, "busy.txt", " ".join(["zebra stripes zebra herd zebra"] * 25000))
+    done = client.vector_stores.files.create_and_poll(vector_store_id=crowded.id, file_id=busy.id,
+                                                      poll_interval_ms=20)
+    assert done.status == "completed"
+    quiet = store_with(client, ("quiet.txt", "A long note about many things, and once a zebra, " + "then more. " * 50))
+    assert chunk_count(app, crowded.id) > 8 * 50  # more matches than the first query reads
+    with app.app_context():
+        own = db.session.execute(text(f"SELECT id FROM vector_store_chunks WHERE vector_store_id = '{quiet.id}'"))
+        assert keyword.ranked(quiet.id, "zebra", 50) == [row.id for row in own]
+        db.session.commit()

@@ -24,7 +24,7 @@ CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded", 5
 
 
 # webargs' locations: not part of a parameter's name.
-LOCATIONS = ("json", "query", "view_args", "form", "files", "_schema")
+LOCATIONS = ("json", "query", "view_args", "form", "files", "multipart", "_schema")
 
 
 def _first_problem(messages, path=()) -> tuple[str | None, str | None]:

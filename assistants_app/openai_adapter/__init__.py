@@ -12,5 +12,5 @@ from .errors import ProviderError
 from .interface import (OPTIONS, AssistantSpec, ChatMessage, Connection, Embeddings, TextDelta, ToolCall,
                         ToolCallDelta, TurnDone, TurnRequest, Usage)
 
-__all__ = ["OPTIONS", "AssistantSpec", "ChatMessage", "Connection", "Embeddings", "OpenAIAdapter", "ProviderError",
-           "TextDelta", "ToolCall", "ToolCallDelta", "TurnDone", "TurnRequest", "Usage"]
+__all__ = ["OPTIONS", "AssistantSpec", "ChatMessage", "Connection", "Embeddings", "OpenAIAdapter",
+           "ProviderError", "TextDelta", "ToolCall", "ToolCallDelta", "TurnDone", "TurnRequest", "Usage"]

@@ -35,9 +35,10 @@ class CredentialSchema(StrictSchema):
     embedding_model = fields.String(allow_none=True, validate=validate.Length(min=1, max=256), metadata={
         "description": "The model new vector stores of this credential embed with; unset: "
                        "text-embedding-3-large (OpenAI, Azure) or nomic-embed-text (other servers)."})
-    embedding_dimensions = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=8192), metadata={
-        "description": "The dimensions asked of the embedding model (unset: 256 for the default OpenAI model, "
-                       "else the model's own)."})
+    embedding_dimensions = fields.Integer(
+        allow_none=True, validate=validate.Range(min=1, max=8192),
+        metadata={"description": "The dimensions asked of the embedding model (unset: 256 for the default "
+                                 "OpenAI model, else the model's own)."})
     created_at = fields.DateTime(dump_only=True, format="iso")
     updated_at = fields.DateTime(dump_only=True, format="iso")
 

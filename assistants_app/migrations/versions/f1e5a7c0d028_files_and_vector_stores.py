@@ -23,8 +23,8 @@ SQLITE_FTS = (
     "CREATE TRIGGER vector_store_chunks_fts_insert AFTER INSERT ON vector_store_chunks BEGIN "
     "INSERT INTO vector_store_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
     "CREATE TRIGGER vector_store_chunks_fts_delete AFTER DELETE ON vector_store_chunks BEGIN "
-    "INSERT INTO vector_store_chunks_fts(vector_store_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); "
-    "END",
+    "INSERT INTO vector_store_chunks_fts(vector_store_chunks_fts, rowid, text) "
+    "VALUES ('delete', old.id, old.text); END",
 )
 SQLITE_FTS_DROP = ("DROP TRIGGER IF EXISTS vector_store_chunks_fts_delete",
                    "DROP TRIGGER IF EXISTS vector_store_chunks_fts_insert",
@@ -71,7 +71,7 @@ def upgrade():
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vector_stores'))
     )
-    op.create_index('ix_vector_stores_tenant_created_at', 'vector_stores', ['tenant', 'created_at'], unique=False)
+    op.create_index('ix_vector_stores_tenant_created_at', 'vector_stores', ['tenant', 'created_at'])
 
     op.create_table('vector_store_file_batches',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -104,7 +104,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['file_id'], ['files.id'], name=op.f('fk_vector_store_files_file_id_files'),
                             ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['vector_store_id'], ['vector_stores.id'],
-                            name=op.f('fk_vector_store_files_vector_store_id_vector_stores'), ondelete='CASCADE'),
+                            name=op.f('fk_vector_store_files_vector_store_id_vector_stores'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('vector_store_id', 'file_id', name=op.f('pk_vector_store_files'))
     )
     op.create_index(op.f('ix_vector_store_files_batch_id'), 'vector_store_files', ['batch_id'])
@@ -128,6 +129,8 @@ def upgrade():
     )
     op.create_index('ix_vector_store_chunks_vector_store_id_file_id', 'vector_store_chunks',
                     ['vector_store_id', 'file_id'])
+    op.create_index('ix_vector_store_chunks_id_vector_store_id_file_id', 'vector_store_chunks',
+                    ['id', 'vector_store_id', 'file_id'])
     for statement in SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRESQL_FTS:
         op.execute(statement)
 

@@ -5,8 +5,8 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from ...extensions import db
-from ...schemas.v2.files import (FileDeletedSchema, FileListQuerySchema, FileListV2Schema, FilePurposeSchema,
-                                 FileUploadSchema, FileV2Schema)
+from ...schemas.v2.files import (FileDeletedSchema, FileListQuerySchema, FileListV2Schema, FileUploadSchema,
+                                 FileV2Schema)
 from ...services.retrieval import files as service
 from .blueprint import blp, documents
 
@@ -24,13 +24,12 @@ def file_sized_body(view):
 @blp.route("/files")
 class Files(MethodView):
     @file_sized_body
-    @blp.arguments(FilePurposeSchema(), location="form", error_status_code=400)
-    @blp.arguments(FileUploadSchema(), location="files", error_status_code=400)
+    @blp.arguments(FileUploadSchema(), location="multipart", error_status_code=400)
     @blp.response(200, FileV2Schema)
     @documents(400)
-    def post(self, form, uploaded):
+    def post(self, fields):
         """Upload a file (multipart: file, purpose); 413 past FILE_MAX_BYTES, 429 past the storage quota"""
-        row = service.upload(uploaded["file"], form["purpose"])
+        row = service.upload(fields["file"], fields["purpose"])
         db.session.commit()
         return service.present(row)
 

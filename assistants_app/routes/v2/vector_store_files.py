@@ -3,8 +3,8 @@ from flask.views import MethodView
 
 from ...extensions import db
 from ...schemas.v2.vector_stores import (BatchCreateSchema, BatchV2Schema, FileContentPageSchema,
-                                         StoreFileCreateSchema, StoreFileListQuerySchema, StoreFileListV2Schema,
-                                         StoreFileModifySchema, StoreFileV2Schema)
+                                         StoreFileCreateSchema, StoreFileListQuerySchema,
+                                         StoreFileListV2Schema, StoreFileModifySchema, StoreFileV2Schema)
 from ...schemas.v2.common import DeletedSchema
 from ...services.retrieval import indexing, store_files, stores
 from .blueprint import blp, documents

@@ -4,7 +4,8 @@ from flask.views import MethodView
 from ...extensions import db
 from ...schemas.v2.common import DeletedSchema, ListQuerySchema
 from ...schemas.v2.vector_stores import (SearchPageSchema, SearchSchema, VectorStoreCreateSchema,
-                                         VectorStoreListV2Schema, VectorStoreModifySchema, VectorStoreV2Schema)
+                                         VectorStoreListV2Schema, VectorStoreModifySchema,
+                                         VectorStoreV2Schema)
 from ...services.retrieval import indexing, search, store_files, stores
 from .blueprint import blp, documents
 
@@ -23,7 +24,8 @@ class VectorStores(MethodView):
     def post(self, fields):
         """Create a vector store (file_ids: indexed in the background)"""
         store = stores.create(fields)
-        rows = store_files.attach(store, [{"file_id": file_id, "chunking_strategy": fields.get("chunking_strategy")}
+        strategy = fields.get("chunking_strategy")
+        rows = store_files.attach(store, [{"file_id": file_id, "chunking_strategy": strategy}
                                           for file_id in fields.get("file_ids") or ()])
         db.session.commit()
         indexing.start(rows)

@@ -10,12 +10,11 @@ PURPOSES = ("assistants", "user_data", "vision", "batch", "fine-tune", "evals")
 
 class FileUploadSchema(StrictSchema):
     file = Upload(required=True, metadata={"description": "The file; at most FILE_MAX_BYTES."})
-
-
-class FilePurposeSchema(StrictSchema):
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES),
                             metadata={"description": "assistants, user_data or vision (batch, fine-tune and "
                                                      "evals are refused: this service serves no such API)."})
+    expires_after = fields.Raw(metadata={"description": "Accepted, not applied: files are kept until "
+                                                        "deleted."})
 
 
 class FileListQuerySchema(StrictSchema):

@@ -40,8 +40,8 @@ class RunIncludeQuerySchema(StrictSchema):
     """include, as ?include=... or as the openai clients send it, ?include[]=..."""
 
     include = fields.List(fields.String(validate=validate.Length(max=128)), validate=validate.Length(max=8),
-                          metadata={"description": "step_details.tool_calls[*].file_search.results[*].content: "
-                                                   "file_search results with their text."})
+                          metadata={"description": "step_details.tool_calls[*].file_search.results[*]"
+                                                   ".content: file_search results with their text."})
     include_brackets = fields.List(fields.String(validate=validate.Length(max=128)), data_key="include[]",
                                    validate=validate.Length(max=8), metadata={"description": "The same."})
 

@@ -30,7 +30,8 @@ class ChunkingStrategy(StrictSchema):
 
 
 class Attributes(fields.Dict):
-    """Up to 16 keys of at most 64 characters; values strings (512 characters at most), numbers or booleans."""
+    """Up to 16 keys of at most 64 characters; values strings (512 characters at most), numbers or
+    booleans."""
 
     def __init__(self, **kwargs):
         super().__init__(keys=fields.String(validate=validate.Length(max=64)), allow_none=True, **kwargs)
@@ -150,7 +151,8 @@ class BatchV2Schema(StrictSchema):
 
 
 class RankingOptions(StrictSchema):
-    ranker = fields.String(validate=validate.OneOf(("auto", "default-2024-11-15", "default_2024_08_21", "none")))
+    ranker = fields.String(validate=validate.OneOf(("auto", "default-2024-11-15", "default_2024_08_21",
+                                                    "none")))
     score_threshold = fields.Float(validate=validate.Range(min=0, max=1))
 
 

@@ -11,8 +11,8 @@ import os
 TEXT_EXTENSIONS = {
     ".txt", ".md", ".markdown", ".rst", ".json", ".jsonl", ".csv", ".tsv", ".xml", ".yaml", ".yml", ".toml",
     ".ini", ".log", ".tex", ".py", ".js", ".mjs", ".ts", ".tsx", ".jsx", ".java", ".c", ".h", ".cpp", ".hpp",
-    ".cc", ".cs", ".go", ".rs", ".rb", ".php", ".sh", ".bash", ".css", ".scss", ".sql", ".swift", ".kt", ".scala",
-    ".r", ".pl", ".lua", ".dart", ".vue", ".svelte",
+    ".cc", ".cs", ".go", ".rs", ".rb", ".php", ".sh", ".bash", ".css", ".scss", ".sql", ".swift", ".kt",
+    ".scala", ".r", ".pl", ".lua", ".dart", ".vue", ".svelte",
 }
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
 

@@ -25,8 +25,9 @@ from . import search
 NAME = "file_search"
 DEFINITION = {"type": "function", "function": {
     "name": NAME,
-    "description": "Search the user's files (their uploaded documents) for passages relevant to a query. Use it "
-                   "for any question the files may answer; cite the passages you use by their markers.",
+    "description": "Search the user's files (their uploaded documents) for passages relevant to a query. "
+                   "Use it for any question the files may answer; cite the passages you use by their "
+                   "markers.",
     "parameters": {"type": "object", "properties": {"query": {
         "type": "string", "description": "What to look for, in the words the documents likely use."}},
         "required": ["query"]}}}
@@ -62,8 +63,8 @@ def tool(tenant: str, store_ids: list[str], max_num_results: int | None = None, 
             release_connection()  # the turn goes on to the provider: no connection held meanwhile
         results = [{"file_id": r.file_id, "file_name": r.filename, "score": r.score,
                     "content": [{"type": "text", "text": r.text}]} for r in found]
-        return ServerToolResult(_output(call, query, results),
-                                {"call": call, "query": query, "ranking_options": options, "results": results})
+        details = {"call": call, "query": query, "ranking_options": options, "results": results}
+        return ServerToolResult(_output(call, query, results), details)
     return ServerTool(DEFINITION, run)
 
 
@@ -103,9 +104,11 @@ def check_tool_resources(tool_resources: dict | None, tenant: str) -> dict:
     if file_search is None:
         return dict(tool_resources)
     ids = file_search.get("vector_store_ids") if isinstance(file_search, dict) else None
-    if not isinstance(ids, list) or len(ids) > 8 or not all(isinstance(i, str) and 0 < len(i) <= 128 for i in ids):
+    well_formed = isinstance(ids, list) and len(ids) <= 8
+    if not well_formed or not all(isinstance(i, str) and 0 < len(i) <= 128 for i in ids):
         raise ServiceError(400, "tool_resources.file_search.vector_store_ids must be a list of at most 8 "
-                                "vector store ids.", {"json": {"tool_resources": ["Invalid vector_store_ids."]}})
+                                "vector store ids.",
+                           {"json": {"tool_resources": ["Invalid vector_store_ids."]}})
     known = set(db.session.scalars(select(VectorStore.id).where(VectorStore.tenant == tenant,
                                                                  VectorStore.id.in_(ids))))
     for store_id in ids:

@@ -36,13 +36,13 @@ def check_size(declared: int | None) -> None:
 
 
 def too_large(limit: int) -> ServiceError:
-    return ServiceError(413, f"The file is larger than {limit} bytes, the most this service keeps of one file "
-                             "(FILE_MAX_BYTES).")
+    return ServiceError(413, f"The file is larger than {limit} bytes, the most this service keeps of one "
+                             "file (FILE_MAX_BYTES).")
 
 
 def upload(upload, purpose: str) -> File:
     if purpose in REFUSED_PURPOSES:
-        raise ServiceError(400, "The request is invalid.", {"form": {"purpose": [
+        raise ServiceError(400, "The request is invalid.", {"multipart": {"purpose": [
             f"Files with purpose '{purpose}' are not supported here: this service keeps files for "
             f"{', '.join(PURPOSES)}."]}})
     limit = current_app.config["FILE_MAX_BYTES"]
@@ -93,6 +93,7 @@ def delete(row: File) -> dict:
     """The file, and with it its chunks in every store: those stores' cached vectors are stale now."""
     stores = select(VectorStoreFile.vector_store_id).where(VectorStoreFile.file_id == row.id)
     db.session.execute(update(VectorStore).where(VectorStore.id.in_(stores))
-                       .values(revision=VectorStore.revision + 1).execution_options(synchronize_session=False))
+                       .values(revision=VectorStore.revision + 1)
+                       .execution_options(synchronize_session=False))
     db.session.delete(row)
     return {"id": row.id, "object": "file", "deleted": True}

@@ -27,8 +27,8 @@ class IndexSlot:
 
     def take(self) -> bool:
         now = utcnow()
-        taken = active_work.claim(update(VectorStoreFile).where(*self._this_job(), VectorStoreFile.started_at.is_(None))
-                                  .values(started_at=now, expires_at=now + stale_after()), self.tenant)
+        waiting = update(VectorStoreFile).where(*self._this_job(), VectorStoreFile.started_at.is_(None))
+        taken = active_work.claim(waiting.values(started_at=now, expires_at=now + stale_after()), self.tenant)
         if taken:
             self.started_at = now
         return taken

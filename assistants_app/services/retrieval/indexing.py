@@ -30,7 +30,8 @@ class Abandoned(Exception):
 def start(rows: list[VectorStoreFile]) -> None:
     for row in rows:
         slot = IndexSlot(row.vector_store_id, row.file_id, row.tenant, row.created_at)
-        background.spawn(lambda slot=slot: run(slot), row.tenant, f"index {row.file_id} into {row.vector_store_id}")
+        background.spawn(lambda slot=slot: run(slot), row.tenant,
+                         f"index {row.file_id} into {row.vector_store_id}")
 
 
 def run(slot: IndexSlot) -> None:
@@ -85,6 +86,7 @@ def _still_wanted(slot: IndexSlot) -> None:
 
 def _fail(slot: IndexSlot, last_error: dict) -> None:
     db.session.rollback()
-    db.session.execute(update(VectorStoreFile).where(*slot.mine()).values(status="failed", last_error=last_error)
+    db.session.execute(update(VectorStoreFile).where(*slot.mine())
+                       .values(status="failed", last_error=last_error)
                        .execution_options(synchronize_session=False))
     db.session.commit()

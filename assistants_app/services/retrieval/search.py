@@ -95,6 +95,7 @@ def run(stores: list[VectorStore], queries: list[str], max_num_results: int, fil
 def present(results: list[Result], queries: list[str]) -> dict:
     """POST /v1/vector_stores/{id}/search's page."""
     return {"object": "vector_store.search_results.page", "search_query": queries,
-            "data": [{"file_id": r.file_id, "filename": r.filename, "score": r.score, "attributes": r.attributes,
-                      "content": [{"type": "text", "text": r.text}]} for r in results],
+            "data": [{"file_id": r.file_id, "filename": r.filename, "score": r.score,
+                      "attributes": r.attributes, "content": [{"type": "text", "text": r.text}]}
+                     for r in results],
             "has_more": False, "next_page": None}

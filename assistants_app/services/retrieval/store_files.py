@@ -21,8 +21,8 @@ from .stores import STATUSES
 
 def present(row: VectorStoreFile) -> dict:
     return {"id": row.file_id, "object": "vector_store.file", "usage_bytes": row.usage_bytes,
-            "created_at": timestamp(row.created_at), "vector_store_id": row.vector_store_id, "status": row.status,
-            "last_error": row.last_error, "chunking_strategy": row.chunking_strategy,
+            "created_at": timestamp(row.created_at), "vector_store_id": row.vector_store_id,
+            "status": row.status, "last_error": row.last_error, "chunking_strategy": row.chunking_strategy,
             "attributes": row.attributes or {}}
 
 
@@ -34,7 +34,8 @@ def attach(store: VectorStore, entries: list[dict], batch: FileBatch | None = No
     rows = [VectorStoreFile(vector_store_id=store.id, file_id=entry["file_id"], tenant=store.tenant,
                             batch_id=batch and batch.id, status="in_progress", usage_bytes=0,
                             chunking_strategy=chunking.stored(entry.get("chunking_strategy")),
-                            attributes=entry.get("attributes") or {}, created_at=now, expires_at=now + stale_after())
+                            attributes=entry.get("attributes") or {}, created_at=now,
+                            expires_at=now + stale_after())
             for entry in dict((entry["file_id"], entry) for entry in entries).values()]
     db.session.add_all(rows)
     store.revision += 1
@@ -54,8 +55,8 @@ def check_stale(row: VectorStoreFile) -> None:
     """A job whose claim lapsed belongs to a worker that died: it failed."""
     if row.status == "in_progress" and row.expires_at is not None and row.expires_at < utcnow():
         row.status = "failed"
-        row.last_error = {"code": "server_error", "message": "The worker indexing this file stopped before it "
-                                                            "finished; attach the file again."}
+        row.last_error = {"code": "server_error", "message": "The worker indexing this file stopped before "
+                                                            "it finished; attach the file again."}
 
 
 def modify(row: VectorStoreFile, attributes: dict | None) -> VectorStoreFile:
@@ -89,7 +90,9 @@ def listed(store: VectorStore, params: dict, batch: FileBatch | None = None) -> 
         query = query.where(VectorStoreFile.status == params["filter"])
 
     def cursor_of(file_id):
-        row = db.session.scalar(query.where(VectorStoreFile.file_id == file_id)) if is_plausible_id(file_id) else None
+        if not is_plausible_id(file_id):
+            return None
+        row = db.session.scalar(query.where(VectorStoreFile.file_id == file_id))
         return (row.created_at, row.file_id) if row is not None else None
 
     found = pages.page(query, (VectorStoreFile.created_at, VectorStoreFile.file_id), cursor_of, params)

