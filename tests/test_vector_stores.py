@@ -62,8 +62,9 @@ def test_search_options(client):
     store = client.vector_stores.create(name="attributes")
     for name, body, region in (("a.txt", REFUNDS, "eu"), ("b.txt", SHIPPING, "us"), ("c.txt", BILLING, "eu")):
         made = upload(client, name, body)
-        client.vector_stores.files.create_and_poll(vector_store_id=store.id, file_id=made.id, poll_interval_ms=20,
-                                                   attributes={"region": region, "year": 2026})
+        client.vector_stores.files.create_and_poll(vector_store_id=store.id, file_id=made.id,
+                                                   attributes={"region": region, "year": 2026},
+                                                   poll_interval_ms=20)
     everything = client.vector_stores.search(store.id, query="refunds parcels invoices")
     assert sorted(r.filename for r in everything.data) == ["a.txt", "b.txt", "c.txt"]
     assert everything.search_query == ["refunds parcels invoices"]
@@ -237,9 +238,10 @@ def test_a_store_is_searched_whole_however_many_matches_other_stores_hold(app, c
     done = client.vector_stores.files.create_and_poll(vector_store_id=crowded.id, file_id=busy.id,
                                                       poll_interval_ms=20)
     assert done.status == "completed"
-    quiet = store_with(client, ("quiet.txt", "A long note about many things, and once a zebra, " + "then more. " * 50))
+    quiet = store_with(client, ("quiet.txt", "A note about many things, once a zebra, " + "then more. " * 50))
     assert chunk_count(app, crowded.id) > 8 * 50  # more matches than the first query reads
     with app.app_context():
-        own = db.session.execute(text(f"SELECT id FROM vector_store_chunks WHERE vector_store_id = '{quiet.id}'"))
+        own = db.session.execute(text("SELECT id FROM vector_store_chunks WHERE vector_store_id = :id"),
+                                 {"id": quiet.id})
         assert keyword.ranked(quiet.id, "zebra", 50) == [row.id for row in own]
         db.session.commit()

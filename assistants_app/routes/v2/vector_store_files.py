@@ -18,9 +18,10 @@ class StoreFiles(MethodView):
     def post(self, fields, store_id):
         """Add a file to a vector store (indexed in the background: poll its status)"""
         row, = store_files.attach(stores.get(store_id), [fields])
+        jobs, shown = indexing.jobs_of([row]), store_files.present(row)
         db.session.commit()
-        indexing.start([row])
-        return store_files.present(row)
+        indexing.start(jobs)
+        return shown
 
     @blp.arguments(StoreFileListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, StoreFileListV2Schema)
@@ -76,8 +77,9 @@ class FileBatches(MethodView):
     def post(self, fields, store_id):
         """Add files to a vector store together (poll the batch)"""
         batch, rows = store_files.create_batch(stores.get(store_id), fields)
+        jobs = indexing.jobs_of(rows)
         db.session.commit()
-        indexing.start(rows)
+        indexing.start(jobs)
         return store_files.present_batch(batch)
 
 

@@ -27,8 +27,9 @@ class VectorStores(MethodView):
         strategy = fields.get("chunking_strategy")
         rows = store_files.attach(store, [{"file_id": file_id, "chunking_strategy": strategy}
                                           for file_id in fields.get("file_ids") or ()])
+        jobs = indexing.jobs_of(rows)
         db.session.commit()
-        indexing.start(rows)
+        indexing.start(jobs)
         return stores.present(store)
 
 

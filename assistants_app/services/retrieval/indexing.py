@@ -3,7 +3,8 @@
 (index_slots.py), then extracts the file's text, cuts it into chunks, embeds them through the store's
 provider and writes them with the file's completed status in one commit.
 
-    indexing.start(rows)          # after the commit that attached them; tests: background.wait_all(app)
+    jobs = indexing.jobs_of(rows)     # before the commit that attaches them (plain values)
+    db.session.commit(); indexing.start(jobs)   # tests: background.wait_all(app)
 
 A file that cannot be read ends failed with last_error {"code": "unsupported_file" | "invalid_file"}; a
 provider failure with {"code": "server_error"}. A job cancelled or removed meanwhile writes nothing."""
@@ -27,11 +28,14 @@ class Abandoned(Exception):
     """The job is no longer wanted (its batch cancelled, the file removed or deleted)."""
 
 
-def start(rows: list[VectorStoreFile]) -> None:
-    for row in rows:
-        slot = IndexSlot(row.vector_store_id, row.file_id, row.tenant, row.created_at)
-        background.spawn(lambda slot=slot: run(slot), row.tenant,
-                         f"index {row.file_id} into {row.vector_store_id}")
+def jobs_of(rows: list[VectorStoreFile]) -> list[IndexSlot]:
+    return [IndexSlot(row.vector_store_id, row.file_id, row.tenant, row.created_at) for row in rows]
+
+
+def start(jobs: list[IndexSlot]) -> None:
+    for slot in jobs:
+        background.spawn(lambda slot=slot: run(slot), slot.tenant,
+                         f"index {slot.file_id} into {slot.store_id}")
 
 
 def run(slot: IndexSlot) -> None:

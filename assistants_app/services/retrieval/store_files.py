@@ -2,7 +2,7 @@
 file of a store is an indexing job (indexing.py), started once the request committed.
 
     rows = store_files.attach(store, [{"file_id", "attributes"?, "chunking_strategy"?}, ...], batch)
-    db.session.commit(); indexing.start(rows)
+    jobs = indexing.jobs_of(rows); db.session.commit(); indexing.start(jobs)
 
 A file attached again is indexed again (its old chunks go). A batch's status is derived from its files:
 cancelled once cancelled, in_progress while one is, else completed."""
@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from ...errors import ServiceError
 from ...extensions import db
 from ...models import utcnow
-from ...retrieval_models import Chunk, FileBatch, VectorStore, VectorStoreFile
+from ...retrieval_models import FileBatch, VectorStore, VectorStoreFile
 from .. import is_plausible_id, pages, tenant
 from ..turn_lock import stale_after
 from ..v2 import listing
