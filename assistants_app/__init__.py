@@ -16,6 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not above: worker_exit.py needs only configured_app() and starts in seconds.
     from . import cli, database, errors, extensions, services
     from .services import background, tenant_limits
+    from .services.retrieval import vectors
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
     app = configured_app(test_config)
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.api_keys.init_app(app)
     tenant_limits.init_app(app)
     background.init_app(app)
+    vectors.init_app(app)
     cli.init_app(app)
     return app
 

@@ -36,6 +36,10 @@ ENVIRONMENT_SETTINGS = {
     "TENANT_MAX_ACTIVE_RUNS": int,
     "TENANT_MAX_CONCURRENT_TURNS": int,
     "TENANT_MAX_STORED_BYTES": int,
+    "FILE_MAX_BYTES": int,
+    "VECTOR_CACHE_MAX_BYTES": int,
+    "EMBEDDING_MODEL": str,
+    "EMBEDDING_DIMENSIONS": int,
 }
 
 
@@ -77,6 +81,15 @@ class DefaultConfig:
     TENANT_MAX_CONCURRENT_TURNS = 256
     # Bytes of message text one tenant may store (0: no quota); past it new turns and messages get 429.
     TENANT_MAX_STORED_BYTES = 0
+    # The largest file POST /v1/files keeps (its bytes live in the database); past it, 413.
+    FILE_MAX_BYTES = 32 * 1024 * 1024
+    # The vectors of recently searched vector stores each worker keeps in memory (least recently used go
+    # first).
+    VECTOR_CACHE_MAX_BYTES = 256 * 1024 * 1024
+    # The app default provider's embedding model for new vector stores, and the dimensions asked of it; unset,
+    # text-embedding-3-large at 256 dimensions on api.openai.com, nomic-embed-text on another OPENAI_BASE_URL.
+    EMBEDDING_MODEL = None
+    EMBEDDING_DIMENSIONS = None
     STATUS_TIMEOUT = 2.0
     # flask db upgrade/downgrade copies a SQLite database into backups/ beside it first, keeping this
     # many copies (0: none).

@@ -77,6 +77,9 @@ class Credential(db.Model):
     api_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=same_as_created, onupdate=utcnow)
+    # The vector stores it embeds for (None: the provider kind's default, services/retrieval/embeddings.py).
+    embedding_model: Mapped[str | None] = mapped_column(String(256))
+    embedding_dimensions: Mapped[int | None] = mapped_column()
 
 
 class Assistant(db.Model):
@@ -162,6 +165,8 @@ class Thread(db.Model):
     pending_run_id: Mapped[str | None] = mapped_column(String(128))
     # Assistants v2: the client's metadata (the attribute name `metadata` is SQLAlchemy's).
     thread_metadata: Mapped[dict | None] = mapped_column("metadata", JSON)
+    # Assistants v2: {"file_search": {"vector_store_ids": [...]}} the thread's runs search.
+    tool_resources: Mapped[dict | None] = mapped_column(JSON)
 
     assistant: Mapped[Assistant | None] = relationship(back_populates="threads")
     messages: Mapped[list["Message"]] = relationship(

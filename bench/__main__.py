@@ -15,11 +15,11 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from . import report, responses_cost, scenarios, turn_cost
+from . import report, responses_cost, scenarios, search_cost, turn_cost
 from .processes import ROOT, FakeProvider, bench_service, start_service
 
 SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "responses_overhead", "status_cost",
-            "throughput", "concurrent_turns", "open_streams", "turn_cost")
+            "throughput", "concurrent_turns", "open_streams", "turn_cost", "search")
 
 
 def machine() -> dict:
@@ -69,6 +69,8 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
             try:
                 if section == "turn_cost":  # in a process of its own, on this database
                     result[section] = turn_cost.measure(url, size is scenarios.QUICK)
+                elif section == "search":  # a store filled into this database, searched through the API
+                    result[section] = search_cost.measure(ctx, url, size is scenarios.QUICK)
                 elif section == "throughput":
                     result[section] = scenarios.throughput(ctx, has_status_route)
                 elif section == "responses_overhead":

@@ -156,6 +156,16 @@ def rows(run: dict) -> list[tuple[str, str, str]]:
                     f"{_n(cost['total_ms_per_turn'], 3)} ms: metrics {_n(cost['metrics_us_per_turn'], 1)} µs, "
                     f"usage row {_n(cost['usage_us_per_turn'], 1)} µs (commit {_n(cost['commit_without_usage_us'], 0)}"
                     f" → {_n(cost['commit_with_usage_us'], 0)} µs){share} {_mark(cost['total_ms_per_turn'] < 0.1)}"))
+    search = run.get("search")
+    problem = _failed(search)
+    label = "top-10 vector store search, one store of 100,000 chunks"
+    if problem:
+        out.append((label, "< 50 ms", problem))
+    else:
+        out.append((f"top-10 vector store search, one store of {search['chunks']:,} chunks", "< 50 ms",
+                    f"median {_n(search['median_ms'])} ms, p95 {_n(search['p95_ms'])} ms (the query's "
+                    f"embedding {_n(search['embedding_call_ms'])} ms of it); first search "
+                    f"{_n(search['first_search_ms'])} ms {_mark(search['median_ms'] < 50)}"))
     return out
 
 

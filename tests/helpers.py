@@ -2,6 +2,7 @@
 import from here (or conftest's fixtures), never from one another."""
 import json
 import os
+import shutil
 from contextlib import contextmanager
 
 import pytest
@@ -14,8 +15,9 @@ from assistants_app.extensions import db
 
 SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
 # Reversed dependency order, so rows go before the rows they point at.
-TABLES = ("token_usage", "response_events", "responses", "runs", "messages", "threads", "assistants", "credentials",
-          "api_keys")
+TABLES = ("vector_store_chunks", "vector_store_files", "vector_store_file_batches", "vector_stores", "files",
+          "token_usage", "response_events", "responses", "runs", "messages", "threads", "assistants",
+          "credentials", "api_keys")
 # Database 15 of the local Redis: the tests' own, for the shared rate limit and models cache.
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -168,3 +170,18 @@ def wait_for_runs(app, timeout: float = 20.0) -> None:
     from assistants_app.services import background
 
     background.wait_all(app, timeout)
+
+
+# ---------------------------------------------------------------- the openai Node client (tests/node)
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
+def node_or_skip() -> str:
+    """node, with tests/node installed (.ci/run: npm ci); without it a test skips, in CI it fails."""
+    node = shutil.which("node")
+    if node is None or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openai")):
+        if os.environ.get("CI"):
+            pytest.fail("the Node client is not installed: npm ci --prefix tests/node")
+        pytest.skip("no node, or tests/node not installed (npm ci --prefix tests/node)")
+    return node

@@ -15,8 +15,8 @@ from cryptography.fernet import Fernet, MultiFernet
 
 from assistants_app.auth import digest
 
-INITIAL, USAGE, ASSISTANTS_V2, RUNS_OUTLIVE, RESPONSES = ("ccf57db1db86", "c511b54c28e9", "a2f1c0de0012",
-                                                          "806074792856", "b7d3e5f1a9c2")
+INITIAL, USAGE, ASSISTANTS_V2, RUNS_OUTLIVE, RESPONSES, FILES = (
+    "ccf57db1db86", "c511b54c28e9", "a2f1c0de0012", "806074792856", "b7d3e5f1a9c2", "f1e5a7c0d028")
 
 # Every revision, oldest first, and the kinds of rows it added.
 REVISIONS = {
@@ -27,6 +27,8 @@ REVISIONS = {
     RUNS_OUTLIVE: "a run whose assistant was deleted (no assistant_id, its asst_ id kept), its reply",
     RESPONSES: "a conversation (conv_ thread) with typed items, a stored response of it, a background "
                "response's events",
+    FILES: "files, vector stores (one expiring), their files (completed, failed, in a batch), a batch, "
+           "chunks (keyword-indexed), a v2 thread's tool_resources, a credential's embedding model",
 }
 
 API_KEY = "sk-asst-migration-test-key-000000000000000000000"
@@ -34,6 +36,8 @@ PROVIDER_KEY = "sk-stored-provider-key-9876"
 TENANT = "default"
 CREDENTIAL = "cred-0000-0000-0000-000000000001"
 HELPER, AGENT = "asst-row-0000-0000-000000000001", "asst-row-0000-0000-000000000002"
+STORE, OLD_STORE, FILE, BAD_FILE = ("vs_migrationStore0001", "vs_migrationStore0002", "file-migration0001",
+                                   "file-migration0002")
 CHAT, SESSION, PENDING, V2_THREAD = ("thread_migrationChat0001", "thread_migrationSession02",
                                      "thread_migrationPending03", "thread_migrationV2thread4")
 # A v2 thread whose run's assistant was deleted; the asst_ id the run keeps of it.
@@ -80,7 +84,8 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                   "api": "chat_completions",
                                   "api_key_ciphertext": encrypted(secret_keys, PROVIDER_KEY),
                                   "api_key_hint": PROVIDER_KEY[-4:], "organization": None,
-                                  "api_version": None,
+                                  "api_version": None, "embedding_model": "nomic-embed-text",
+                                  "embedding_dimensions": 64,
                                   "created_at": at(8, 45), "updated_at": at(8, 45)}),
         # A Flowise assistant with a credential; an agent (seed 003 fields) on the default provider.
         (INITIAL, "assistants", {**assistant_common, "id": HELPER,
@@ -138,7 +143,8 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
         (ASSISTANTS_V2, "threads", {**thread_common, "id": V2_THREAD, "assistant_id": None,
                                     "created_at": at(13), "last_active_at": at(13, 2),
                                     "metadata": {"user": "u-42"}, "pending_tool_calls": weather_call,
-                                    "pending_run_id": None}),
+                                    "pending_run_id": None,
+                                    "tool_resources": {"file_search": {"vector_store_ids": [STORE]}}}),
         (ASSISTANTS_V2, "messages", message("msg_mig12", V2_THREAD, 0, "user", "Hi v2", 13,
                                             metadata={"source": "web"}, attachments=[])),
         (ASSISTANTS_V2, "messages", message("msg_mig13", V2_THREAD, 1, "assistant", "Hello v2", 13,
@@ -150,6 +156,7 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                             tool_calls=weather_call, run_id="run_migrationRun0002",
                                             assistant_id=HELPER, metadata={},
                                             attachments=[])),
+        *_retrieval_rows(),
         (ASSISTANTS_V2, "runs", _run("run_migrationRun0001", "completed", at(13, 1), completed_at=at(13, 1),
                                      usage={"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7})),
         (ASSISTANTS_V2, "runs", _run("run_migrationRun0002", "requires_action", at(13, 2),
@@ -212,3 +219,40 @@ def _run(id_: str, status: str, created_at: datetime, **more) -> dict:
             "instructions": "Be brief.", "tools": [{"type": "function", "function": {"name": "weather"}}],
             "options": {"temperature": 0.2}, "metadata": {"k": "v"}, "turn_token": None, "api_key_id": 1,
             **more}
+
+
+def _retrieval_rows() -> list[tuple[str, str, dict]]:
+    """A file in two stores (one expired), indexed in one, failed in a batch of the other; its chunks."""
+    store = {"tenant": TENANT, "expires_after": None, "expires_at": None, "last_active_at": at(15),
+             "created_at": at(15), "credential_id": None, "embedding_model": "nomic-embed-text",
+             "embedding_dimensions": None, "revision": 3}
+    entry = {"tenant": TENANT, "batch_id": None, "last_error": None, "usage_bytes": 0,
+             "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800,
+                                                                "chunk_overlap_tokens": 400}},
+             "attributes": {"lang": "en", "year": 2026}, "created_at": at(15, 1), "started_at": at(15, 1),
+             "expires_at": at(15, 5)}
+    vector = bytes(range(16)) * 4
+    return [
+        (FILES, "files", {"id": FILE, "tenant": TENANT, "filename": "handbook.pdf", "purpose": "assistants",
+                          "bytes": 9, "content": b"%PDF-1.7\n", "created_at": at(15)}),
+        (FILES, "files", {"id": BAD_FILE, "tenant": TENANT, "filename": "image.bin", "purpose": "user_data",
+                          "bytes": 4, "content": bytes([0, 255, 1, 254]), "created_at": at(15)}),
+        (FILES, "vector_stores", {**store, "id": STORE, "name": "handbook", "metadata": {"team": "hr"}}),
+        (FILES, "vector_stores", {**store, "id": OLD_STORE, "name": None, "metadata": {},
+                                  "expires_after": {"anchor": "last_active_at", "days": 1},
+                                  "expires_at": at(16), "revision": 0}),
+        (FILES, "vector_store_file_batches", {"id": "vsfb_migrationBatch01", "tenant": TENANT,
+                                              "vector_store_id": OLD_STORE, "cancelled": False,
+                                              "created_at": at(15, 2)}),
+        (FILES, "vector_store_files", {**entry, "vector_store_id": STORE, "file_id": FILE,
+                                       "status": "completed", "usage_bytes": 180}),
+        (FILES, "vector_store_files", {**entry, "vector_store_id": OLD_STORE, "file_id": BAD_FILE,
+                                       "batch_id": "vsfb_migrationBatch01", "status": "failed",
+                                       "last_error": {"code": "unsupported_file", "message": "Not text."}}),
+        (FILES, "vector_store_chunks", {"id": 1, "vector_store_id": STORE, "file_id": FILE, "position": 0,
+                                        "text": "Every employee gets 27 vacation days.", "tokens": 8,
+                                        "embedding": vector}),
+        (FILES, "vector_store_chunks", {"id": 2, "vector_store_id": STORE, "file_id": FILE, "position": 1,
+                                        "text": "Expenses are refunded within 30 days.", "tokens": 7,
+                                        "embedding": vector}),
+    ]

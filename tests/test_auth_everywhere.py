@@ -7,6 +7,7 @@ here) without anyone remembering to add it:
   assistants, credentials, threads or sessions: it answers exactly what it answers for an id
   that does not exist (404, or the 422 of "no such credential"), reveals nothing of the
   object, calls no provider, and changes nothing."""
+import io
 import re
 import uuid
 
@@ -125,18 +126,29 @@ class Tenant:
         self.response = client.post("/v1/responses", headers=headers, json={
             "model": "gpt-4", "input": f"{name} response question", "conversation": self.conversation}).json["id"]
         self.item = client.get(f"/v1/conversations/{self.conversation}/items", headers=headers).json["last_id"]
+        # A file in a vector store (embedded with the tenant's credential), added by a batch.
+        self.file = client.post("/v1/files", headers=headers, data={
+            "purpose": "assistants",
+            "file": (io.BytesIO(f"{name} file text".encode()), f"{name}-file.txt")}).json["id"]
+        self.store = client.post("/v1/vector_stores", headers=headers, json={
+            "name": f"{name}-store-name", "credential": self.credential}).json["id"]
+        self.batch = client.post(f"/v1/vector_stores/{self.store}/file_batches", headers=headers,
+                                 json={"file_ids": [self.file]}).json["id"]
+        wait_for_runs(app)
 
     def ids(self) -> dict:
         return {"assistant": self.assistant, "details_id": self.details_id, "credential": self.credential,
                 "thread": self.thread, "session": self.session, "v2_thread": self.v2_thread,
                 "v2_run": self.v2_run, "v2_message": self.v2_message, "v2_step": self.v2_step,
-                "conversation": self.conversation, "response": self.response, "item": self.item}
+                "conversation": self.conversation, "response": self.response, "item": self.item,
+                "file": self.file, "store": self.store, "batch": self.batch}
 
     def private_strings(self) -> list[str]:
         return [f"{self.name}-credential-name", f"{self.name}-assistant-name", f"{self.name} instructions",
                 f"{self.name} secret question", f"{self.name} session question", f"{self.name}-provider-key",
                 f"{self.name} v2 question", f"{self.name} tool output", f"{self.name} conversation item",
-                f"{self.name} response question"]
+                f"{self.name} response question", f"{self.name} file text", f"{self.name}-file.txt",
+                f"{self.name}-store-name"]
 
 
 def nonexistent_ids() -> dict:
@@ -145,7 +157,9 @@ def nonexistent_ids() -> dict:
             "session": "thread_" + uuid.uuid4().hex, "v2_thread": "thread_" + uuid.uuid4().hex,
             "v2_run": "run_" + uuid.uuid4().hex, "v2_message": "msg_" + uuid.uuid4().hex,
             "v2_step": "step_" + uuid.uuid4().hex, "conversation": "conv_" + uuid.uuid4().hex,
-            "response": "resp_" + uuid.uuid4().hex, "item": "msg_" + uuid.uuid4().hex}
+            "response": "resp_" + uuid.uuid4().hex, "item": "msg_" + uuid.uuid4().hex,
+            "file": "file-" + uuid.uuid4().hex, "store": "vs_" + uuid.uuid4().hex,
+            "batch": "vsfb_" + uuid.uuid4().hex}
 
 
 # In a probe, "victim:<object>" is the victim's id of that object, "own:<object>" the
@@ -193,15 +207,50 @@ def v2_message(json=None):
             probe({"thread_id": "own:v2_thread", "message_id": "victim:v2_message"}, json)]
 
 
+def in_store(obj: str, json=None):
+    """Probes of a route under a vector store: the victim's store and object, and the intruder's own
+    store with the victim's object."""
+    return [probe({"store_id": "victim:store", obj + "_id": f"victim:{obj}"}, json),
+            probe({"store_id": "own:store", obj + "_id": f"victim:{obj}"}, json)]
+
+
+SEARCHES_VICTIMS = {"file_search": {"vector_store_ids": ["victim:store"]}}
+RETRIEVAL_ROUTES = {
+    "/v1/files": {"GET": LIST, "POST": NO_ID},
+    "/v1/files/<file_id>": {"GET": [by_id("file")], "DELETE": [by_id("file")]},
+    "/v1/files/<file_id>/content": {"GET": [by_id("file")]},
+    "/v1/vector_stores": {"GET": LIST, "POST": [probe(json={"file_ids": ["victim:file"]}),
+                                                probe(json={"credential": "victim:credential"}, expect=400)]},
+    "/v1/vector_stores/<store_id>": {"GET": [by_id("store")], "DELETE": [by_id("store")],
+                                     "POST": [by_id("store", json={"name": "taken"})]},
+    "/v1/vector_stores/<store_id>/search": {"POST": [by_id("store", json={"query": "file text"})]},
+    "/v1/vector_stores/<store_id>/files": {
+        "GET": [by_id("store")],
+        "POST": [by_id("store", json={"file_id": "own:file"}),
+                 probe({"*": "own:store"}, {"file_id": "victim:file"})]},
+    "/v1/vector_stores/<store_id>/files/<file_id>": {"GET": in_store("file"), "DELETE": in_store("file"),
+                                                     "POST": in_store("file", {"attributes": {"a": "b"}})},
+    "/v1/vector_stores/<store_id>/files/<file_id>/content": {"GET": in_store("file")},
+    "/v1/vector_stores/<store_id>/file_batches": {
+        "POST": [by_id("store", json={"file_ids": ["own:file"]}),
+                 probe({"*": "own:store"}, {"file_ids": ["victim:file"]})]},
+    "/v1/vector_stores/<store_id>/file_batches/<batch_id>": {"GET": in_store("batch")},
+    "/v1/vector_stores/<store_id>/file_batches/<batch_id>/cancel": {"POST": in_store("batch")},
+    "/v1/vector_stores/<store_id>/file_batches/<batch_id>/files": {"GET": in_store("batch")},
+}
 V2_ROUTES = {
-    "/v1/assistants": {"GET": LIST, "POST": NO_ID},
+    "/v1/assistants": {"GET": LIST,
+                       "POST": [probe(json={"model": "gpt-4", "tool_resources": SEARCHES_VICTIMS})]},
     "/v1/assistants/<assistant_id>": {"GET": [by_id("details_id"), by_id("assistant")],
-                                      "POST": [by_id("details_id", json={"name": "taken"})],
+                                      "POST": [by_id("details_id", json={"name": "taken"}),
+                                               probe({"*": "own:details_id"},
+                                                     {"tool_resources": SEARCHES_VICTIMS})],
                                       "DELETE": [by_id("details_id")]},
-    "/v1/threads": {"POST": NO_ID},
+    "/v1/threads": {"POST": [probe(json={"tool_resources": SEARCHES_VICTIMS})]},
     # The other APIs' threads are not v2 threads, the caller's own included.
     "/v1/threads/<thread_id>": {"GET": [by_id("v2_thread"), by_id("thread"), probe({"*": "own:thread"})],
-                                "POST": [by_id("v2_thread", json={"metadata": {"a": "b"}})],
+                                "POST": [by_id("v2_thread", json={"metadata": {"a": "b"}}),
+                                         probe({"*": "own:v2_thread"}, {"tool_resources": SEARCHES_VICTIMS})],
                                 "DELETE": [by_id("v2_thread"), by_id("session")]},
     "/v1/threads/<thread_id>/messages": {"GET": [by_id("v2_thread")],
                                          "POST": [by_id("v2_thread", json={"role": "user", "content": "x"})]},
@@ -286,6 +335,7 @@ CROSS_TENANT = {
     "/openai/threads/<thread_id>/messages": {"GET": [by_id("thread"), by_id("session")]},
     **V2_ROUTES,
     **RESPONSES_ROUTES,
+    **RETRIEVAL_ROUTES,
 }
 
 
@@ -293,6 +343,8 @@ def render(template, victim: dict, own: dict):
     """The template with "victim:<object>" and "own:<object>" replaced by those ids."""
     if isinstance(template, dict):
         return {key: render(value, victim, own) for key, value in template.items()}
+    if isinstance(template, list):
+        return [render(value, victim, own) for value in template]
     if isinstance(template, str) and template.startswith(("victim:", "own:")):
         whose, _, obj = template.partition(":")
         return (victim if whose == "victim" else own)[obj]
@@ -319,6 +371,11 @@ def snapshot(client, tenant: Tenant) -> dict:
         "v2_thread": client.get(f"/v1/threads/{tenant.v2_thread}", headers=tenant.headers).json,
         "v2_messages": client.get(f"/v1/threads/{tenant.v2_thread}/messages", headers=tenant.headers).json,
         "v2_run": client.get(f"/v1/threads/{tenant.v2_thread}/runs/{tenant.v2_run}", headers=tenant.headers).json,
+        "file": client.get(f"/v1/files/{tenant.file}/content", headers=tenant.headers).data,
+        "store": client.get(f"/v1/vector_stores/{tenant.store}", headers=tenant.headers).json,
+        "store_files": client.get(f"/v1/vector_stores/{tenant.store}/files", headers=tenant.headers).json,
+        "batch": client.get(f"/v1/vector_stores/{tenant.store}/file_batches/{tenant.batch}",
+                            headers=tenant.headers).json,
     }
 
 

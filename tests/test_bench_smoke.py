@@ -11,7 +11,7 @@ from bench.scenarios import STATUS_PATH  # noqa: F401  (the harness imports clea
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "status_cost", "throughput",
-            "concurrent_turns", "open_streams", "turn_cost")
+            "concurrent_turns", "open_streams", "turn_cost", "search")
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +37,7 @@ def test_quick_bench_runs_every_measurement(tmp_path):
     assert 1 <= calls <= run["status_cost"]["workers"]  # the models list: once per worker per cache TTL
     assert all(size > 0 for size in run["memory"]["idle_mb"] + run["memory"]["idle_pss_mb"])
     assert run["turn_cost"]["metrics_us_per_turn"] > 0 and run["turn_cost"]["commit_pairs"] > 0
+    assert run["search"]["chunks"] == 5_000 and run["search"]["median_ms"] > 0
     assert "| figure | target | SQLite |" in done.stdout  # the table
 
 

@@ -81,7 +81,7 @@ def insert_rows(url: str, revision: str) -> dict[str, list[dict]]:
             connection.execute(insert(table), kept)
             inserted.setdefault(table_name, []).append(kept)
         if engine.dialect.name == "postgresql":  # ids given explicitly: move the sequences past them
-            for table_name in ("api_keys", "token_usage"):
+            for table_name in ("api_keys", "token_usage", "vector_store_chunks"):
                 if table_name in inserted:
                     connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), "
                                             f"(SELECT max(id) FROM {table_name}))"))
@@ -107,14 +107,16 @@ def assert_all_kept(url: str, inserted: dict[str, list[dict]]) -> None:
     with engine.connect() as connection:
         for table_name, rows in inserted.items():
             table = metadata.tables[table_name]
-            key = [column.name for column in table.primary_key.columns]
-            stored = {tuple(row._mapping[k] for k in key): row._mapping for row in connection.execute(select(table))}
+            keys = [column.name for column in table.primary_key.columns]  # "id", or a composite key
+            stored = {tuple(row._mapping[k] for k in keys): row._mapping
+                      for row in connection.execute(select(table))}
             assert len(stored) == len(rows), (table_name, sorted(stored))
             for row in rows:
-                found = stored.get(tuple(row[k] for k in key))
-                assert found is not None, (table_name, row)
+                key = tuple(row[k] for k in keys)
+                found = stored.get(key)
+                assert found is not None, (table_name, key)
                 for column, value in row.items():
-                    assert normalized(found[column]) == normalized(value), (table_name, row, column)
+                    assert normalized(found[column]) == normalized(value), (table_name, key, column)
         assert dangling_rows(connection) == []
     engine.dispose()
 
@@ -165,6 +167,20 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         reply = client.get(f"/v1/threads/{thread}/messages", headers=auth).json["data"][0]
         assert (reply["run_id"], reply["assistant_id"]) == (migration_rows.ORPHAN_RUN,
                                                             migration_rows.GONE_ASSISTANT)
+    if files_known(revision):
+        content = client.get(f"/v1/files/{migration_rows.FILE}/content", headers=auth)
+        assert content.status_code == 200 and content.data == b"%PDF-1.7\n"
+        store = client.get(f"/v1/vector_stores/{migration_rows.STORE}", headers=auth).json
+        assert (store["file_counts"]["completed"], store["usage_bytes"]) == (1, 180)
+        old = client.get(f"/v1/vector_stores/{migration_rows.OLD_STORE}", headers=auth).json
+        assert old["status"] == "expired"
+        found = client.post(f"/v1/vector_stores/{migration_rows.STORE}/search", headers=auth,
+                            json={"query": "vacation",
+                                  "filters": {"type": "eq", "key": "year", "value": 2026}})
+        texts = [result["content"][0]["text"] for result in found.json["data"]]
+        assert texts == ["Every employee gets 27 vacation days."]
+        thread = client.get("/v1/threads/thread_migrationV2thread4", headers=auth).json
+        assert thread["tool_resources"] == {"file_search": {"vector_store_ids": [migration_rows.STORE]}}
     # A new turn on the upgraded conversation goes after its six messages.
     fake.reply = lambda messages: "Still here."
     turn = client.post("/openai/chat", headers=auth, json={
@@ -184,6 +200,10 @@ def v2_known(revision: str) -> bool:
 
 def responses_known(revision: str) -> bool:
     return migration_rows.RESPONSES in revisions_up_to(revision)
+
+
+def files_known(revision: str) -> bool:
+    return migration_rows.FILES in revisions_up_to(revision)
 
 
 def test_every_revision_has_its_rows():

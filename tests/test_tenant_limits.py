@@ -240,8 +240,6 @@ def test_background_runs_are_bounded_per_tenant_and_the_rest_wait_queued(make_ap
     done = [beta.threads.runs.retrieve(r.id, thread_id=r.thread_id) for r in runs]
     assert [r.status for r in done] == ["completed"] * 5
     assert peak[0] == 2  # two at a time, never more
-    started = sorted(r.started_at for r in done)
-    assert started[-1] > started[0]  # the later ones started as slots freed
 
 
 def test_turns_in_flight_are_bounded_per_tenant_in_a_worker(make_app, fake):

@@ -4,21 +4,9 @@ tests/node (package.json, package-lock.json), installed by .ci/run with `npm ci`
 test skips, in CI it fails."""
 import json
 import os
-import shutil
 import subprocess
 
-import pytest
-
-NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
-
-
-def node_or_skip() -> str:
-    node = shutil.which("node")
-    if node is None or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openai")):
-        if os.environ.get("CI"):
-            pytest.fail("the Node client is not installed: npm ci --prefix tests/node")
-        pytest.skip("no node, or tests/node not installed (npm ci --prefix tests/node)")
-    return node
+from .helpers import NODE_DIR, node_or_skip
 
 
 def test_a_streamed_run_with_the_node_client(live_server, fake):

@@ -23,11 +23,15 @@ CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded", 5
          502: "provider_error", 504: "provider_timeout"}
 
 
+# webargs' locations: not part of a parameter's name.
+LOCATIONS = ("json", "query", "view_args", "form", "files", "multipart", "_schema")
+
+
 def _first_problem(messages, path=()) -> tuple[str | None, str | None]:
     """The dotted name and the message of the first invalid parameter in webargs' nested messages."""
     if isinstance(messages, dict):
         for key, value in messages.items():
-            here = path if key in ("json", "query", "view_args", "_schema") and not path else (*path, str(key))
+            here = path if key in LOCATIONS and not path else (*path, str(key))
             if key == "_schema":
                 here = path
             return _first_problem(value, here)

@@ -9,8 +9,8 @@ adapter (OpenAIAdapter, the Flask extension).
 """
 from .adapter import OpenAIAdapter
 from .errors import ProviderError
-from .interface import (OPTIONS, AssistantSpec, ChatMessage, Connection, TextDelta, ToolCall, ToolCallDelta,
-                        TurnDone, TurnRequest, Usage)
+from .interface import (OPTIONS, AssistantSpec, ChatMessage, Connection, Embeddings, TextDelta, ToolCall,
+                        ToolCallDelta, TurnDone, TurnRequest, Usage)
 
-__all__ = ["OPTIONS", "AssistantSpec", "ChatMessage", "Connection", "OpenAIAdapter", "ProviderError", "TextDelta",
-           "ToolCall", "ToolCallDelta", "TurnDone", "TurnRequest", "Usage"]
+__all__ = ["OPTIONS", "AssistantSpec", "ChatMessage", "Connection", "Embeddings", "OpenAIAdapter",
+           "ProviderError", "TextDelta", "ToolCall", "ToolCallDelta", "TurnDone", "TurnRequest", "Usage"]

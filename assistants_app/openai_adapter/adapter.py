@@ -12,12 +12,12 @@ from typing import Iterator
 from flask import current_app
 
 from .. import metrics
-from . import assistants, chat_completions, responses
+from . import assistants, chat_completions, embeddings, responses
 from .addresses import AddressPolicy
 from .calls import Call, Settings
 from .clients import ClientCache
 from .errors import ProviderError
-from .interface import AssistantSpec, Connection, TextDelta, TurnDone, TurnRequest
+from .interface import AssistantSpec, Connection, Embeddings, TextDelta, TurnDone, TurnRequest
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +188,11 @@ class OpenAIAdapter:
         backend = self._backend(conn)
         client, call = self._begin(conn, f"model '{req.model}'", turn=True)
         return counted_stream(backend.stream_turn(client, req, call))
+
+    # ------------------------------------------------------------------ embeddings
+    @counted
+    def create_embeddings(self, conn: Connection, model: str, inputs: list[str],
+                          dimensions: int | None = None) -> Embeddings:
+        """The vectors of ``inputs`` (one request: the caller batches), whatever the credential's backend."""
+        client, call = self._begin(conn, f"embedding model '{model}'", turn=True)
+        return embeddings.create(client, model, inputs, dimensions, call)

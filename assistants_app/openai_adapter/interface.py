@@ -111,6 +111,14 @@ class TurnDone:
 
 
 @dataclass
+class Embeddings:
+    """The vectors of a batch of texts, in the order of the texts, and the tokens they cost."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int = 0
+
+
+@dataclass
 class AssistantSpec:
     """A remote assistant's settings (assistants backend only)."""
 

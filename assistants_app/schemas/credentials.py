@@ -32,6 +32,13 @@ class CredentialSchema(StrictSchema):
     api_key_hint = fields.String(dump_only=True, metadata={"description": "The key's last 4 characters."})
     organization = fields.String(allow_none=True, validate=[validate.Length(max=200), HEADER_SAFE])
     api_version = fields.String(allow_none=True, validate=[validate.Length(max=64), HEADER_SAFE])
+    embedding_model = fields.String(allow_none=True, validate=validate.Length(min=1, max=256), metadata={
+        "description": "The model new vector stores of this credential embed with; unset: "
+                       "text-embedding-3-large (OpenAI, Azure) or nomic-embed-text (other servers)."})
+    embedding_dimensions = fields.Integer(
+        allow_none=True, validate=validate.Range(min=1, max=8192),
+        metadata={"description": "The dimensions asked of the embedding model (unset: 256 for the default "
+                                 "OpenAI model, else the model's own)."})
     created_at = fields.DateTime(dump_only=True, format="iso")
     updated_at = fields.DateTime(dump_only=True, format="iso")
 

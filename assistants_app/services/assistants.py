@@ -18,6 +18,7 @@ from ..openai_adapter import AssistantSpec, ProviderError
 from . import is_plausible_id, lock_row, tenant
 from .credentials import backend_api, connection_for, find_credential
 from .v2.threads import ACTIVE
+from .retrieval import file_search
 
 # The remote twin's metadata names its assistant and (as a digest) its tenant: a remote
 # assistant may be adopted only by the tenant whose service wrote it, or through a
@@ -75,7 +76,10 @@ def get_assistant(assistant_id: str, not_found: str | None = None) -> Assistant:
 
 
 def _details_without_id(details: dict) -> tuple[dict, str | None]:
+    """The details to store (tool_resources' vector stores must be the tenant's), and the id they gave."""
     details = dict(details)
+    if details.get("tool_resources"):
+        details["tool_resources"] = file_search.check_tool_resources(details["tool_resources"], tenant())
     return details, details.pop("id", None)
 
 

@@ -17,12 +17,8 @@ import threading
 import time
 
 from flask import current_app
-from sqlalchemy import func, select, text
 
-from ..database import on_postgresql
 from ..extensions import db
-from ..models import Run
-from ..responses_models import Response
 
 log = logging.getLogger(__name__)
 EXTENSION = "background_work"
@@ -131,16 +127,3 @@ def wait_all(app, timeout: float = 20.0) -> None:
             if worker.is_alive():
                 raise TimeoutError(f"background work {worker.name} did not end")
 
-
-def active_work(tenant: str):
-    """The tenant's work in progress, every kind counted (a scalar subquery: the slot's UPDATE compares it)."""
-    counts = [select(func.count()).select_from(table).where(table.tenant == tenant, table.status == "in_progress")
-              .scalar_subquery() for table in (Run, Response)]
-    return select(counts[0] + counts[1]).scalar_subquery()
-
-
-def lock_slots(tenant: str) -> None:
-    """On PostgreSQL, the count of a tenant's work and the move that takes a slot as one step (an advisory
-    lock until the transaction ends); SQLite runs one writer at a time anyway."""
-    if on_postgresql():
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"run slots {tenant}"})

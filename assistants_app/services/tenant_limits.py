@@ -3,7 +3,7 @@
     tenant_limits.check_budget(caller)        # 429 once the key used its daily token budget today
     tenant_limits.take_turn_slot(caller.tenant)  # 429 past TENANT_MAX_CONCURRENT_TURNS in this worker
     tenant_limits.free_turn_slot(caller.tenant)
-    tenant_limits.check_storage(tenant)       # 429 once the tenant stores TENANT_MAX_STORED_BYTES
+    tenant_limits.check_storage(tenant)       # 429 once it stores TENANT_MAX_STORED_BYTES (messages, files)
 
 The turn pipeline (turns.start) checks the budget and takes a turn slot for every turn, whatever API
 started it, blocking, streamed or in the background; the v2 API also checks the budget when a run is
@@ -20,6 +20,7 @@ from .. import metrics
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import ApiKey, Message, Thread, TokenUsage
+from ..retrieval_models import File
 from .sessions import current_time
 
 EXTENSION = "tenant_limits"
@@ -31,11 +32,15 @@ USED_SINCE = select(func.coalesce(func.sum(TokenUsage.prompt_tokens + TokenUsage
 
 
 def stored_bytes_query(dialect: str):
-    """The UTF-8 bytes of a tenant's stored message text (SQLite's length() of a BLOB counts bytes)."""
+    """The bytes a tenant stores: the UTF-8 bytes of its message text (SQLite's length() of a BLOB counts
+    bytes) and the bytes of its files."""
     size = (func.octet_length(Message.content) if dialect == "postgresql"
             else func.length(cast(Message.content, LargeBinary)))
-    return (select(func.coalesce(func.sum(size), 0)).join(Thread, Thread.id == Message.thread_id)
-            .where(Thread.tenant == bindparam("tenant")))
+    messages = (select(func.coalesce(func.sum(size), 0)).join(Thread, Thread.id == Message.thread_id)
+                .where(Thread.tenant == bindparam("tenant")).scalar_subquery())
+    files = (select(func.coalesce(func.sum(File.bytes), 0)).where(File.tenant == bindparam("tenant"))
+             .scalar_subquery())
+    return select(messages + files)
 
 
 @dataclass(frozen=True)
@@ -140,5 +145,6 @@ def check_storage(tenant: str) -> None:
     else:
         used = cached[1]
     if used >= state.max_stored:
-        raise ServiceError(429, f"This tenant stores {used} bytes of messages, its quota is "
-                                f"{state.max_stored}: delete threads it no longer needs to store more.")
+        raise ServiceError(429, f"This tenant stores {used} bytes of messages and files, its quota is "
+                                f"{state.max_stored}: delete threads or files it no longer needs to store "
+                                "more.")

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from .embeddings import EmbeddingsEndpoints
 from .endpoints import AssistantsEndpoints, ChatEndpoints, ResponsesEndpoints
 from .wire import (ANSWER_FAULTS, MALFORMED_DROPS, STREAM_FAULTS, WRITE_FAULTS, Fault, HTTPError,
                    RecordedRequest, Reply, default_reply, new_id)
@@ -58,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
 
-class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing):
+class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, EmbeddingsEndpoints, Writing):
     """The fake server (see the package docstring). Beyond the agreed control API it offers:
     ``conversation_meta`` / ``thread_meta`` / ``runs`` / ``responses`` (stored objects by id),
     ``Fault.message`` / ``Fault.flat``, use as a context manager, and ``reset()`` also restores
@@ -85,6 +86,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
         self.thread_meta: dict[str, dict] = {}  # thread_id -> thread object
         self.runs: dict[str, dict] = {}  # run_id -> run object
         self.responses: dict[str, dict] = {}  # resp_id -> response object (GET /responses/{id})
+        self.embedding_inputs = 0  # texts embedded (POST /embeddings) since the last reset
         self._faults: list[list] = []  # [[Fault, remaining]]
         self._tool_calls: list[list[dict]] = []
         self._run_tool_outputs: dict[str, list[dict]] = {}
@@ -100,6 +102,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
             ("GET", r"/models", self._list_models),
             ("GET", r"/models/(.+)", self._get_model),
             ("POST", r"/chat/completions", self._chat),
+            ("POST", r"/embeddings", self._embeddings),
             ("POST", r"/responses", self._responses),
             ("GET", r"/responses/([^/]+)", self._get_response),
             ("POST", r"/conversations", self._create_conversation),
@@ -169,6 +172,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Writing
             self.reply = None
             self.call_offered_tools = False
             self.context_window = None
+            self.embedding_inputs = 0
 
     def clear_faults(self) -> None:
         """Drop queued faults, keeping stored state (conversations, threads, assistants)."""

@@ -1,5 +1,6 @@
 """The Assistants API v2 at /v1, one module per resource on one blueprint."""
-from . import assistants, models, runs, threads  # noqa: F401 - they add their routes to blp
+# Each module adds its routes to blp.
+from . import assistants, files, models, runs, threads, vector_store_files, vector_stores  # noqa: F401
 from .blueprint import blp
 
 __all__ = ["blp"]

@@ -7,7 +7,8 @@ from ... import streaming
 from ...extensions import db
 from ...schemas.v2.common import ListQuerySchema
 from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunListV2Schema, RunStepListV2Schema,
-                                RunStepV2Schema, RunV2Schema, SubmitToolOutputsV2Schema, ThreadAndRunV2Schema)
+                                RunStepV2Schema, RunV2Schema, StepListQuerySchema, SubmitToolOutputsV2Schema,
+                                ThreadAndRunV2Schema, includes)
 from ...schemas.v2.threads import MetadataOnlySchema
 from ...services.tenant_limits import Caller
 from ...services.v2 import runner, runs, steps, threads
@@ -116,16 +117,19 @@ class SubmitToolOutputs(MethodView):
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/steps")
 class RunSteps(MethodView):
-    @blp.arguments(ListQuerySchema(), location="query", error_status_code=400)
+    @blp.arguments(StepListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, RunStepListV2Schema)
     def get(self, params, thread_id, run_id):
-        """List a run's steps"""
-        return steps.listed(runs.get(threads.get(thread_id), run_id), params)
+        """List a run's steps (include: file_search results with their text)"""
+        run = runs.get(threads.get(thread_id), run_id)
+        return steps.listed(run, params, steps.INCLUDE_CONTENT in includes(params))
 
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/steps/<step_id>")
 class RunStepById(MethodView):
+    @blp.arguments(RunIncludeQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, RunStepV2Schema)
-    def get(self, thread_id, run_id, step_id):
+    def get(self, params, thread_id, run_id, step_id):
         """Retrieve a run step"""
-        return steps.get(runs.get(threads.get(thread_id), run_id), step_id)
+        run = runs.get(threads.get(thread_id), run_id)
+        return steps.get(run, step_id, steps.INCLUDE_CONTENT in includes(params))

@@ -2,7 +2,7 @@
 from marshmallow import fields, validate
 
 from ..common import StrictSchema
-from .common import Metadata, ResponseFormat, Tools, list_schema
+from .common import ListQuerySchema, Metadata, ResponseFormat, Tools, list_schema
 from .threads import MessageCreateV2Schema, ThreadCreateV2Schema
 
 
@@ -37,8 +37,21 @@ class ThreadAndRunV2Schema(RunSettings):
 
 
 class RunIncludeQuerySchema(StrictSchema):
+    """include, as ?include=... or as the openai clients send it, ?include[]=..."""
+
     include = fields.List(fields.String(validate=validate.Length(max=128)), validate=validate.Length(max=8),
-                          metadata={"description": "Accepted, not used (no file_search here)."})
+                          metadata={"description": "step_details.tool_calls[*].file_search.results[*]"
+                                                   ".content: file_search results with their text."})
+    include_brackets = fields.List(fields.String(validate=validate.Length(max=128)), data_key="include[]",
+                                   validate=validate.Length(max=8), metadata={"description": "The same."})
+
+
+def includes(params: dict) -> list[str]:
+    return [*params.get("include", ()), *params.get("include_brackets", ())]
+
+
+class StepListQuerySchema(ListQuerySchema, RunIncludeQuerySchema):
+    pass
 
 
 class ToolOutputV2Schema(StrictSchema):

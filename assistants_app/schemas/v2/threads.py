@@ -38,7 +38,8 @@ class ThreadCreateV2Schema(StrictSchema):
     messages = fields.List(fields.Nested(MessageCreateV2Schema), validate=validate.Length(max=100))
     metadata = Metadata()
     tool_resources = fields.Dict(keys=fields.String(), allow_none=True,
-                                 metadata={"description": "Accepted, not used (no file_search here)."})
+                                 metadata={"description": "file_search.vector_store_ids: the stores its runs "
+                                                          "search (code_interpreter is stored, not run)."})
 
 
 class ThreadModifyV2Schema(StrictSchema):

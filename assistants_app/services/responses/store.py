@@ -4,7 +4,6 @@ ResponseSlot is a background response's claim on one of its tenant's slots (serv
 import time
 from typing import Iterator
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ...errors import NotFound, ServiceError
@@ -12,7 +11,7 @@ from ...extensions import db
 from ...models import utcnow
 from ...responses_models import Response, ResponseEvent
 from ...streaming import sse
-from .. import background, is_plausible_id, owned_select, pages, tenant
+from .. import active_work, background, is_plausible_id, owned_select, pages, tenant
 from ..turn_lock import stale_after
 from .present import stored_object
 
@@ -112,17 +111,9 @@ class ResponseSlot:
         self.response_id, self.tenant, self.token = response_id, tenant_name, token
 
     def take(self) -> bool:
-        limit = current_app.config["TENANT_MAX_ACTIVE_RUNS"]
-        now = utcnow()
-        statement = update(Response).where(Response.id == self.response_id, Response.status == "queued")
-        if limit:
-            background.lock_slots(self.tenant)
-            statement = statement.where(background.active_work(self.tenant) < limit)
-        taken = db.session.execute(statement.values(status="in_progress", turn_token=self.token,
-                                                    expires_at=now + stale_after())
-                                   .execution_options(synchronize_session=False)).rowcount == 1
-        db.session.commit()
-        return taken
+        queued = update(Response).where(Response.id == self.response_id, Response.status == "queued")
+        return active_work.claim(queued.values(status="in_progress", turn_token=self.token,
+                                               expires_at=utcnow() + stale_after()), self.tenant)
 
     def waiting(self) -> bool:
         status = db.session.scalar(select(Response.status).where(Response.id == self.response_id))

@@ -9,16 +9,21 @@ A reply's text: thread.run.step.created / in_progress (message_creation), thread
 in_progress, thread.message.delta..., thread.message.completed (or .incomplete), thread.run.step.completed.
 A function call: thread.run.step.created (tool_calls, empty), thread.run.step.in_progress,
 thread.run.step.delta carrying each call's index, id, type and name, then its arguments as they arrive;
-then thread.run.requires_action. Everything here is built from plain values: no database access."""
+then thread.run.requires_action. A file_search call the service ran: thread.run.step.created (its
+tool_calls step, in_progress), thread.run.step.completed with its results; the reply's file_citation
+annotations come with thread.message.completed. Everything here is built from plain values: no database
+access."""
 from typing import Iterator
 
 from ...models import utcnow
 from ...openai_adapter import TextDelta, ToolCallDelta
+from ..retrieval.file_search import annotations
+from ..server_tools import ServerToolCalled
 from . import steps, timestamp
 
 
-def message(run: dict, message_id: str, status: str, text: str | None = None) -> dict:
-    content = [] if text is None else [{"type": "text", "text": {"value": text, "annotations": []}}]
+def message(run: dict, message_id: str, status: str, text: str | None = None, cited=()) -> dict:
+    content = [] if text is None else [{"type": "text", "text": {"value": text, "annotations": list(cited)}}]
     now = timestamp(utcnow())
     return {"id": message_id, "object": "thread.message", "created_at": now, "thread_id": run["thread_id"],
             "status": status, "incomplete_details": {"reason": "max_tokens"} if status == "incomplete" else None,
@@ -39,6 +44,7 @@ class RunEvents:
         self.run, self.message_id = run, message_id
         self.parts: list[str] = []
         self.message_open = self.message_closed = self.tool_step_open = False
+        self.searches: list[dict] = []  # the details of the file_search calls the service ran
 
     def on(self, event) -> Iterator[tuple[str, dict]]:
         if isinstance(event, TextDelta):
@@ -53,6 +59,15 @@ class RunEvents:
             if not self.tool_step_open:
                 yield from self._tool_step_started()
             yield "thread.run.step.delta", self._tool_call_delta(event)
+        elif isinstance(event, ServerToolCalled) and event.call.name == "file_search":
+            if self.message_open and not self.message_closed:
+                yield from self._message_ended("".join(self.parts), "completed")
+            details = event.result.details
+            self.searches.append(details)
+            yield "thread.run.step.created", steps.file_search_step(self.run, event.call.id, {
+                **details, "results": []}, "in_progress", timestamp(utcnow()))
+            yield "thread.run.step.completed", steps.file_search_step(self.run, event.call.id, details,
+                                                                      "completed", timestamp(utcnow()))
 
     def ended(self, done, run: dict, incomplete: bool) -> Iterator[tuple[str, dict]]:
         """The events after the turn was recorded; ``run``: the run as it now is."""
@@ -81,7 +96,8 @@ class RunEvents:
 
     def _message_ended(self, text: str, status: str) -> Iterator[tuple[str, dict]]:
         self.message_closed = True
-        yield f"thread.message.{status}", message(self.run, self.message_id, status, text)
+        yield f"thread.message.{status}", message(self.run, self.message_id, status, text,
+                                                  annotations(text, self.searches))
         yield "thread.run.step.completed", steps.step(self.run, "message_creation", self.message_id, "completed",
                                                       completed_at=timestamp(utcnow()))
 

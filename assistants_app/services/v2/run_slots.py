@@ -1,16 +1,14 @@
 """A v2 run's claim on one of its tenant's TENANT_MAX_ACTIVE_RUNS slots (services/background.py waits
-for it): the UPDATE that moves the run from queued to in_progress, made only while fewer of the tenant's
-runs are in progress. While it waits, and while it runs, the run renews its expires_at and its thread's
-turn lock: a run whose expires_at passed belongs to a worker that died (runs.check_stale)."""
-from flask import current_app
+for it): the UPDATE that moves the run from queued to in_progress, made only while less of the tenant's
+work (runs and file indexing, services/active_work.py) is in progress. While it waits, and while it runs,
+the run renews its expires_at and its thread's turn lock: a run whose expires_at passed belongs to a worker
+that died (runs.check_stale)."""
 from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import Run, Thread, utcnow
-from .. import background
+from .. import active_work
 from ..turn_lock import stale_after
-
-
 
 
 class RunSlot:
@@ -21,18 +19,12 @@ class RunSlot:
         self.run_id, self.tenant, self.thread_id, self.token = run_id, tenant, thread_id, token
 
     def take(self) -> bool:
-        """Move the run to in_progress if the tenant has a slot free; True when this call did."""
-        limit = current_app.config["TENANT_MAX_ACTIVE_RUNS"]
+        """Move the run to in_progress if the tenant has a slot free (active_work decides); True when
+        this call did."""
         now = utcnow()
-        statement = update(Run).where(Run.id == self.run_id, Run.status == "queued")
-        if limit:
-            background.lock_slots(self.tenant)
-            statement = statement.where(background.active_work(self.tenant) < limit)
-        taken = db.session.execute(statement.values(status="in_progress", started_at=now,
-                                                    expires_at=now + stale_after())
-                                   .execution_options(synchronize_session=False)).rowcount == 1
-        db.session.commit()
-        return taken
+        queued = update(Run).where(Run.id == self.run_id, Run.status == "queued")
+        return active_work.claim(queued.values(status="in_progress", started_at=now,
+                                               expires_at=now + stale_after()), self.tenant)
 
     def waiting(self) -> bool:
         """Still queued (not cancelled, expired or failed meanwhile)."""

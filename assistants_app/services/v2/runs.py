@@ -20,6 +20,7 @@ from ..turn_input import TurnInput
 from ...schemas.v2.runs import RunV2Schema
 from . import ActiveRun, listing, timestamp
 from . import assistants as assistants_v2
+from . import run_tools
 from . import threads as threads_v2
 from .threads import ACTIVE, active_run, _message_row
 
@@ -110,7 +111,8 @@ def turn_input(run: Run, thread: Thread, tool_outputs: list[dict] | None = None)
                               "response_format": None if response_format == "auto" else response_format},
                      truncation=options.get("truncation_strategy"),
                      max_prompt_tokens=options.get("max_prompt_tokens"),
-                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id})
+                     stored_unsent=unsent, stamp={"run_id": run.id, "assistant_id": run.assistant_id},
+                     server_tools=run_tools.server_tools(run, thread))
 
 
 def _unsent(thread: Thread, assistant) -> list:

@@ -6,6 +6,7 @@ from ...extensions import db, openai_adapter
 from ...models import Message, Run, Thread
 from .. import is_plausible_id, owned_select, pages, tenant, tenant_limits, turn_lock
 from ..credentials import connection_for
+from ..retrieval import file_search
 from ..sessions import current_time
 from . import ActiveRun, listing, timestamp
 
@@ -14,7 +15,7 @@ ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 
 def present(thread: Thread) -> dict:
     return {"id": thread.id, "object": "thread", "created_at": timestamp(thread.created_at),
-            "metadata": thread.thread_metadata or {}, "tool_resources": {}}
+            "metadata": thread.thread_metadata or {}, "tool_resources": thread.tool_resources or {}}
 
 
 def get(thread_id: str) -> Thread:
@@ -34,7 +35,8 @@ def create(fields: dict) -> Thread:
     if fields.get("messages"):
         tenant_limits.check_storage(tenant())
     thread = Thread(tenant=tenant(), assistant=None, last_active_at=current_time(),
-                    thread_metadata=fields.get("metadata") or {})
+                    thread_metadata=fields.get("metadata") or {},
+                    tool_resources=file_search.check_tool_resources(fields.get("tool_resources"), tenant()))
     db.session.add(thread)
     db.session.flush()
     for position, message in enumerate(fields.get("messages") or ()):
@@ -45,6 +47,8 @@ def create(fields: dict) -> Thread:
 def modify(thread: Thread, fields: dict) -> Thread:
     if "metadata" in fields:
         thread.thread_metadata = fields["metadata"] or {}
+    if "tool_resources" in fields:
+        thread.tool_resources = file_search.check_tool_resources(fields["tool_resources"], tenant())
     return thread
 
 
@@ -94,17 +98,31 @@ def add_messages(thread: Thread, messages: list[dict]) -> list[Message]:
     return rows
 
 
-def present_message(message: Message, thread_id: str, assistant_ids: dict) -> dict:
-    """``assistant_ids``: run id -> the asst_ id of its assistant (public_ids())."""
+def present_message(message: Message, thread_id: str, assistant_ids: dict,
+                    searches: dict | None = None) -> dict:
+    """``assistant_ids``: run id -> the asst_ id of its assistant (public_ids()); ``searches``: run id ->
+    its file_search results (searches_of()), for the citations of a reply."""
+    cited = file_search.annotations(message.content, (searches or {}).get(message.run_id, ()))
     return {
         "id": message.id, "object": "thread.message", "created_at": timestamp(message.created_at),
         "thread_id": thread_id, "status": "completed", "incomplete_details": None,
         "completed_at": timestamp(message.created_at), "incomplete_at": None, "role": message.role,
-        "content": [{"type": "text", "text": {"value": message.content or "", "annotations": []}}],
+        "content": [{"type": "text", "text": {"value": message.content or "", "annotations": cited}}],
         "assistant_id": assistant_ids.get(message.run_id) if message.assistant_id else None,
         "run_id": message.run_id,
         "attachments": message.attachments or [], "metadata": message.message_metadata or {},
     }
+
+
+def searches_of(messages: list[Message]) -> dict:
+    """run id -> the details of its file_search calls, for the replies among ``messages`` that cite."""
+    runs = {m.run_id for m in messages if m.role == "assistant" and m.run_id and "【" in (m.content or "")}
+    if not runs:
+        return {}
+    found: dict = {}
+    for row in db.session.scalars(select(Message).where(Message.run_id.in_(runs), Message.role == "tool")):
+        found.setdefault(row.run_id, []).extend(file_search.details_of([row]))
+    return found
 
 
 def public_ids(messages: list[Message]) -> dict:
@@ -141,9 +159,9 @@ def list_messages(thread: Thread, params: dict) -> dict:
         return (row.position,) if row is not None else None
 
     found = pages.page(query, (Message.position,), cursor_of, params, size=pages.text_bytes(Message.content))
-    ids = public_ids(found.rows)
-    return listing([present_message(m, thread.id, ids) for m in found.rows], found.has_more)
+    ids, searches = public_ids(found.rows), searches_of(found.rows)
+    return listing([present_message(m, thread.id, ids, searches) for m in found.rows], found.has_more)
 
 
 def present_one(message: Message, thread: Thread) -> dict:
-    return present_message(message, thread.id, public_ids([message]))
+    return present_message(message, thread.id, public_ids([message]), searches_of([message]))
