@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from .common import StrictSchema
 from .generation import REASONING_EFFORTS, SERVICE_TIERS, Metadata
+from .v2.vector_stores import Filter
 
 MAX_TEXT = 1_000_000
 ROLES = ("user", "assistant", "system", "developer")
@@ -73,12 +74,32 @@ class ConversationField(fields.Field):
         return conversation_id
 
 
+class FileSearchRankingSchema(StrictSchema):
+    ranker = fields.String(validate=validate.Length(max=64), allow_none=True)
+    score_threshold = fields.Float(validate=validate.Range(min=0, max=1), allow_none=True)
+    hybrid_search = fields.Dict(allow_none=True, metadata={
+        "description": "Accepted; keyword and vector rankings are fused by reciprocal rank, equally weighted."})
+
+
+class FileSearchToolSchema(StrictSchema):
+    """{"type": "file_search", ...}: the service searches these vector stores of the tenant itself."""
+
+    type = fields.String(required=True)
+    vector_store_ids = fields.List(fields.String(validate=validate.Length(min=1, max=128)), required=True,
+                                   validate=validate.Length(min=1, max=8))
+    max_num_results = fields.Integer(validate=validate.Range(min=1, max=50), allow_none=True)
+    ranking_options = fields.Nested(FileSearchRankingSchema, allow_none=True)
+    filters = Filter()
+
+
 class ToolField(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
             raise ValidationError("A tool is an object with a type.")
         if value["type"] == "function" and not isinstance(value.get("name"), str):
             raise ValidationError("A function tool has a name.")
+        if value["type"] == "file_search":
+            return FileSearchToolSchema().load(value)
         return dict(value)
 
 

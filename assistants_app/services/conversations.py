@@ -122,6 +122,8 @@ def delete_item(thread: Thread, item_id: str) -> Thread:
     row = _row_of(thread, item_id)
     if row is None:
         raise NotFound(f"Item with id '{item_id[:128]}' not found.")
+    if row.item_type == "file_search_call":  # the call it answers goes from the row that asked it too
+        _forget_served_call(thread, row.tool_call_id)
     row_items = items.row_items(row)
     calls = [item for item in row_items if item["type"] == "function_call"]
     if len(row_items) > 1 and any(item["id"] == item_id for item in calls):
@@ -131,3 +133,16 @@ def delete_item(thread: Thread, item_id: str) -> Thread:
     else:
         db.session.delete(row)
     return thread
+
+
+def _forget_served_call(thread: Thread, call_id: str | None) -> None:
+    for asking in db.session.scalars(_visible(thread).where(Message.tool_calls.is_not(None))):
+        if any(call["id"] == call_id for call in asking.tool_calls or ()):
+            kept = [call for call in asking.tool_calls if call["id"] != call_id]
+            if not kept and asking.content is None:
+                db.session.delete(asking)
+            else:
+                asking.tool_calls = kept or None
+                served = [served_id for served_id in (asking.item or {}).get("served", ()) if served_id != call_id]
+                asking.item = {**(asking.item or {}), "served": served}
+            return

@@ -21,6 +21,7 @@ MAX_ROUNDS = 8
 class ServerToolResult:
     output: str
     details: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)  # more columns of the answer's row (a conversation's item)
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,15 @@ def serve(done: TurnDone, tools: dict[str, ServerTool]) -> Served | None:
         return None
     asked = ChatMessage(role="assistant", content=done.text or None,
                         tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls])
-    events, recorded, answers = [], [(asked, {})], []
+    # The asking row names the calls the service answered (a conversation shows them as its own items).
+    events, recorded, answers = [], [(asked, {"item": {"served": [call.id for call in ours]}})], []
     for call in ours:
         result = _run(tools[call.name], call)
         events.append(ServerToolCalled(call, result))
         answer = ChatMessage(role="tool", content=result.output, tool_call_id=call.id)
         answers.append(answer)
-        recorded.append((answer, {"metadata": {"server_tool": call.name, "details": result.details}}))
+        recorded.append((answer, {"metadata": {"server_tool": call.name, "details": result.details},
+                                  **result.columns}))
     return Served(events, recorded, answers, [call for call in done.tool_calls if call.name not in tools])
 
 

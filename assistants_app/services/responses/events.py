@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ...models import new_token_id
 from ...openai_adapter import TextDelta, ToolCallDelta
 from ..server_tools import ServerToolCalled
+from . import file_search
 
 
 @dataclass
@@ -23,7 +24,8 @@ class Draft:
 
     message_id: str = field(default_factory=lambda: new_token_id("msg_"))
     call_ids: dict[int, str] = field(default_factory=dict)  # a call's index -> its item id
-    searches: list[dict] = field(default_factory=list)  # server tools' output items (file_search_call)
+    searches: list[dict] = field(default_factory=list)  # the file_search calls run (request.Plan.searches)
+    before: list[dict] = field(default_factory=list)  # streamed: the output items before the reply's own
 
     def call_id(self, index: int) -> str:
         return self.call_ids.setdefault(index, new_token_id("fc_"))
@@ -73,13 +75,22 @@ class ResponseEvents:
                 made.append(self.event("response.function_call_arguments.delta", item_id=self.draft.call_id(event.index),
                                        output_index=call["index"], delta=event.arguments))
             return made
-        if isinstance(event, ServerToolCalled):
-            item = event.result.details.get("item") or {}
-            index = self._next_index()
-            self.draft.searches.append(item)
-            return [self.event("response.output_item.added", output_index=index,
-                               item={**item, "status": "in_progress"}),
-                    self.event("response.output_item.done", output_index=index, item=item)]
+        if isinstance(event, ServerToolCalled) and "item" in event.result.details:
+            made = []
+            if self.message is not None:  # text before the call: an item of its own, the reply gets a new id
+                made = self._message_done()
+                self.draft.before.append(made[-1]["item"])
+                self.draft.message_id = new_token_id("msg_")
+            item, index = event.result.details["item"], self._next_index()
+            self.draft.before.append(item)
+            where = {"item_id": item["id"], "output_index": index}
+            return made + [
+                self.event("response.output_item.added", output_index=index,
+                           item={**item, "status": "in_progress", "results": None}),
+                self.event("response.file_search_call.in_progress", **where),
+                self.event("response.file_search_call.searching", **where),
+                self.event("response.file_search_call.completed", **where),
+                self.event("response.output_item.done", output_index=index, item=item)]
         return []
 
     def ended(self, response: dict) -> list[dict]:
@@ -115,11 +126,14 @@ class ResponseEvents:
     def _message_done(self) -> list[dict]:
         index, text = self.message["index"], "".join(self.text)
         where = {"item_id": self.draft.message_id, "output_index": index}
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        cited = file_search.annotations(text, self.draft.searches)
+        part = {"type": "output_text", "text": text, "annotations": cited, "logprobs": []}
         item = {"type": "message", "id": self.draft.message_id, "status": "completed", "role": "assistant",
                 "content": [part]}
         self.message = None
-        return [self.event("response.output_text.done", **where, content_index=0, text=text, logprobs=[]),
+        added = [self.event("response.output_text.annotation.added", **where, content_index=0, annotation_index=number,
+                            annotation=annotation) for number, annotation in enumerate(cited)]
+        return added + [self.event("response.output_text.done", **where, content_index=0, text=text, logprobs=[]),
                 self.event("response.content_part.done", **where, content_index=0, part=part),
                 self.event("response.output_item.done", output_index=index, item=item)]
 

@@ -7,10 +7,13 @@
 
 A message row is a message item; an assistant row with tool_calls is its function_call items (after its
 text, if any); a tool row is a function_call_output item. Items of other types (reasoning,
-file_search_call) are kept as they are in the row's `item` and not sent to a chat provider."""
+file_search_call) are kept as they are in the row's `item` and not sent to a chat provider. A call the
+service ran itself (file_search: its row's item lists it under "served") is not a function_call item: the
+row of its answer is its file_search_call item."""
 from ...errors import ServiceError
 from ...models import Message, new_token_id
 from ...openai_adapter import ChatMessage, ToolCall
+from . import file_search
 
 # Roles a chat provider knows: developer instructions go as system messages.
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -95,7 +98,7 @@ def row_items(row: Message) -> list[dict]:
     if row.role == "tool":
         return [{"type": "function_call_output", "id": item.get("id") or row.id, "call_id": row.tool_call_id,
                  "output": row.content or "", "status": "completed"}]
-    found = []
+    found, served = [], item.get("served") or ()
     if row.content is not None or not row.tool_calls:
         role = item.get("role") or ("developer" if row.is_summary else row.role)
         text_type = "output_text" if row.role == "assistant" else "input_text"
@@ -107,6 +110,8 @@ def row_items(row: Message) -> list[dict]:
                       "content": parts})
     ids = item.get("ids") or []
     for index, call in enumerate(row.tool_calls or ()):
+        if call["id"] in served:
+            continue
         found.append({"type": "function_call", "id": ids[index] if index < len(ids) else f"fc_{row.id[4:]}_{index}",
                       "call_id": call["id"], "name": call["name"], "arguments": call["arguments"],
                       "status": "completed"})
@@ -117,14 +122,16 @@ def as_items(rows) -> list[dict]:
     return [item for row in rows for item in row_items(row)]
 
 
-def output_items(done, message_id: str, call_ids: list[str], incomplete: bool, searches: list[dict]) -> list[dict]:
-    """A finished turn's output: its server tools' calls, its message (when it said anything or called
-    nothing), then its function calls."""
-    output = list(searches)
+def output_items(done, message_id: str, call_ids: list[str], incomplete: bool, before: list[dict],
+                 searches: list[dict]) -> list[dict]:
+    """A finished turn's output: the items before its reply (its server tools' calls), its message (when it
+    said anything or called nothing; citing the passages of ``searches``), then its function calls."""
+    output = list(before)
     if done.text or not done.tool_calls:
+        cited = file_search.annotations(done.text, searches)
         output.append({"type": "message", "id": message_id, "status": "incomplete" if incomplete else "completed",
                        "role": "assistant", "content": [{"type": "output_text", "text": done.text,
-                                                         "annotations": [], "logprobs": []}]})
+                                                         "annotations": cited, "logprobs": []}]})
     output += [function_call_item(call, call_ids[index]) for index, call in enumerate(done.tool_calls)]
     return output
 

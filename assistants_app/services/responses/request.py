@@ -6,7 +6,7 @@ items (ids given, item_reference resolved) and the TurnInput the turn pipeline r
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ...errors import NotFound, ServiceError
 from ...extensions import db
@@ -15,11 +15,8 @@ from ...responses_models import Response
 from .. import is_plausible_id, owned_select, tenant
 from ..assistants import find_assistant, function_tools
 from ..turn_input import TurnInput
-from . import items
+from . import file_search, items
 
-# Built-in tools the Responses API names that this service does not run (file_search comes with vector stores).
-NOT_RUN = ("web_search", "web_search_preview", "code_interpreter", "computer_use_preview", "image_generation",
-           "mcp", "local_shell", "shell", "apply_patch", "custom")
 MAX_CHAIN = 1000  # responses a previous_response_id chain may reach back
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 
@@ -32,6 +29,7 @@ class Plan:
     conversation: Thread | None = None
     previous: Response | None = None
     echo: dict = field(default_factory=dict)  # the request's settings, as the response object shows them
+    searches: list[dict] = field(default_factory=list)  # the file_search calls run, as they run (their details)
 
 
 def invalid(param: str, message: str) -> ServiceError:
@@ -51,21 +49,23 @@ def plan(fields: dict) -> Plan:
     if not messages and not conversation:
         raise invalid("input", "The input is empty.")
     history, _ = items.as_messages(context)
-    tools = _tools(fields, assistant)
+    searches: list[dict] = []
+    tools, server_tools, shown = _tools(fields, assistant, searches, _calls_before(context, conversation))
     turn = TurnInput(
         messages=[*history, *messages] if conversation is None else messages,
         message_columns=None if conversation is None else columns,
         model=fields.get("model") or assistant.model, instructions=instructions,
         temperature=fields.get("temperature"), top_p=fields.get("top_p"),
         max_tokens=fields.get("max_output_tokens"), tools=tools, options=_options(fields),
-        truncation={"type": "auto"} if fields.get("truncation") == "auto" else None, local_history=True)
+        truncation={"type": "auto"} if fields.get("truncation") == "auto" else None, local_history=True,
+        server_tools=server_tools)
     echo = {name: fields.get(name) for name in ("instructions", "tools", "tool_choice", "text", "temperature",
                                                 "top_p", "max_output_tokens", "max_tool_calls", "parallel_tool_calls",
                                                 "truncation", "reasoning", "user", "safety_identifier",
                                                 "prompt_cache_key", "service_tier", "top_logprobs", "prompt",
                                                 "store", "include")}
-    echo.update(instructions=instructions, model=turn.model, tools=_responses_tools(tools))
-    return Plan(assistant, turn, given, conversation, previous, echo)
+    echo.update(instructions=instructions, model=turn.model, tools=shown)
+    return Plan(assistant, turn, given, conversation, previous, echo, searches)
 
 
 def _who(fields: dict) -> tuple[Assistant, str | None]:
@@ -160,18 +160,35 @@ def _referenced(item_id: str, context: list[dict], conversation: Thread | None) 
     raise invalid("input", f"No item with id '{item_id[:128]}' to reference.")
 
 
-def _tools(fields: dict, assistant: Assistant) -> list[dict] | None:
-    """The request's function tools in Chat Completions' shape (built-in tools this service does not run: 400);
-    none given: the assistant's."""
+def _tools(fields: dict, assistant: Assistant, searches: list[dict], first_call: int):
+    """The request's function tools in Chat Completions' shape, the tools the service runs itself
+    (file_search), and all of them as the response shows them; none given: the assistant's function tools.
+    Built-in tools this service does not run: 400."""
     if fields.get("tools") is None:
-        return function_tools(assistant.details) if assistant.id else None
-    tools = []
+        tools = function_tools(assistant.details) if assistant.id else None
+        return tools, {}, _responses_tools(tools)
+    tools, server_tools, shown = [], {}, []
     for tool in fields["tools"]:
-        if tool["type"] in NOT_RUN or tool["type"] == "file_search":
-            raise invalid("tools", f"The {tool['type']} tool is not run by this service: send function tools.")
+        if tool["type"] == "file_search" and "file_search" not in server_tools:
+            server_tools["file_search"] = file_search.server_tool(tool, fields.get("include"), searches, first_call)
+            shown.append(file_search.shown(tool))
+            continue
+        if tool["type"] != "function":
+            raise invalid("tools", f"The {tool['type']} tool is not run by this service: send function or "
+                                   f"file_search tools.")
         function = {key: tool[key] for key in ("name", "description", "parameters", "strict") if key in tool}
         tools.append({"type": "function", "function": function})
-    return tools
+        shown += _responses_tools(tools[-1:])
+    return tools, server_tools, shown
+
+
+def _calls_before(context: list[dict], conversation: Thread | None) -> int:
+    """At least as many as the server tool calls the model saw before: new calls are numbered after them
+    (the citation markers of its history stay unambiguous)."""
+    if conversation is not None:
+        return db.session.scalar(select(func.count()).select_from(Message).where(
+            Message.thread_id == conversation.id, Message.role == "tool")) or 0
+    return sum(item.get("type") == "file_search_call" for item in context)
 
 
 def _responses_tools(tools: list[dict] | None) -> list[dict]:

@@ -38,7 +38,7 @@ def create(fields: dict):
                   background=bool(fields.get("background")), metadata=fields.get("metadata"))
     if fields.get("background"):
         return _in_background(caller, plan, fields, response_id, created_at, common)
-    draft, finished = Draft(), {}
+    draft, finished = Draft(searches=plan.searches), {}
     hook = _recorder(plan, draft, finished, saved, response_id, created_at, common)
     if not fields.get("stream"):
         try:
@@ -85,7 +85,8 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
     and items on a conversation, and the response row (new, or a background one brought to its end)."""
     def record(reply_row, done, incomplete):
         output = items.output_items(done, draft.message_id, [draft.call_id(i) for i in range(len(done.tool_calls))],
-                                    incomplete, draft.searches)
+                                    incomplete, draft.before or [call["item"] for call in plan.searches],
+                                    draft.searches)
         if reply_row is not None:
             reply_row.update(id=draft.message_id, item={"ids": [draft.call_id(i) for i in range(len(done.tool_calls))]})
         status = "incomplete" if incomplete or done.finish_reason == "length" else "completed"
@@ -153,6 +154,7 @@ def execute(response_id: str, caller: Caller) -> None:
     pending = events.in_progress(response_object(response_id, "in_progress", row.request, **common))
     try:
         plan = request.plan(fields)
+        events.draft.searches = plan.searches
         finished: dict = {}
         hook = _recorder(plan, events.draft, finished, True, response_id, None, common, existing=True)
         stream = turns.stream(caller, plan.assistant, plan.turn, plan.conversation, before_record=hook,

@@ -36,9 +36,10 @@ CITATION = re.compile(r"【(\d+):(\d+)†([^】]{0,300})】")
 
 
 def tool(tenant: str, store_ids: list[str], max_num_results: int | None = None, score_threshold: float = 0.0,
-         first_call: int = 0) -> ServerTool:
-    """The file_search ServerTool over ``store_ids`` (of ``tenant``). ``first_call`` numbers its calls
-    after those a conversation made before (their citation markers stay unambiguous)."""
+         first_call: int = 0, filters: dict | None = None) -> ServerTool:
+    """The file_search ServerTool over ``store_ids`` (of ``tenant``), the files' ``filters`` on their
+    attributes. ``first_call`` numbers its calls after those a conversation made before (their citation
+    markers stay unambiguous)."""
     limit = max_num_results or DEFAULT_MAX_RESULTS
     calls = [first_call]
 
@@ -54,14 +55,14 @@ def tool(tenant: str, store_ids: list[str], max_num_results: int | None = None, 
             stores = list(db.session.scalars(select(VectorStore).where(VectorStore.tenant == tenant,
                                                                        VectorStore.id.in_(store_ids))))
             stores = [store for store in stores if store.expires_at is None or store.expires_at > utcnow()]
-            found = search.run(stores, [query], limit, None, score_threshold) if stores else []
+            found = search.run(stores, [query], limit, filters, score_threshold) if stores else []
         except (ProviderError, ServiceError) as err:
             db.session.rollback()
             return ServerToolResult(f"Error: the search failed ({as_service_error(err).message})",
                                     {"call": call, "query": query, "ranking_options": options, "results": []})
         finally:
             release_connection()  # the turn goes on to the provider: no connection held meanwhile
-        results = [{"file_id": r.file_id, "file_name": r.filename, "score": r.score,
+        results = [{"file_id": r.file_id, "file_name": r.filename, "score": r.score, "attributes": r.attributes,
                     "content": [{"type": "text", "text": r.text}]} for r in found]
         details = {"call": call, "query": query, "ranking_options": options, "results": results}
         return ServerToolResult(_output(call, query, results), details)
@@ -77,17 +78,23 @@ def _output(call: int, query: str, results: list[dict]) -> str:
             "right after the sentence it supports.\n\n" + "\n\n".join(passages))
 
 
-def annotations(text: str, calls: list[dict]) -> list[dict]:
-    """file_citation annotations of the markers ``text`` cites, from the details of the calls it saw."""
+def cited(text: str, calls: list[dict]) -> list[tuple[re.Match, dict]]:
+    """The markers ``text`` cites that name a result of the calls it saw (their details), with that result."""
     results = {(details.get("call"), index): result for details in calls
                for index, result in enumerate(details.get("results") or ())}
     found = []
     for match in CITATION.finditer(text or ""):
         result = results.get((int(match.group(1)), int(match.group(2))))
         if result is not None:
-            found.append({"type": "file_citation", "text": match.group(0), "start_index": match.start(),
-                          "end_index": match.end(), "file_citation": {"file_id": result["file_id"]}})
+            found.append((match, result))
     return found
+
+
+def annotations(text: str, calls: list[dict]) -> list[dict]:
+    """The Assistants API's file_citation annotations of the markers ``text`` cites."""
+    return [{"type": "file_citation", "text": match.group(0), "start_index": match.start(),
+             "end_index": match.end(), "file_citation": {"file_id": result["file_id"]}}
+            for match, result in cited(text, calls)]
 
 
 def details_of(messages) -> list[dict]:

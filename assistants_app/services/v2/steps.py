@@ -50,8 +50,8 @@ def tool_calls_details(calls: list[dict], outputs: dict) -> dict:
 def file_search_step(run: dict, call_id: str, details: dict, status: str, at: int | None,
                      with_content: bool = False) -> dict:
     """The tool_calls step of one file_search call the service ran (its id derived from the call's)."""
-    results = [{key: value for key, value in result.items() if key != "content" or with_content}
-               for result in details.get("results") or ()]
+    shown = ("file_id", "file_name", "score", "content") if with_content else ("file_id", "file_name", "score")
+    results = [{key: result[key] for key in shown if key in result} for result in details.get("results") or ()]
     found = step(run, "tool_calls", "msg_", status, at, at if status == "completed" else None, {
         "type": "tool_calls", "tool_calls": [{"id": call_id, "type": "file_search", "file_search": {
             "ranking_options": details.get("ranking_options") or {"ranker": "auto", "score_threshold": 0.0},
