@@ -66,6 +66,7 @@ def configured_app(test_config: dict | None = None) -> Flask:
     app.config.update(config.from_environment())
     if test_config:
         app.config.update(test_config)
+    config.checked(app.config)
     _derive_settings(app)
     return app
 

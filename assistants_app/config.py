@@ -1,8 +1,9 @@
 """Configuration layers: these defaults, then instance/config.py, then the environment,
-then the test mapping given to create_app()."""
+then the test mapping given to create_app(); checked() then makes every typed setting its type, once
+(whichever layer set it), so the code reads app.config["X"] with no default and no conversion of its own."""
 import os
 
-# Settings read from the environment, with the type each one is parsed as.
+# Settings read from the environment, with the type each one is parsed as (and checked as, from any layer).
 ENVIRONMENT_SETTINGS = {
     "DATABASE_URL": str,
     "OPENAI_API_KEY": str,
@@ -134,8 +135,30 @@ def from_environment(environ=os.environ) -> dict:
         raw = environ.get(name)
         if raw is None or raw == "":
             continue
-        try:
-            settings[name] = parse_bool(raw) if kind is bool else kind(raw)
-        except ValueError:
-            raise RuntimeError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        settings[name] = parse_bool(raw) if kind is bool else _parsed(name, kind, raw)
     return settings
+
+
+def checked(settings) -> None:
+    """Each typed setting of ``settings`` (the app's config, every layer applied) as its type: a number
+    given as a string in instance/config.py is parsed; a value that is not one is a clear error at start."""
+    for name, kind in ENVIRONMENT_SETTINGS.items():
+        value = settings.get(name)
+        if value is None or isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            continue
+        if isinstance(value, str):
+            if value == "":
+                settings[name] = getattr(DefaultConfig, name, None) if kind is not str else value
+                continue
+            settings[name] = parse_bool(value) if kind is bool else _parsed(name, kind, value)
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            settings[name] = float(value)
+        else:
+            raise RuntimeError(f"{name}={value!r} is not a valid {kind.__name__}")
+
+
+def _parsed(name: str, kind, raw: str):
+    try:
+        return kind(raw)
+    except ValueError:
+        raise RuntimeError(f"{name}={raw!r} is not a valid {kind.__name__}") from None

@@ -80,6 +80,19 @@ def test_environment_settings_are_parsed_to_their_types():
         config.from_environment({"OPENAI_MAX_RETRIES": "many"})
 
 
+def test_every_layer_gives_a_setting_its_type_once(make_app, tmp_path):
+    """instance/config.py may write a number as a string: create_app parses it (the code reads config["X"]
+    with no conversion); a value that is not its setting's type stops the start with the setting's name."""
+    app = make_app(OPENAI_TIMEOUT="7", OPENAI_MAX_RETRIES=1, LOG_CONTENT="yes", MAX_REPLY_CHARS="")
+    assert (app.config["OPENAI_TIMEOUT"], app.config["LOG_CONTENT"]) == (7.0, True)
+    assert app.config["MAX_REPLY_CHARS"] == config.DefaultConfig.MAX_REPLY_CHARS
+    assert isinstance(app.config["OPENAI_TIMEOUT"], float)
+    with pytest.raises(RuntimeError, match="OPENAI_MAX_RETRIES='two' is not a valid int"):
+        make_app(OPENAI_MAX_RETRIES="two")
+    with pytest.raises(RuntimeError, match=r"TENANT_MAX_ACTIVE_RUNS=\[1\] is not a valid int"):
+        make_app(TENANT_MAX_ACTIVE_RUNS=[1])
+
+
 def test_the_test_mapping_wins_over_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("OPENAI_TIMEOUT", "42")
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")

@@ -12,6 +12,7 @@ import openai
 import pytest
 from flask import Flask
 
+from assistants_app.config import DefaultConfig
 from assistants_app.openai_adapter import (AssistantSpec, ChatMessage, Connection, OpenAIAdapter,
                                            ProviderError, TextDelta, ToolCall, ToolCallDelta, TurnDone, TurnRequest, Usage)
 from assistants_app.openai_adapter import assistants as assistants_backend
@@ -46,6 +47,7 @@ WEATHER_TOOL = {"type": "function", "function": {
 
 def make_app(**config):
     app = Flask(__name__)
+    app.config.from_object(DefaultConfig)  # the adapter reads its settings with no defaults of its own
     # A short backoff keeps the retry tests fast; Retry-After is still honoured as sent.
     app.config.update(OPENAI_TIMEOUT=3.0, OPENAI_CONNECT_TIMEOUT=1.0, OPENAI_MAX_RETRIES=2,
                       OPENAI_RETRY_BACKOFF=0.02, PROVIDER_ALLOWED_HOSTS="127.0.0.1")

@@ -65,18 +65,15 @@ class OpenAIAdapter:
 
     def init_app(self, app, before_call=None) -> None:
         """``before_call()`` runs before every provider operation (the app gives its database connection
-        back there: a provider may take minutes). Reads OPENAI_TIMEOUT (s, default 120), OPENAI_CONNECT_TIMEOUT (5), OPENAI_MAX_RETRIES (2),
-        OPENAI_RETRY_BACKOFF (0.25 s), PROVIDER_MAX_REPLY_BYTES, PROVIDER_MAX_TURN_BYTES and
-        PROVIDER_ALLOWED_HOSTS, once: later config changes need a new init_app."""
-        defaults = Settings()
+        back there: a provider may take minutes). Reads OPENAI_TIMEOUT, OPENAI_CONNECT_TIMEOUT, OPENAI_MAX_RETRIES,
+        OPENAI_RETRY_BACKOFF, PROVIDER_MAX_REPLY_BYTES, PROVIDER_MAX_TURN_BYTES, LOG_CONTENT and
+        PROVIDER_ALLOWED_HOSTS (config.py: typed, with their defaults), once: later config changes need a new
+        init_app."""
         config = app.config
-        settings = Settings(timeout=float(config.get("OPENAI_TIMEOUT", defaults.timeout)),
-                            connect_timeout=float(config.get("OPENAI_CONNECT_TIMEOUT", defaults.connect_timeout)),
-                            max_retries=int(config.get("OPENAI_MAX_RETRIES", defaults.max_retries)),
-                            backoff=float(config.get("OPENAI_RETRY_BACKOFF", defaults.backoff)),
-                            max_reply_bytes=int(config.get("PROVIDER_MAX_REPLY_BYTES", defaults.max_reply_bytes)),
-                            max_turn_bytes=int(config.get("PROVIDER_MAX_TURN_BYTES", defaults.max_turn_bytes)),
-                            log_content=bool(config.get("LOG_CONTENT", False)))
+        settings = Settings(timeout=config["OPENAI_TIMEOUT"], connect_timeout=config["OPENAI_CONNECT_TIMEOUT"],
+                            max_retries=config["OPENAI_MAX_RETRIES"], backoff=config["OPENAI_RETRY_BACKOFF"],
+                            max_reply_bytes=config["PROVIDER_MAX_REPLY_BYTES"],
+                            max_turn_bytes=config["PROVIDER_MAX_TURN_BYTES"], log_content=config["LOG_CONTENT"])
         policy = AddressPolicy.parse(config.get("PROVIDER_ALLOWED_HOSTS"))
         app.extensions[EXTENSION] = AdapterState(settings, policy, before_call or (lambda: None))
 

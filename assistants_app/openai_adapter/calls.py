@@ -11,6 +11,7 @@ import httpx2
 import openai
 
 from .. import metrics
+from ..config import DefaultConfig
 
 from .errors import ProviderError, known_code, retry_after_seconds, timed_out, translate, where
 from .transport import ReadBudget, budget_applied
@@ -20,13 +21,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Settings:
-    timeout: float = 120.0  # OPENAI_TIMEOUT: the budget of a whole operation, retries included
-    connect_timeout: float = 5.0  # OPENAI_CONNECT_TIMEOUT: cap on each TCP/TLS connect
-    max_retries: int = 2  # OPENAI_MAX_RETRIES
-    backoff: float = 0.25  # OPENAI_RETRY_BACKOFF: seconds before the first retry, doubled after each
-    max_reply_bytes: int = 8 * 1024 * 1024  # PROVIDER_MAX_REPLY_BYTES: a lookup's reply (model lists...)
-    max_turn_bytes: int = 64 * 1024 * 1024  # PROVIDER_MAX_TURN_BYTES: a turn's whole reply or stream
-    log_content: bool = False  # LOG_CONTENT: a provider's error text may quote the conversation
+    """The adapter's settings (config.py's, read once by init_app; the defaults are config's own)."""
+
+    timeout: float = DefaultConfig.OPENAI_TIMEOUT  # the budget of a whole operation, retries included
+    connect_timeout: float = DefaultConfig.OPENAI_CONNECT_TIMEOUT  # cap on each TCP/TLS connect
+    max_retries: int = DefaultConfig.OPENAI_MAX_RETRIES
+    backoff: float = DefaultConfig.OPENAI_RETRY_BACKOFF  # seconds before the first retry, doubled after each
+    max_reply_bytes: int = DefaultConfig.PROVIDER_MAX_REPLY_BYTES  # a lookup's reply (model lists...)
+    max_turn_bytes: int = DefaultConfig.PROVIDER_MAX_TURN_BYTES  # a turn's whole reply or stream
+    log_content: bool = DefaultConfig.LOG_CONTENT  # a provider's error text may quote the conversation
 
 
 class Call:

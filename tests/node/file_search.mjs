@@ -16,7 +16,7 @@ const results = await client.vectorStores.search(store.id,
   { query: "when are refunds paid", max_num_results: 1 });
 const listed = [];
 for await (const entry of client.vectorStores.files.list(store.id)) listed.push(entry.status);
-const deleted = await client.files.del(file.id);
+const deleted = await client.files.delete(file.id);
 const after = await client.vectorStores.search(store.id, { query: "when are refunds paid" });
 console.log(JSON.stringify({
   content, indexed: indexed.status, batch: batch.status, listed,
