@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .auth_failures import EXTENSION as FAILURES, AuthFailures
 from .database import db
-from .errors import BLUEPRINT_SHAPES, SERVICE
+from .errors import shape_for_blueprint
 from .models import ApiKey, utcnow
 
 KEY_PREFIX = "sk-asst-"
@@ -85,7 +85,7 @@ def _key_for(key: str) -> tuple | None:
 
 
 def unauthorized(message: str):
-    response = jsonify(BLUEPRINT_SHAPES.get(request.blueprint, SERVICE).body(401, message))
+    response = jsonify(shape_for_blueprint(request.blueprint).body(401, message))
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="assistants_app"'
     return response

@@ -7,7 +7,11 @@ module: each worker then writes its values to files there, and GET /metrics sums
 Labels are bounded and never carry content, a secret or a tenant: a route's template (not its path),
 a method, a status, a backend, an outcome, a provider failure's kind, a model id (capped in number,
 in all and per tenant, so no tenant can use up the labels the others' models need). Children are
-cached: recording a turn costs a few dict lookups and the value updates themselves."""
+cached: recording a turn costs a few dict lookups and the value updates themselves.
+
+This state is the process's, not an app's, on purpose: prometheus_client's families live in its
+process-wide REGISTRY (and, under gunicorn, in files named by the worker's pid), so every app of a process
+counts into the same families; the children cache and the model labels follow the families they belong to."""
 import os
 import re
 import threading

@@ -3,8 +3,8 @@ failure answers, and (shapes.py) how each API writes an error: the service's own
 {"code", "status", "message", "errors"?}, the agents API's {"detail": ...}, and OpenAI's
 {"error": {"message", "type", "param", "code"}}, as a JSON body or a stream's error event."""
 from .exceptions import PROVIDER_STATUS, Conflict, NotFound, ServiceError, as_service_error, invalid
-from .shapes import BAD_REQUEST, DETAIL, SERVICE, ErrorShape, validation_details
-from .openai_shape import BLUEPRINT_SHAPES, OPENAI
+from .shapes import BAD_REQUEST, DETAIL, SERVICE, ErrorShape, shape_for_blueprint, validation_details
+from .openai_shape import OPENAI
 
-__all__ = ["BAD_REQUEST", "BLUEPRINT_SHAPES", "DETAIL", "OPENAI", "PROVIDER_STATUS", "SERVICE", "Conflict", "ErrorShape", "NotFound",
-           "ServiceError", "as_service_error", "invalid", "validation_details"]
+__all__ = ["BAD_REQUEST", "DETAIL", "OPENAI", "PROVIDER_STATUS", "SERVICE", "Conflict", "ErrorShape", "NotFound",
+           "ServiceError", "as_service_error", "invalid", "shape_for_blueprint", "validation_details"]

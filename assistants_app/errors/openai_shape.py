@@ -1,21 +1,18 @@
 """OpenAI's error shape, for the Assistants API v2 at /v1: {"error": {"message", "type", "param",
 "code"}}, so that the openai SDKs raise their usual classes. Every invalid input is 400
 (invalid_request_error) naming the parameter; 401, 404, 409, 413, 429 (Retry-After) and 500 in
-the same shape. The blueprints using it are named in BLUEPRINT_SHAPES, for the 401 that auth.py
-answers before a route is reached."""
+the same shape. The blueprints using it are named in the app's shapes (shapes.registry), for the 401
+that auth.py answers before a route is reached."""
 import logging
 
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..streaming import sse
-from .shapes import ErrorShape, rate_limited, too_large_message
+from .shapes import ErrorShape, on_app, rate_limited, registry, too_large_message
 from .exceptions import as_service_error
 
 log = logging.getLogger("assistants_app.errors")
-
-# The blueprint names whose errors (the 401 of auth.py too) come out in another shape than the service's.
-BLUEPRINT_SHAPES: dict[str, ErrorShape] = {}
 
 TYPES = {401: "invalid_request_error", 429: "rate_limit_error", 500: "server_error", 502: "server_error",
          504: "server_error"}
@@ -70,7 +67,7 @@ class OpenAIShape(ErrorShape):
 
     def register(self, target, path_prefix: str | None = None) -> None:
         super().register(target, path_prefix)
-        BLUEPRINT_SHAPES[target.name] = self
+        on_app(target, lambda app: registry(app)["blueprints"].__setitem__(target.name, self))
         # By status: these win over the app's own handlers (registered by status too).
         target.register_error_handler(413, lambda err: (jsonify(self.body(413, too_large_message())), 413))
         target.register_error_handler(429, self._rate_limited)

@@ -5,11 +5,13 @@ error handlers that make every error of a blueprint (or of the app) come out tha
     errors.DETAIL.register(agents_blp, path_prefix=AGENTS)      # the agents API's {"detail": ...}
 
 A request that matches no route (404, 405) has no blueprint: it answers in the shape of the API
-whose path_prefix its path is under (shape_for_path), the service's elsewhere.
+whose path_prefix its path is under (shape_for_path), the service's elsewhere. Which shape each path
+prefix and blueprint has is the app's (app.extensions["error_shapes"]), written when a blueprint is
+registered on it: importing a module registers nothing.
 """
 import logging
 
-from flask import current_app, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -22,17 +24,34 @@ log = logging.getLogger("assistants_app.errors")
 DETAIL_LOCATIONS = {"json": "body", "query": "query", "view_args": "path"}
 DETAIL_TYPES = {"Missing data for required field.": "missing", "Unknown field.": "extra_forbidden",
                 "Field may not be null.": "none_forbidden", "Invalid JSON body.": "json_invalid"}
-# Where each API lives (register()'s path_prefix): the shape of a request that matched no route.
-PATH_SHAPES: dict[str, "ErrorShape"] = {}
 SHOWN_PATH = 200  # characters of a path an error message repeats
+EXTENSION = "error_shapes"
+
+
+def registry(app: Flask) -> dict:
+    """The app's shapes: "paths" (where each API lives: register()'s path_prefix) and "blueprints" (the
+    blueprints answering in another shape than the service's, for the 401 auth.py answers before a route)."""
+    return app.extensions.setdefault(EXTENSION, {"paths": {}, "blueprints": {}})
+
+
+def on_app(target, remember) -> None:
+    """``remember(app)`` now for an app, or when the blueprint ``target`` is registered on one."""
+    if isinstance(target, Flask):
+        remember(target)
+    else:
+        target.record_once(lambda state: remember(state.app))
 
 
 def shape_for_path(path: str) -> "ErrorShape":
     """The error shape of the API whose path this is: a request no route matched answers in it."""
-    for prefix, shape in PATH_SHAPES.items():
+    for prefix, shape in registry(current_app)["paths"].items():
         if path == prefix or path.startswith(prefix + "/"):
             return shape
     return SERVICE
+
+
+def shape_for_blueprint(name: str | None) -> "ErrorShape":
+    return registry(current_app)["blueprints"].get(name, SERVICE)
 
 
 def status_line(status: int) -> str:
@@ -75,7 +94,7 @@ class ErrorShape:
         """Error handlers on a blueprint (its routes) or an app (every route); with path_prefix,
         a request under it that matches no route answers in this shape too."""
         if path_prefix:
-            PATH_SHAPES[path_prefix] = self
+            on_app(target, lambda app: registry(app)["paths"].__setitem__(path_prefix, self))
         target.register_error_handler(ServiceError, self.answer)
         target.register_error_handler(ProviderError, self.answer)
         # Python's json parser recurses: a body nested thousands deep is bad input, not a crash.
