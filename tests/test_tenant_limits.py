@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from assistants_app.extensions import db
-from assistants_app.models import Message, Run
+from assistants_app.models import Message, Run, Thread
 
 from .helpers import AGENTS, headers_for, make_key, sdk, user, wait_for_runs
 
@@ -180,6 +180,8 @@ def test_submit_tool_outputs_is_refused_once_the_budget_is_spent(app, fake):
     with pytest.raises(openai.RateLimitError):
         beta.threads.create_and_run(assistant_id=assistant.id,
                                     thread={"messages": [{"role": "user", "content": "again"}]})
+    with app.app_context():  # the refused createAndRun made no thread either
+        assert db.session.scalars(select(Thread.id)).all() == [thread.id]
     assert beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "requires_action"
     wait_for_runs(app)
     assert app.test_client().get("/usage", headers=auth).json["data"][0]["total_tokens"] == spent

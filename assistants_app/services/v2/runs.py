@@ -51,10 +51,10 @@ def _lock(thread: Thread) -> tuple[str, int]:
 
 
 def create_with_thread(caller: Caller, fields: dict) -> tuple[Thread, Run]:
-    """A new thread and its queued run; an unknown assistant makes neither."""
+    """A new thread and its queued run, committed with the run's lock; a refused run (unknown assistant,
+    budget, quota) makes neither."""
     assistant = assistants_v2.get(fields["assistant_id"])
     thread = threads_v2.create(fields.get("thread") or {})
-    db.session.commit()
     return thread, create(caller, thread, fields, assistant)
 
 
