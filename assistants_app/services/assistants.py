@@ -9,14 +9,15 @@ The twin is written before the row, with no database connection held while the p
 answers: an update locks the row only afterwards, and answers 409 if it changed meanwhile."""
 import hashlib
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from ..errors import Conflict, NotFound, invalid
 from ..extensions import db, openai_adapter
-from ..models import Assistant, Credential, Message, Run, Thread, new_token_id, new_uuid, utcnow
+from ..models import Assistant, Credential, Run, new_token_id, new_uuid, utcnow
 from ..openai_adapter import AssistantSpec, ProviderError
 from . import is_plausible_id, lock_row, tenant
 from .credentials import backend_api, connection_for, find_credential
+from .v2.run_slots import free_thread
 from .v2.threads import ACTIVE
 from .retrieval import file_search
 
@@ -195,15 +196,7 @@ def _fail_active_runs(assistant: Assistant) -> None:
     active = list(db.session.scalars(select(Run).where(Run.assistant_id == assistant.id,
                                                        Run.status.in_(ACTIVE))))
     for run in active:
-        if run.status == "requires_action":
-            db.session.execute(delete(Message).where(Message.run_id == run.id,
-                                                     Message.role.in_(("assistant", "tool"))))
-            db.session.execute(update(Thread).where(Thread.id == run.thread_id)
-                               .values(pending_tool_calls=None, pending_run_id=None))
-        elif run.turn_token:
-            db.session.execute(update(Thread).where(Thread.id == run.thread_id,
-                                                    Thread.turn_token == run.turn_token)
-                               .values(turn_token=None, turn_started_at=None))
+        free_thread(run)
         db.session.execute(update(Run).where(Run.id == run.id, Run.status == run.status).values(
             status="failed", failed_at=utcnow(), turn_token=None, required_action=None,
             last_error=ASSISTANT_DELETED).execution_options(synchronize_session=False))

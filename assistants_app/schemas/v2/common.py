@@ -4,18 +4,7 @@ from collections.abc import Mapping
 from marshmallow import ValidationError, fields, validate
 
 from ..common import FunctionToolDefinition, StrictSchema
-
-# OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512.
-def _check_metadata(value):
-    if len(value) > 16:
-        raise ValidationError("At most 16 key-value pairs.")
-
-
-def Metadata(**kwargs):  # noqa: N802 - a field factory, named like the fields it makes
-    return fields.Dict(keys=fields.String(validate=validate.Length(max=64)),
-                       values=fields.String(validate=validate.Length(max=512)),
-                       validate=_check_metadata, allow_none=True, **kwargs)
-
+from ..generation import Metadata  # noqa: F401 - the v2 schemas' metadata is OpenAI's everywhere
 
 class ToolV2(fields.Field):
     """{"type": "function", "function": {...}}, {"type": "code_interpreter"} or

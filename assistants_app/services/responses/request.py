@@ -12,7 +12,7 @@ from ...errors import NotFound, ServiceError
 from ...extensions import db
 from ...models import Assistant, Message, Thread, new_token_id
 from ...responses_models import Response
-from .. import is_plausible_id, owned_select, tenant
+from .. import conversations, is_plausible_id, owned_select, tenant
 from ..assistants import find_assistant, function_tools
 from ..turn_input import TurnInput
 from . import file_search, items
@@ -98,13 +98,7 @@ def _variable(variables: dict, match) -> str:
 def _conversation(value) -> Thread | None:
     if not value:
         return None
-    conversation_id = value["id"] if isinstance(value, dict) else value
-    thread = None
-    if is_plausible_id(conversation_id) and conversation_id.startswith("conv_"):
-        thread = db.session.scalar(owned_select(Thread), {"id": conversation_id, "tenant": tenant()})
-    if thread is None:
-        raise NotFound(f"Conversation with id '{conversation_id[:128]}' not found.")
-    return thread
+    return conversations.get(value["id"] if isinstance(value, dict) else value)
 
 
 def _chain(previous_id: str | None) -> tuple[Response | None, list[dict]]:

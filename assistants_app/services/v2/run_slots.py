@@ -3,10 +3,10 @@ for it): the UPDATE that moves the run from queued to in_progress, made only whi
 work (runs and file indexing, services/active_work.py) is in progress. While it waits, and while it runs,
 the run renews its expires_at and its thread's turn lock: a run whose expires_at passed belongs to a worker
 that died (runs.check_stale)."""
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ...extensions import db
-from ...models import Run, Thread, utcnow
+from ...models import Message, Run, Thread, utcnow
 from .. import active_work
 from ..turn_lock import stale_after
 
@@ -44,3 +44,18 @@ def renew(run_id: str, thread_id: str, token: str) -> None:
     db.session.execute(update(Thread).where(Thread.id == thread_id, Thread.turn_token == token)
                        .values(turn_started_at=now).execution_options(synchronize_session=False))
     db.session.commit()
+
+
+def free_thread(run: Run) -> None:
+    """The thread a run that ends now (cancelled, expired, its assistant deleted) held: its lock given back;
+    a run waiting for tool outputs takes its unanswered round out of the history."""
+    if run.status == "requires_action":
+        # The tool calls will not be answered: the run's rounds leave the history (the answered ones
+        # too: a tool message must follow the call it answers), the thread waits no more.
+        db.session.execute(delete(Message).where(Message.run_id == run.id,
+                                                 Message.role.in_(("assistant", "tool"))))
+        db.session.execute(update(Thread).where(Thread.id == run.thread_id)
+                           .values(pending_tool_calls=None, pending_run_id=None))
+    elif run.turn_token:
+        db.session.execute(update(Thread).where(Thread.id == run.thread_id, Thread.turn_token == run.turn_token)
+                           .values(turn_token=None, turn_started_at=None))

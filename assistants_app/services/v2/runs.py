@@ -6,11 +6,11 @@ A run whose worker died holds its thread's lock until the lock goes stale (turns
 that, it is reported failed (its requires_action, expired) and the thread is free again."""
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from ...errors import Conflict, ServiceError
 from ...extensions import db, openai_adapter
-from ...models import Message, Run, Thread, utcnow
+from ...models import Run, Thread, utcnow
 from .. import commit_keeping_loaded, is_plausible_id, pages, tenant, tenant_limits, turn_lock
 from ..credentials import backend_api, connection_for
 from ..history import as_chat
@@ -18,9 +18,10 @@ from ..tenant_limits import Caller
 from ..turn_lock import stale_after
 from ..turn_input import TurnInput
 from ...schemas.v2.runs import RunV2Schema
-from . import ActiveRun, listing, timestamp
+from . import ActiveRun, listing
 from . import assistants as assistants_v2
 from . import run_tools
+from .run_slots import free_thread
 from . import threads as threads_v2
 from .threads import ACTIVE, active_run, _message_row
 
@@ -152,23 +153,10 @@ def end(run: Run, status: str, last_error: dict | None = None) -> bool:
     done = db.session.execute(update(Run).where(Run.id == run.id, Run.status == run.status).values(**values)
                               .execution_options(synchronize_session=False)).rowcount == 1
     if done:
-        _free_thread(run)
+        free_thread(run)
     db.session.refresh(run)
     commit_keeping_loaded()  # presented next, without a transaction open
     return done
-
-
-def _free_thread(run: Run) -> None:
-    if run.status == "requires_action":
-        # The tool calls will not be answered: the run's rounds leave the history (the answered ones
-        # too: a tool message must follow the call it answers), the thread waits no more.
-        db.session.execute(delete(Message).where(Message.run_id == run.id,
-                                                 Message.role.in_(("assistant", "tool"))))
-        db.session.execute(update(Thread).where(Thread.id == run.thread_id)
-                           .values(pending_tool_calls=None, pending_run_id=None))
-    elif run.turn_token:
-        db.session.execute(update(Thread).where(Thread.id == run.thread_id, Thread.turn_token == run.turn_token)
-                           .values(turn_token=None, turn_started_at=None))
 
 
 def cancel(run: Run) -> Run:
