@@ -27,8 +27,8 @@ class Recorder(openai.AssistantEventHandler):
         self.events.append(event.event)
 
 
-def test_the_main_flows_on_gunicorn(live_server, fake):
-    server = live_server()
+def test_the_main_flows_on_gunicorn(shared_live_server, fake):
+    server = shared_live_server
     beta = client_of(server).beta
     # An assistant made at /assistants runs at /v1, under its details.id.
     made = server.request("POST", "/assistants", {"details": {"model": "gpt-4", "tools": [WEATHER]}}).body
