@@ -15,7 +15,7 @@ from assistants_app import create_app
 from assistants_app.extensions import db
 
 from .fake_openai import FakeOpenAI
-from .helpers import (SECRET_KEYS, XDIST_WORKER, app_on, empty_tables, headers_for, make_key,
+from .helpers import (SECRET_KEYS, XDIST_WORKER, app_on, empty_tables, headers_for, key_on, make_key,
                       scratch_database, start_live_server)
 from .live_server import LiveServer
 
@@ -294,7 +294,6 @@ def shared_live_server(shared_gunicorn, fake):
     own nor a new process (counts of metrics, memory): it saves the seconds of starting one."""
     server = shared_gunicorn()
     server.wait_serving(server.wait_for_workers())
-    with app_on(server.env["DATABASE_URL"]) as app:
-        server.api_key = make_key(app, name="live-server")
+    server.api_key = key_on(server.env["DATABASE_URL"], name="live-server")
     yield server
     delete_rows(server.env["DATABASE_URL"])

@@ -39,6 +39,13 @@ def make_key(app, tenant="default", name="test") -> str:
         return create_api_key(name, tenant)[1]
 
 
+def key_on(database_url: str, tenant: str = "default", name: str = "test") -> str:
+    """A key made on a database (a live server's), as `flask api-keys create` makes one, without a
+    process's seconds (tests/test_auth.py tests the command)."""
+    with app_on(database_url) as app:
+        return make_key(app, tenant, name)
+
+
 def headers_for(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
@@ -85,9 +92,8 @@ def scratch_database(url: str, name: str):
 def start_live_server(database_url: str, provider_url: str, log_path, *, workers: int = 2,
                       **env) -> LiveServer:
     """The real gunicorn (tests/live_server.py) on a migrated database, its provider `provider_url`,
-    with a key made here, as `flask api-keys create` makes one (without a process's seconds)."""
-    with app_on(database_url) as app:
-        key = make_key(app, name="live-server")
+    with a key made by key_on."""
+    key = key_on(database_url, name="live-server")
     settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": provider_url,
                 "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", **env}
     return LiveServer(database_url, settings, workers=workers, log_path=log_path, migrate=False,
