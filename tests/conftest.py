@@ -9,7 +9,7 @@ import tempfile
 import openai
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from assistants_app import create_app
 from assistants_app.extensions import db
@@ -69,7 +69,7 @@ def database_url():
     TEST_DATABASE_URL's itself)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url and XDIST_WORKER:
-        with scratch_database(url, f"{url.rsplit('/', 1)[1]}_{XDIST_WORKER}") as own:
+        with scratch_database(url, f"{make_url(url).database}_{XDIST_WORKER}") as own:
             yield own
     elif url:
         yield url

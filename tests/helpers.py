@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from assistants_app import create_app
 from assistants_app.auth import create_api_key
@@ -74,17 +74,17 @@ def app_on(database_url: str, **config):
 def scratch_database(url: str, name: str):
     """A new, empty PostgreSQL database `name` on the server of `url` (dropped first if a run that was
     killed left it behind); its URL, and it is dropped on the way out, whoever is still connected."""
-    server_url, _ = url.rsplit("/", 1)
-    server = create_engine(server_url + "/postgres", isolation_level="AUTOCOMMIT")
+    url = make_url(url)
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         try:
-            yield f"{server_url}/{name}"
+            yield url.set(database=name).render_as_string(hide_password=False)
         finally:
             with server.connect() as connection:
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         server.dispose()
 
