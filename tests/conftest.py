@@ -15,8 +15,8 @@ from assistants_app import create_app
 from assistants_app.extensions import db
 
 from .fake_openai import FakeOpenAI
-from .helpers import (SECRET_KEYS, XDIST_WORKER, app_on, empty_tables, headers_for, key_on, make_key,
-                      scratch_database, start_live_server)
+from .helpers import (SECRET_KEYS, XDIST_WORKER, app_on, delete_rows, empty_tables, headers_for, key_on,
+                      make_key, scratch_database, start_live_server)
 from .live_server import LiveServer
 
 
@@ -243,15 +243,10 @@ def live_database(migrated, tmp_path_factory):
 LIVE_SETTINGS = {"PROVIDER_ALLOWED_HOSTS": "127.0.0.1"}
 
 
-def delete_rows(database_url: str) -> None:
-    with app_on(database_url) as app, app.app_context():
-        empty_tables()
-
-
 @pytest.fixture
 def live_server(live_database, fake_server, tmp_path):
     """start(workers=2, **env) runs a real gunicorn of this test's own (tests/live_server.py) on an
-    empty database; after the test it is killed and its rows are deleted."""
+    empty database; after the test it is killed (and on PostgreSQL its rows are deleted)."""
     servers = []
 
     def start(workers=2, **env):

@@ -57,6 +57,12 @@ def empty_tables() -> None:
     db.session.commit()
 
 
+def delete_rows(database_url: str) -> None:
+    """empty_tables() of another database (a live server's)."""
+    with app_on(database_url) as app, app.app_context():
+        empty_tables()
+
+
 @contextmanager
 def app_on(database_url: str, **config):
     """A throwaway app on another database (or none: "sqlite://"), its engine disposed on the way out."""

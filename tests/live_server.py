@@ -145,6 +145,7 @@ class LiveServer:
     def stop(self) -> None:
         if self.process is None:
             return
+        self._settle()
         # Master and workers are one process group (their own session): a quick shutdown, then
         # SIGKILL for whatever is left of the group.
         for sig in (signal.SIGQUIT, signal.SIGKILL):
@@ -154,6 +155,15 @@ class LiveServer:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
         self.process = None
+
+    def _settle(self, timeout: float = 5) -> None:
+        """Until every worker serves (one a test killed has been replaced): a worker told to stop while
+        it boots can miss it, and the stop would wait 10 s for it."""
+        if self.process.poll() is None:
+            try:
+                self.wait_serving(self.wait_for_workers(timeout), timeout)
+            except AssertionError:
+                pass  # stopped all the same
 
     def log_tail(self, lines: int = 40) -> str:
         try:

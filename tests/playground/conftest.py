@@ -12,7 +12,7 @@ import shutil
 import tempfile
 
 import pytest
-from ..helpers import app_on, empty_tables, start_live_server
+from ..helpers import delete_rows, start_live_server
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -62,8 +62,7 @@ def server(live_database, fake_server, tmp_path_factory):
     yield live
     live.stop()
     if live.env["DATABASE_URL"].startswith("postgresql"):  # shared with the other tests: leave it empty
-        with app_on(live.env["DATABASE_URL"]) as app, app.app_context():
-            empty_tables()
+        delete_rows(live.env["DATABASE_URL"])
 
 
 @pytest.fixture(scope="module")
