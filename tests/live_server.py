@@ -1,5 +1,6 @@
-"""The real service as a subprocess: ``gunicorn -c gunicorn.conf.py wsgi:app`` on a free port,
-exactly as `make run` starts it. The live-server tests and the benchmarks (bench/) both use it.
+"""The real service as a subprocess: ``gunicorn -c gunicorn.conf.py wsgi:app`` as `make run` starts
+it, on a free port (bound here, the socket handed to gunicorn: ASSISTANTS_BIND=fd://N). The
+live-server tests and the benchmarks (bench/) both use it.
 
     with LiveServer(database_url, {"OPENAI_BASE_URL": fake.base_url}, workers=2) as server:
         reply = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}})
