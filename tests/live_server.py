@@ -79,14 +79,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def listening_socket() -> socket.socket:
-    """A loopback TCP socket bound to a free port, for gunicorn to inherit (fd://): the port is never
-    free for another process (another pytest-xdist worker's gunicorn) to take before it is served."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    return listener
-
-
 # gunicorn, exec'd after prctl(PR_SET_PDEATHSIG, SIGQUIT): it goes down even if pytest is killed.
 GUNICORN = [sys.executable, "-c", "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, %d); "
             "os.execv(sys.executable, [sys.executable, '-m', 'gunicorn', *sys.argv[1:]])" % signal.SIGQUIT]
@@ -128,7 +120,10 @@ class LiveServer:
             self._flask("db", "upgrade")
         if not self.api_key:
             self.api_key = self._flask("api-keys", "create", "--name", "live-server").strip().splitlines()[-1]
-        with listening_socket() as listener:
+        # Bound here and inherited by gunicorn (fd://): the port is never free for another process
+        # (another pytest-xdist worker's gunicorn) to take before it is served.
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
             self.port = listener.getsockname()[1]
             self.env["ASSISTANTS_BIND"] = f"fd://{listener.fileno()}"
             with open(self.log_path, "ab") as log:
