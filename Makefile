@@ -14,9 +14,12 @@ run: install
 # In a random order (pytest-randomly prints the seed first), with branch coverage of pytest and of every
 # Python process it starts (setup.cfg, [coverage:run]), combined and reported at the end. A whole run
 # must reach setup.cfg's fail_under; a part of one (PYTEST_ARGS with tests/..., -k or -m) only reports.
+# Spread over one pytest-xdist worker per core (-n auto; PYTEST_ARGS=-n0 runs in one process), each
+# with a database of its own (tests/conftest.py says how tests are dealt out to them).
 test: install
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(CURDIR)/setup.cfg COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/pytest $(PYTEST_ARGS); \
+	COVERAGE_PROCESS_START=$(CURDIR)/setup.cfg COVERAGE_FILE=$(CURDIR)/.coverage \
+	  $(VENV)/bin/pytest -n auto $(PYTEST_ARGS); \
 	status=$$?; \
 	$(VENV)/bin/coverage combine --quiet && \
 	$(VENV)/bin/coverage report $(if $(filter tests/% -k -m,$(PYTEST_ARGS)),--fail-under=0) || status=$$(( status ? status : 2 )); \

@@ -104,13 +104,20 @@ def pre_fork(server, worker):
     at its end (KeyError in threading._delete, gevent having reset the worker's threads): a traceback
     per Timer per worker at boot. flask-limiter's in-memory storages start one each as they are made
     (RATELIMIT_DEFAULT set), to expire counts; limits starts another in the worker at its first count.
-    (auth_failures.py makes its storages in the worker, when first needed.)"""
+    (auth_failures.py makes its storages in the worker, when first needed.)
+
+    Then the master's objects (the preloaded app: some 190,000) leave the cyclic collector's care for
+    good (gc.freeze, as Python's gc docs advise for pre-forking servers): a worker's full collections no
+    longer walk them nor write to their shared pages, and a process that exits no longer spends seconds
+    of CPU collecting them (a stop took 8 s, now 2)."""
+    import gc
     import threading
 
     for thread in threading.enumerate():
         if isinstance(thread, threading.Timer):
             thread.cancel()
             thread.join()
+    gc.freeze()
 
 
 def post_fork(server, worker):

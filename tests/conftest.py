@@ -1,21 +1,52 @@
 """Fixtures: a fresh app per test over one migrated database (SQLite by default,
 PostgreSQL when TEST_DATABASE_URL is set), and a loopback fake OpenAI server."""
 import gc
+import itertools
 import os
+import shutil
 import tempfile
 
 import openai
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from assistants_app import create_app
 from assistants_app.extensions import db
 from assistants_app.services import background
 
 from .fake_openai import FakeOpenAI
-from .helpers import SECRET_KEYS, app_on, empty_tables, headers_for, make_key
+from .helpers import (SECRET_KEYS, XDIST_WORKER, app_on, delete_rows, empty_tables, headers_for, key_on,
+                      make_key, scratch_database, start_live_server)
 from .live_server import LiveServer
+
+
+# Tests that share an expensive session or package fixture: each group goes to one pytest-xdist worker.
+SHARING_TESTS = ("tests/playground/",  # a gunicorn, a browser per module
+                 "tests/test_docs.py")  # a sphinx-build of docs/
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (make test's -n), tests are dealt out to the workers one at a time, as they
+    become free (xdist's `load`), except each group of SHARING_TESTS, dealt out whole to one worker
+    (ahead of the single tests: the largest units first). xdist's own xdist_group marks would do it,
+    but pytest-xdist 3.8 names a grouped test in a way pytest 9 no longer reads."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharingScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for group in SHARING_TESTS if nodeid.startswith(group)), nodeid)
+
+    return SharingScheduling(config, log)
+
+
+def pytest_collection_finish(session):
+    """What is imported and collected by now lives to the end: frozen out of the cyclic collector
+    (gc.freeze), so the collections in the tests' teardowns walk only what the tests made."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -33,12 +64,19 @@ def pytest_runtest_call(item):
 
 @pytest.fixture(scope="session")
 def database_url():
+    """The session's database. Each pytest-xdist worker (its own session) has its own, as every test
+    empties the tables: SQLite, a file in a directory of its own; PostgreSQL, TEST_DATABASE_URL's
+    database with the worker's name appended, made now and dropped at the end (without workers,
+    TEST_DATABASE_URL's itself)."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
+    if url and XDIST_WORKER:
+        with scratch_database(url, f"{make_url(url).database}_{XDIST_WORKER}") as own:
+            yield own
+    elif url:
         yield url
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        yield "sqlite:///" + os.path.join(directory, "test.sqlite3")
+    else:
+        with tempfile.TemporaryDirectory() as directory:
+            yield "sqlite:///" + os.path.join(directory, "test.sqlite3")
 
 
 @pytest.fixture(scope="session")
@@ -183,27 +221,77 @@ def other_auth(app):
     return headers_for(make_key(app, tenant="other", name="other"))
 
 
+@pytest.fixture(scope="session")
+def live_database(migrated, tmp_path_factory):
+    """new() -> the URL of a migrated database with no rows, for a real gunicorn. PostgreSQL: the
+    session's (its rows are deleted after each test). SQLite: a new copy of a file the migrations
+    built once in this session, as `flask db upgrade` builds one (without a process's seconds)."""
+    if migrated.startswith("postgresql"):
+        yield lambda: migrated
+        return
+    directory = tmp_path_factory.mktemp("live")
+    template = directory / "migrated.sqlite3"
+    with app_on(f"sqlite:///{template}") as app, app.app_context():
+        upgrade()
+    copies = itertools.count()
+
+    def new() -> str:
+        path = directory / f"live-{next(copies)}.sqlite3"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+
+    yield new
+
+
+LIVE_SETTINGS = {"PROVIDER_ALLOWED_HOSTS": "127.0.0.1"}
+
+
 @pytest.fixture
-def live_server(migrated, fake_server, tmp_path):
-    """start(workers=2, **env) runs the real gunicorn (tests/live_server.py) on the test database
-    (SQLite: a fresh file); after the test it is killed and its rows are deleted."""
+def live_server(live_database, fake_server, tmp_path):
+    """start(workers=2, **env) runs a real gunicorn of this test's own (tests/live_server.py) on an
+    empty database; after the test it is killed (and on PostgreSQL its rows are deleted)."""
     servers = []
 
     def start(workers=2, **env):
-        postgresql = migrated.startswith("postgresql")  # already migrated; SQLite: a new file, migrated by it
-        url = migrated if postgresql else f"sqlite:///{tmp_path}/live.sqlite3"
-        settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": fake_server.base_url,
-                    "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0",
-                    "PROVIDER_ALLOWED_HOSTS": "127.0.0.1", **env}
-        servers.append(LiveServer(url, settings, workers=workers, log_path=tmp_path / "gunicorn.log",
-                                  migrate=not postgresql))
-        return servers[-1].start()
+        servers.append(start_live_server(live_database(), fake_server.base_url, tmp_path / "gunicorn.log",
+                                         workers=workers, **{**LIVE_SETTINGS, **env}))
+        return servers[-1]
 
     try:
         yield start
     finally:
         for server in servers:
             server.stop()
-        if migrated.startswith("postgresql"):  # SQLite: the server's file goes with tmp_path
-            with app_on(migrated) as app, app.app_context():
-                empty_tables()
+            if server.env["DATABASE_URL"].startswith("postgresql"):  # SQLite: the copy is the test's alone
+                delete_rows(server.env["DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def shared_gunicorn(live_database, fake_server, tmp_path_factory):
+    """() -> the one real gunicorn of this pytest process that shared_live_server hands out, started
+    when a test first asks for it, stopped at the end of the session."""
+    started = []
+
+    def get() -> LiveServer:
+        if not started:
+            log_path = tmp_path_factory.mktemp("shared-live") / "gunicorn.log"
+            started.append(start_live_server(live_database(), fake_server.base_url, log_path,
+                                             **LIVE_SETTINGS))
+        return started[0]
+
+    yield get
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def shared_live_server(shared_gunicorn, fake):
+    """A real gunicorn as live_server() starts it (2 workers, its settings), shared by the tests that
+    ask for this one: each gets it with every worker serving (a test before may have killed some), no
+    rows and a new key; its rows are deleted after the test. For a test that needs no setting of its
+    own nor a new process (counts of metrics, memory): it saves the seconds of starting one."""
+    server = shared_gunicorn()
+    server.wait_serving(server.wait_for_workers())
+    server.api_key = key_on(server.env["DATABASE_URL"], name="live-server")
+    yield server
+    delete_rows(server.env["DATABASE_URL"])

@@ -7,19 +7,25 @@ from contextlib import contextmanager
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from assistants_app import create_app
 from assistants_app.auth import create_api_key
 from assistants_app.extensions import db
+
+from .live_server import LiveServer
 
 SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
 # Reversed dependency order, so rows go before the rows they point at.
 TABLES = ("vector_store_chunks", "vector_store_files", "vector_store_file_batches", "vector_stores", "files",
           "token_usage", "response_events", "responses", "runs", "messages", "threads", "assistants",
           "credentials", "api_keys")
-# Database 15 of the local Redis: the tests' own, for the shared rate limit and models cache.
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# The pytest-xdist worker this process is ("gw0", "gw1", ...; "" in a run without workers): what it
+# shares with the other workers of the run (a database server, Redis) it holds under a name of its own.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+# Database 15 of the local Redis is the tests' own, for the shared rate limit and models cache; with
+# pytest-xdist, worker n has 15 - n (16 databases: up to 16 workers).
+REDIS_URL = f"redis://127.0.0.1:6379/{15 - int(XDIST_WORKER[2:] or 0)}"
 
 # Seed 003's API, under both of its collection names.
 SEED_003 = "/api/v1/compatibility/openai/v1"
@@ -36,6 +42,13 @@ def make_key(app, tenant="default", name="test") -> str:
         return create_api_key(name, tenant)[1]
 
 
+def key_on(database_url: str, tenant: str = "default", name: str = "test") -> str:
+    """A key made on a database (a live server's), as `flask api-keys create` makes one, without a
+    process's seconds (tests/test_auth.py tests the command)."""
+    with app_on(database_url) as app:
+        return make_key(app, tenant, name)
+
+
 def headers_for(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
@@ -45,6 +58,12 @@ def empty_tables() -> None:
     for table in TABLES:
         db.session.execute(text(f"DELETE FROM {table}"))
     db.session.commit()
+
+
+def delete_rows(database_url: str) -> None:
+    """empty_tables() of another database (a live server's)."""
+    with app_on(database_url) as app, app.app_context():
+        empty_tables()
 
 
 @contextmanager
@@ -58,6 +77,36 @@ def app_on(database_url: str, **config):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@contextmanager
+def scratch_database(url: str, name: str):
+    """A new, empty PostgreSQL database `name` on the server of `url` (dropped first if a run that was
+    killed left it behind); its URL, and it is dropped on the way out, whoever is still connected."""
+    url = make_url(url)
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with server.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        server.dispose()
+
+
+def start_live_server(database_url: str, provider_url: str, log_path, *, workers: int = 2,
+                      **env) -> LiveServer:
+    """The real gunicorn (tests/live_server.py) on a migrated database, its provider `provider_url`,
+    with a key made by key_on."""
+    key = key_on(database_url, name="live-server")
+    settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": provider_url,
+                "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0", **env}
+    return LiveServer(database_url, settings, workers=workers, log_path=log_path, migrate=False,
+                      api_key=key).start()
 
 
 def routes(app) -> list[tuple[str, str]]:

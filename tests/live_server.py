@@ -1,12 +1,13 @@
-"""The real service as a subprocess: ``gunicorn -c gunicorn.conf.py wsgi:app`` on a free port,
-exactly as `make run` starts it. The live-server tests and the benchmarks (bench/) both use it.
+"""The real service as a subprocess: ``gunicorn -c gunicorn.conf.py wsgi:app`` as `make run` starts
+it, on a free port (bound here, the socket handed to gunicorn: ASSISTANTS_BIND=fd://N). The
+live-server tests and the benchmarks (bench/) both use it.
 
     with LiveServer(database_url, {"OPENAI_BASE_URL": fake.base_url}, workers=2) as server:
         reply = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}})
         os.kill(server.worker_pids()[0], signal.SIGKILL)
 
-Migrates the database (unless migrate=False) and creates an API key with the operator
-commands (flask --app wsgi ...), waits for /health, and on exit kills the whole process
+Migrates the database (unless migrate=False) and creates an API key (unless given one) with the
+operator commands (flask --app wsgi ...), waits for /health, and on exit kills the whole process
 group. Linux only (/proc)."""
 import http.client
 import json
@@ -78,12 +79,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # gunicorn, exec'd after prctl(PR_SET_PDEATHSIG, SIGQUIT): it goes down even if pytest is killed.
 GUNICORN = [sys.executable, "-c", "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, %d); "
             "os.execv(sys.executable, [sys.executable, '-m', 'gunicorn', *sys.argv[1:]])" % signal.SIGQUIT]
@@ -91,7 +86,7 @@ GUNICORN = [sys.executable, "-c", "import ctypes, os, sys; ctypes.CDLL(None).prc
 
 class LiveServer:
     def __init__(self, database_url: str, env: dict | None = None, *, workers: int = 2, log_path=None,
-                 migrate: bool = True):
+                 migrate: bool = True, api_key: str = ""):
         self.workers = workers
         self.migrate = migrate
         self.log_path = Path(log_path or f"/tmp/live-server-{os.getpid()}-{id(self)}.log")
@@ -104,7 +99,7 @@ class LiveServer:
                     "COVERAGE_CONCURRENCY": "thread,gevent", **(env or {})}
         self.process: subprocess.Popen | None = None
         self.port = 0
-        self.api_key = ""
+        self.api_key = api_key
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -123,25 +118,30 @@ class LiveServer:
     def start(self) -> "LiveServer":
         if self.migrate:
             self._flask("db", "upgrade")
-        self.api_key = self._flask("api-keys", "create", "--name", "live-server").strip().splitlines()[-1]
-        for _ in range(3):  # the free port may be taken between free_port() and gunicorn's bind
-            self.port = free_port()
-            self.env["ASSISTANTS_BIND"] = f"127.0.0.1:{self.port}"
+        if not self.api_key:
+            self.api_key = self._flask("api-keys", "create", "--name", "live-server").strip().splitlines()[-1]
+        # Bound here and inherited by gunicorn (fd://): the port is never free for another process
+        # (another pytest-xdist worker's gunicorn) to take before it is served.
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            self.port = listener.getsockname()[1]
+            self.env["ASSISTANTS_BIND"] = f"fd://{listener.fileno()}"
             with open(self.log_path, "ab") as log:
                 self.process = subprocess.Popen(
                     # No control socket: its default path is one per user, shared by every gunicorn.
                     [*GUNICORN, "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"],
-                    cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            if self.wait_healthy(START_TIMEOUT):
-                return self
-            if self.process.poll() is None:
-                break
+                    cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    pass_fds=[listener.fileno()])
+        # This process's copy is closed: once gunicorn is gone, a connection is refused, not queued.
+        if self.wait_healthy(START_TIMEOUT):
+            return self
         self.stop()
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.log_tail()}")
 
     def stop(self) -> None:
         if self.process is None:
             return
+        self._settle()
         # Master and workers are one process group (their own session): a quick shutdown, then
         # SIGKILL for whatever is left of the group.
         for sig in (signal.SIGQUIT, signal.SIGKILL):
@@ -151,6 +151,15 @@ class LiveServer:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
         self.process = None
+
+    def _settle(self, timeout: float = 5) -> None:
+        """Until every worker serves (one a test killed has been replaced): a worker told to stop while
+        it boots can miss it, and the stop would wait 10 s for it."""
+        if self.process.poll() is None:
+            try:
+                self.wait_serving(self.wait_for_workers(timeout), timeout)
+            except AssertionError:
+                pass  # stopped all the same
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -185,6 +194,15 @@ class LiveServer:
                 return pids
             time.sleep(0.02)
         raise AssertionError(f"workers {self.worker_pids()} after {timeout} s\n{self.log_tail()}")
+
+    def wait_serving(self, pids, timeout: float = START_TIMEOUT) -> None:
+        """Until each of these workers has answered a request (seen by the connection it accepted)."""
+        waiting, deadline = set(pids), time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            for pid, connection in self.connections_by_worker().items():
+                waiting.discard(pid)
+                connection.close()
+        assert not waiting, f"workers {waiting} never answered\n{self.log_tail()}"
 
     def connections_by_worker(self, count: int = 8) -> dict[int, http.client.HTTPConnection]:
         """Open `count` keep-alive connections at once (so several workers accept them): one per

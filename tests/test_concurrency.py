@@ -51,8 +51,8 @@ def make_target(server) -> tuple[str, str]:
 
 
 @pytest.mark.slow  # a real gunicorn; in the default run too
-def test_parallel_puts_end_in_one_writers_state(live_server):
-    server = live_server()
+def test_parallel_puts_end_in_one_writers_state(shared_live_server):
+    server = shared_live_server
     assistant_id, credential_id = make_target(server)
     for round_number in range(5):
         bodies = writer_bodies(round_number, credential_id)
@@ -64,8 +64,8 @@ def test_parallel_puts_end_in_one_writers_state(live_server):
 
 
 @pytest.mark.slow  # a real gunicorn; in the default run too
-def test_parallel_puts_with_one_if_match_have_one_winner(live_server):
-    server = live_server()
+def test_parallel_puts_with_one_if_match_have_one_winner(shared_live_server):
+    server = shared_live_server
     assistant_id, credential_id = make_target(server)
     for round_number in range(3):
         bodies = writer_bodies(round_number, credential_id)  # each changes the assistant: a new ETag
@@ -132,9 +132,9 @@ def connections_on_two_workers(server):
 
 
 @pytest.mark.slow  # a real gunicorn; in the default run too
-def test_two_turns_at_once_across_workers_one_200_one_409(live_server, fake):
+def test_two_turns_at_once_across_workers_one_200_one_409(shared_live_server, fake):
     fake.delay = 0.8  # the first turn is still running when the second arrives, even on a busy machine
-    server = live_server()
+    server = shared_live_server
     agent = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body
     thread_id = server.request("POST", "/openai/initialize", {"agent_id": agent["id"]}).body["thread_id"]
     first, second = connections_on_two_workers(server)

@@ -17,7 +17,7 @@ from assistants_app.models import Assistant, Message, Thread, utcnow
 
 from .helpers import app_on
 
-OPENAI_TIMEOUT = 5  # the live_server fixture's; a turn lock is stale after OPENAI_TIMEOUT + 30 s
+OPENAI_TIMEOUT = 5  # the live servers' (tests/helpers.py); a turn lock is stale after OPENAI_TIMEOUT + 30 s
 STALE_AFTER = OPENAI_TIMEOUT + 30
 # A dead worker's turn locks are freed by the master within seconds (the issue's target: 10).
 FREED_WITHIN = 10
@@ -130,23 +130,13 @@ def wait_until_answering(server, timeout: float = 30) -> float:
     raise AssertionError(f"no answer {timeout} s after the crash\n{server.log_tail()}")
 
 
-def wait_serving(server, pids, timeout: float = 30) -> None:
-    """Until each of these workers has answered a request (seen by the connection it accepted)."""
-    waiting, deadline = set(pids), time.monotonic() + timeout
-    while waiting and time.monotonic() < deadline:
-        for pid, connection in server.connections_by_worker().items():
-            waiting.discard(pid)
-            connection.close()
-    assert not waiting, f"workers {waiting} never answered\n{server.log_tail()}"
-
-
 def assistant_state(assistant) -> dict:
     return {"details": dict(assistant.details), "iconSrc": assistant.icon_src}
 
 
-def test_kill_9_workers_under_load_loses_no_acknowledged_write(live_server, fake):
+def test_kill_9_workers_under_load_loses_no_acknowledged_write(shared_live_server, fake):
     fake.delay = 0.4  # every turn is in flight for 0.4 s
-    server = live_server()
+    server = shared_live_server
     agent_id = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body["id"]
     update_ids = [server.request("POST", "/assistants", {"details": {"model": "v0"}}).body["id"]
                   for _ in range(2)]
@@ -158,7 +148,7 @@ def test_kill_9_workers_under_load_loses_no_acknowledged_write(live_server, fake
         killed = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         figures["answering after 1 of 2 workers killed (s)"] = wait_until_answering(server)
-        wait_serving(server, server.wait_for_workers(exclude=[victim]))
+        server.wait_serving(server.wait_for_workers(exclude=[victim]))
         figures["replacement worker serving after (s)"] = time.monotonic() - killed
         load.wait_for_answers(20)
         # Crash 2: every worker at once: nothing serves until the master has booted new ones.
@@ -167,7 +157,7 @@ def test_kill_9_workers_under_load_loses_no_acknowledged_write(live_server, fake
         for pid in victims:
             os.kill(pid, signal.SIGKILL)
         figures["answering after 2 of 2 workers killed (s)"] = wait_until_answering(server)
-        wait_serving(server, server.wait_for_workers(exclude=victims))
+        server.wait_serving(server.wait_for_workers(exclude=victims))
         figures["both replacements serving after (s)"] = time.monotonic() - killed
         load.wait_for_answers(20)
     fake.delay = 0

@@ -48,8 +48,8 @@ def wait_for(condition, timeout: float, what: str, server) -> float:
 
 @pytest.mark.slow  # a real gunicorn; in the default run too
 @pytest.mark.parametrize("streamed", [False, True], ids=["blocking", "streamed"])
-def test_killing_every_worker_mid_turn_frees_its_thread_at_once(live_server, fake, streamed):
-    server = live_server()
+def test_killing_every_worker_mid_turn_frees_its_thread_at_once(shared_live_server, fake, streamed):
+    server = shared_live_server
     agent_id = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body["id"]
     thread_id = server.request("POST", "/openai/initialize", {"agent_id": agent_id}).body["thread_id"]
     # The provider holds the turn: a blocking one gets no answer, a streamed one its first piece only.

@@ -46,7 +46,9 @@ def test_configured_secret_keys_write_nothing_into_instance(instance):
     assert not (instance / "secret_keys").exists()
 
 
-@pytest.mark.parametrize("value", ["not-a-fernet-key", f"{Fernet.generate_key().decode()},short"])
+# Named: a generated key in a test's name would differ in each pytest-xdist worker, which must collect alike.
+@pytest.mark.parametrize("value", ["not-a-fernet-key", f"{Fernet.generate_key().decode()},short"],
+                         ids=["not-a-key", "a-key-then-a-short-one"])
 def test_malformed_secret_keys_fail_fast_naming_the_setting(make_app, value):
     with pytest.raises(RuntimeError) as caught:
         make_app(ASSISTANTS_SECRET_KEYS=value)

@@ -20,7 +20,7 @@ from assistants_app.extensions import db
 from assistants_app.upgrades import dangling_rows
 
 from . import migration_rows
-from .helpers import SECRET_KEYS, app_on, headers_for
+from .helpers import SECRET_KEYS, app_on, headers_for, scratch_database
 from .live_server import ROOT
 
 MIGRATIONS = ROOT / "assistants_app" / "migrations"
@@ -44,16 +44,8 @@ def scratch_url(migrated, tmp_path):
     if not migrated.startswith("postgresql"):
         yield f"sqlite:///{tmp_path}/upgrade.sqlite3"
         return
-    name = f"migrations_{uuid.uuid4().hex[:12]}"
-    server = create_engine(migrated.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield migrated.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        server.dispose()
+    with scratch_database(migrated, f"migrations_{uuid.uuid4().hex[:12]}") as url:
+        yield url
 
 
 def migrate(url: str, revision: str, *, down: bool = False, **config) -> None:

@@ -192,8 +192,8 @@ def test_a_session_deleted_mid_stream_ends_the_agents_stream_with_an_error_event
 
 @pytest.mark.slow
 @pytest.mark.parametrize("api", ["conversations", "agents"])
-def test_a_client_that_leaves_mid_stream_frees_the_thread_and_writes_nothing(live_server, fake, api):
-    server = live_server()
+def test_a_client_that_leaves_mid_stream_frees_the_thread_and_writes_nothing(shared_live_server, fake, api):
+    server = shared_live_server
     agent = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body
     if api == "conversations":
         thread_id = server.request("POST", "/openai/initialize", {"agent_id": agent["id"]}).body["thread_id"]

@@ -18,7 +18,7 @@ from assistants_app.openai_adapter.errors import log_failure, scrub
 from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
 from .fake_openai import Fault
-from .helpers import AGENTS, app_on, make_key
+from .helpers import AGENTS, app_on, key_on, make_key
 from .listeners import Listener
 
 
@@ -137,7 +137,7 @@ def test_an_update_whose_row_moved_during_the_provider_call_is_409(app, client, 
 @pytest.mark.slow
 def test_a_hung_provider_does_not_starve_other_tenants(live_server):
     server = live_server(OPENAI_TIMEOUT="4")
-    other_key = server._flask("api-keys", "create", "--name", "other", "--tenant", "other").strip().splitlines()[-1]
+    other_key = key_on(server.env["DATABASE_URL"], tenant="other", name="other")
     with Listener("hung") as hung:
         credentials = [server.request("POST", "/credentials", {
             "name": f"hung {i}", "provider": "openai_compatible", "base_url": hung.base_url, "api_key": "k"}).body["id"]

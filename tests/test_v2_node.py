@@ -9,9 +9,9 @@ import subprocess
 from .helpers import NODE_DIR, node_or_skip
 
 
-def test_a_streamed_run_with_the_node_client(live_server, fake):
+def test_a_streamed_run_with_the_node_client(shared_live_server, fake):
     node = node_or_skip()
-    server = live_server()
+    server = shared_live_server
     assistant = server.request("POST", "/v1/assistants", {"model": "gpt-4"}).body
     done = subprocess.run([node, "stream_run.mjs"], cwd=NODE_DIR, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "BASE_URL": f"{server.url}/v1", "API_KEY": server.api_key,

@@ -12,8 +12,7 @@ import shutil
 import tempfile
 
 import pytest
-from ..helpers import SECRET_KEYS, app_on, empty_tables
-from ..live_server import LiveServer
+from ..helpers import delete_rows, start_live_server
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -54,23 +53,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="package")
-def server(migrated, fake_server, tmp_path_factory):
-    """The real service (2 gevent workers) on the test database, its provider the fake; provider
+def server(live_database, fake_server, tmp_path_factory):
+    """The real service (2 gevent workers) on an empty database, its provider the fake; provider
     answers are not cached, so a status check sees a change of the fake at once."""
-    require_browser()  # before the 20 s of starting a server for nothing
-    postgresql = migrated.startswith("postgresql")
-    directory = tmp_path_factory.mktemp("playground")
-    url = migrated if postgresql else f"sqlite:///{directory}/live.sqlite3"
-    settings = {"ASSISTANTS_SECRET_KEYS": SECRET_KEYS, "OPENAI_BASE_URL": fake_server.base_url,
-                "OPENAI_TIMEOUT": "5", "OPENAI_MAX_RETRIES": "0",
-                "MODELS_CACHE_TTL": "0"}
-    live = LiveServer(url, settings, workers=2, log_path=directory / "gunicorn.log", migrate=not postgresql)
-    live.start()
+    require_browser()  # before the seconds of starting a server for nothing
+    log_path = tmp_path_factory.mktemp("playground") / "gunicorn.log"
+    live = start_live_server(live_database(), fake_server.base_url, log_path, MODELS_CACHE_TTL="0")
     yield live
     live.stop()
-    if postgresql:  # the database is shared with the other tests: leave it empty
-        with app_on(migrated) as app, app.app_context():
-            empty_tables()
+    if live.env["DATABASE_URL"].startswith("postgresql"):  # shared with the other tests: leave it empty
+        delete_rows(live.env["DATABASE_URL"])
 
 
 @pytest.fixture(scope="module")
