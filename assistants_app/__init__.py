@@ -17,10 +17,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import cli, database, errors, extensions, services
     from .services import background, tenant_limits
     from .services.retrieval import vectors
+    from .fast_json import JSONProvider
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
 
     app = configured_app(test_config)
     _behind_proxies(app)
+    app.json = JSONProvider(app)  # orjson writes the answers (fast_json.py)
     app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)
 
     extensions.db.init_app(app)

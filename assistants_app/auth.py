@@ -16,9 +16,9 @@ from .errors import shape_for_blueprint
 from .models import ApiKey, utcnow
 
 KEY_PREFIX = "sk-asst-"
-# Known keys are remembered briefly so a request costs no query; a revocation reaches
-# other worker processes within this many seconds.
-KEY_CACHE_SECONDS = 5.0
+# Known keys are remembered briefly so a request costs no query (one a second per key and worker at
+# most); a revocation reaches the other worker processes and hosts within this many seconds.
+KEY_CACHE_SECONDS = 1.0
 PUBLIC_BLUEPRINTS = {"api-docs", "public", "health", "playground"}
 EXTENSION = "api_key_cache"
 MIN_METRICS_TOKEN = 16

@@ -15,7 +15,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from . import report, responses_cost, scenarios, search_cost, turn_cost
+from . import litellm, report, responses_cost, scenarios, search_cost, turn_cost
 from .processes import ROOT, FakeProvider, bench_service, start_service
 
 SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "responses_overhead", "status_cost",
@@ -73,6 +73,8 @@ def run_database(name: str, database_url: str | None, size: scenarios.Size, work
                     result[section] = search_cost.measure(ctx, url, size is scenarios.QUICK)
                 elif section == "throughput":
                     result[section] = scenarios.throughput(ctx, has_status_route)
+                elif section == "litellm":  # LiteLLM's proxy beside this service, on the same fake
+                    result[section] = litellm.compare(ctx, workdir)
                 elif section == "responses_overhead":
                     result[section] = responses_cost.responses_overhead(ctx)
                 elif section == "status_cost" and not has_status_route:
@@ -108,6 +110,8 @@ def main(argv=None) -> int:
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results.json"))
     parser.add_argument("--only", help="comma-separated sections, for an A/B of one figure (not with --publish): "
                         + ", ".join(SECTIONS))
+    parser.add_argument("--compare", choices=("litellm",),
+                        help="also run LiteLLM's proxy beside the service (the SQLite run; bench/litellm.py)")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds before the run gives up")
     args = parser.parse_args(argv)
     sections = tuple(args.only.split(",")) if args.only else SECTIONS
@@ -119,7 +123,7 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, give_up)
     signal.signal(signal.SIGALRM, give_up)
-    signal.alarm(int(args.time_limit))
+    signal.alarm(int(args.time_limit + (900 if args.compare else 0)))  # LiteLLM: an install, a slow start
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))  # 1,000 streams
 
@@ -133,7 +137,8 @@ def main(argv=None) -> int:
                "runs": {}}
     with tempfile.TemporaryDirectory(prefix="assistants-bench-") as workdir:
         for name, url in databases:
-            results["runs"][name] = run_database(name, url, size, workdir, sections)
+            compared = ("litellm",) if args.compare == "litellm" and name == "sqlite" else ()
+            results["runs"][name] = run_database(name, url, size, workdir, sections + compared)
     results["meta"]["cpu_available_after"] = cpu_available(calibration)
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
@@ -143,7 +148,7 @@ def main(argv=None) -> int:
     print(f"[bench] {results['meta']['seconds']} s; results in {args.output}", file=sys.stderr)
     if args.publish and not args.quick:
         print(f"[bench] published to {', '.join(report.publish(results))}", file=sys.stderr)
-    failed = [f"{db}.{s}" for db, run in results["runs"].items() for s in sections
+    failed = [f"{db}.{s}" for db, run in results["runs"].items() for s in (*sections, "litellm")
               if "failed" in run.get(s, {})]
     if failed:
         print(f"[bench] failed: {', '.join(failed)}", file=sys.stderr)

@@ -81,9 +81,10 @@ class FakeProvider:
         _stop(self.process, signal.SIGTERM, 5)
 
 
-def bench_service(database_url: str, provider_url: str, workdir: str) -> LiveServer:
+def bench_service(database_url: str, provider_url: str, workdir: str, root: str = ROOT) -> LiveServer:
     """The service as `make run` starts it (tests/live_server.py), on a database of its own; its
-    worker count is WEB_CONCURRENCY's, or one per core."""
+    worker count is WEB_CONCURRENCY's, or one per core. ``root``: the source tree (another commit's, for
+    an A/B: bench/ab.py)."""
     env = {
         "OPENAI_BASE_URL": provider_url,
         "OPENAI_API_KEY": "sk-bench",
@@ -94,7 +95,7 @@ def bench_service(database_url: str, provider_url: str, workdir: str) -> LiveSer
     }
     workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
     return LiveServer(database_url, env, workers=workers, log_path=os.path.join(workdir, "gunicorn.log"),
-                      migrate=True)
+                      migrate=True, root=root)
 
 
 def start_service(service: LiveServer) -> LiveServer:

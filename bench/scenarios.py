@@ -39,11 +39,13 @@ class Size:
     throughput_warmup: float = 1.0
     throughput_seconds: float = 6.0
     status_agents: int = 100
+    compare_clients: int = 100  # --compare litellm: chats at once, each answered in compare_delay seconds
+    compare_delay: float = 1.0
 
 
 QUICK = Size(warmup_pairs=2, pairs=6, stream_pairs=4, conversations=10, provider_delay=0.2, rounds=2,
              streams=20, stream_words=3, chunk_delay=0.02, ramp=0.1, clients=4, throughput_warmup=0.1,
-             throughput_seconds=0.4, status_agents=5)
+             throughput_seconds=0.4, status_agents=5, compare_clients=10, compare_delay=0.2)
 
 
 class Context:
@@ -347,9 +349,10 @@ def throughput(ctx: Context, has_status_route: bool) -> dict:
         "POST /assistants": (size.clients, lambda w, i: ("POST", "/assistants", create), None),
     }
     if has_status_route:
-        targets["GET /agents/{id} (status)"] = (
-            size.clients, lambda w, i: ("GET", STATUS_PATH + agent_ids[(w + i) % 10], None),
-            lambda reply: b'"AVAILABLE"' in reply.body)
+        get_status = (lambda w, i: ("GET", STATUS_PATH + agent_ids[(w + i) % 10], None),
+                      lambda reply: b'"AVAILABLE"' in reply.body)
+        targets["GET /agents/{id} (status), sequential"] = (1, *get_status)
+        targets["GET /agents/{id} (status)"] = (size.clients, *get_status)
     out = {}
     for name, (clients, make, check) in targets.items():
         asyncio.run(closed_loop(ctx.host, ctx.port, ctx.headers, make, concurrency=clients,

@@ -247,13 +247,14 @@ LIVE_SETTINGS = {"PROVIDER_ALLOWED_HOSTS": "127.0.0.1"}
 
 
 @pytest.fixture
-def live_server(live_database, fake_server, tmp_path):
+def live_server(live_database, fake, tmp_path):
     """start(workers=2, **env) runs a real gunicorn of this test's own (tests/live_server.py) on an
-    empty database; after the test it is killed (and on PostgreSQL its rows are deleted)."""
+    empty database, against the fake provider reset for this test (no fault an earlier test queued and
+    left unconsumed); after the test it is killed (and on PostgreSQL its rows are deleted)."""
     servers = []
 
     def start(workers=2, **env):
-        servers.append(start_live_server(live_database(), fake_server.base_url, tmp_path / "gunicorn.log",
+        servers.append(start_live_server(live_database(), fake.base_url, tmp_path / "gunicorn.log",
                                          workers=workers, **{**LIVE_SETTINGS, **env}))
         return servers[-1]
 

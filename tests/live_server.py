@@ -86,8 +86,8 @@ GUNICORN = [sys.executable, "-c", "import ctypes, os, sys; ctypes.CDLL(None).prc
 
 class LiveServer:
     def __init__(self, database_url: str, env: dict | None = None, *, workers: int = 2, log_path=None,
-                 migrate: bool = True, api_key: str = ""):
-        self.workers = workers
+                 migrate: bool = True, api_key: str = "", root: Path = ROOT):
+        self.workers, self.root = workers, root  # root: the tree it runs (bench/ab.py runs two commits)
         self.migrate = migrate
         self.log_path = Path(log_path or f"/tmp/live-server-{os.getpid()}-{id(self)}.log")
         # Hermetic: no setting leaks in from the environment pytest runs in.
@@ -109,8 +109,8 @@ class LiveServer:
         self.stop()
 
     def _flask(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=self.root,
+                              env=self.env, capture_output=True, text=True, timeout=60)
         if done.returncode:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
@@ -130,7 +130,7 @@ class LiveServer:
                 self.process = subprocess.Popen(
                     # No control socket: its default path is one per user, shared by every gunicorn.
                     [*GUNICORN, "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"],
-                    cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                     pass_fds=[listener.fileno()])
         # This process's copy is closed: once gunicorn is gone, a connection is refused, not queued.
         if self.wait_healthy(START_TIMEOUT):

@@ -80,6 +80,19 @@ def test_details_as_json_string_is_returned_as_object(client, auth):
     assert response.json["credential"] is None
 
 
+def test_what_orjson_refuses_is_answered_all_the_same(client, auth):
+    """Answers are written by orjson (fast_json.py), which refuses an integer past 64 bits: such a value (a
+    tool's JSON schema may hold one) is written by the standard library instead, never a 500."""
+    tool = {"type": "function", "function": {"name": "count", "parameters": {
+        "type": "object", "properties": {"n": {"type": "integer", "maximum": 2 ** 70}}}}}
+    created = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "café", "tools": [tool]}},
+                          headers=auth)
+    assert created.status_code == 200, created.json
+    response = client.get(f"/assistants/{created.json['id']}", headers=auth)
+    assert response.status_code == 200
+    assert response.json["details"]["tools"] == [tool] and response.json["details"]["name"] == "café"
+
+
 @pytest.mark.parametrize("body, field", [
     ({}, "details"),
     ({"details": {}}, "details"),

@@ -1,8 +1,13 @@
 """Bearer API keys: hashed at rest, revocable, tenant-scoped; the CLI that manages them."""
+import time
+
 from sqlalchemy import select
 
+from assistants_app.auth import digest, revoke_api_key
 from assistants_app.extensions import db
 from assistants_app.models import ApiKey
+
+from .helpers import headers_for, make_key
 
 
 def test_public_routes_need_no_key(client):
@@ -45,6 +50,19 @@ def test_cli_create_list_revoke(app):
     assert revoked.exit_code == 0
     assert client.get("/assistants", headers=headers).status_code == 401
     assert runner.invoke(args=["api-keys", "revoke", "999999"]).exit_code != 0
+
+
+def test_a_key_revoked_by_another_worker_stops_working_within_a_second(make_app):
+    """Each process remembers a valid key for auth.KEY_CACHE_SECONDS: a key revoked by another worker, host or
+    the CLI is refused by this one within a second at most."""
+    worker, elsewhere = make_app(), make_app()
+    key = make_key(worker)
+    client = worker.test_client()
+    assert client.get("/assistants", headers=headers_for(key)).status_code == 200  # remembered from here on
+    with elsewhere.app_context():
+        revoke_api_key(db.session.scalar(select(ApiKey).where(ApiKey.key_digest == digest(key))))
+    time.sleep(1.05)
+    assert client.get("/assistants", headers=headers_for(key)).status_code == 401
 
 
 def test_bootstrap_creates_one_key_only_on_an_empty_database(app):

@@ -54,3 +54,33 @@ def test_a_short_soak_passes(tmp_path):
     assert done.returncode == 0 and run["passed"], done.stdout + done.stderr
     assert run["database"] == "sqlite" and run["requests"] >= 100 and run["unexpected"] == 0
     assert run["acknowledged_writes"] > 0 and run["missing_writes"] == []
+
+
+def test_litellm_rows_put_ours_beside_litellm():
+    """`--compare litellm` (bench/litellm.py) is too slow for CI (an install, a minute to start): its rows
+    in the table, from a result of its shape, say which side met the targets."""
+    from bench.targets import rows
+
+    def side(median, p99):
+        return {"median_ms": median, "p99_ms": p99}
+
+    def concurrent(turns_per_s, cpu):
+        return {"turns": 300, "errors": 0, "failures": {}, "turns_per_s": turns_per_s, "median_ms": 1003.0,
+                "p99_ms": 1100.0, "cpu_s_per_1000_turns": cpu}
+
+    compared = {"litellm": "litellm[proxy]==1.108.5", "workers": {"ours": 2, "litellm": 2},
+                "blocking": {"pairs": 400, "ours_added": side(1.2, 3.0), "litellm_added": side(9.0, 20.0),
+                             "direct": side(0.4, 0.8), "ours": side(1.6, 3.5), "litellm": side(9.4, 21.0)},
+                "streamed": {"pairs": 200, "ours_added": side(9.5, 12.0), "litellm_added": side(9.0, 20.0),
+                             "direct": side(0.5, 0.9), "ours": side(10.0, 13.0), "litellm": side(9.5, 21.0)},
+                "concurrent": {"clients": 100, "provider_delay_s": 1.0, "rounds": 3,
+                               "ours": concurrent(95.0, 3.1), "litellm": concurrent(60.0, 25.0),
+                               "direct": concurrent(98.0, None)}}
+    table = {figure: measured for figure, _, measured in rows({"litellm": compared}, "sqlite")
+             if figure.startswith("beside LiteLLM")}
+    assert len(table) == 3
+    blocking, streamed, load = table.values()
+    assert blocking.startswith("ours 1.200 / 3.000 ms, LiteLLM 9.000 / 20.000 ms")
+    assert blocking.endswith(" met")
+    assert streamed.endswith("**not met**")
+    assert "ours 95.0 turns/s, 3.10 CPU s per 1,000 turns" in load and load.endswith(" met")

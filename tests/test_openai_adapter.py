@@ -141,6 +141,19 @@ def test_blocking_turn_equals_streamed_turn(adapter, fake, api):
         assert bodies[1]["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize("api", ("chat_completions", "responses"))
+def test_streamed_turns_give_their_connection_back(adapter, fake, api):
+    """A stream read to its end leaves its connection in the pool: the next request reuses it, where a
+    new one costs a TCP handshake (and with a real provider a TLS one) and ~0.4 ms of a worker's CPU.
+    (The assistants backend's stream is the SDK's, whose sync Stream closes at [DONE] unread.)"""
+    conn = connection(fake, api)
+    for _ in range(3):
+        take_turn(adapter, conn, turn_request(adapter, conn), "streamed")
+
+    assert len(fake.requests_to(TURN_PATH[api])) == 3
+    assert len({request.client_port for request in fake.requests}) == 1
+
+
 HISTORY = [ChatMessage("user", "My name is Ada."), ChatMessage("assistant", "Hello Ada.")]
 
 

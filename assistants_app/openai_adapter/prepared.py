@@ -10,12 +10,13 @@ would raise them. A client with per-request auth (workload identity, a provider 
 keeps the SDK's path."""
 from __future__ import annotations
 
-import json
 import ssl
 
 import httpx2
 import openai
 from openai._models import FinalRequestOptions
+
+from ..fast_json import dumps_bytes
 
 # Headers the SDK computes per request; the template leaves them out.
 PER_REQUEST = ("content-length", "x-stainless-read-timeout", "x-stainless-retry-count")
@@ -54,7 +55,7 @@ def post_json(client: openai.OpenAI, path: str, body: dict, *, timeout: httpx2.T
     if _dynamic_auth(client):
         return client.post(path, cast_to=httpx2.Response, body=body, options={"timeout": timeout}, stream=stream)
     url, headers = _template(client, path, str(body.get("model", "")))
-    request = httpx2.Request("POST", url, headers=headers, content=json.dumps(body).encode(),
+    request = httpx2.Request("POST", url, headers=headers, content=dumps_bytes(body),
                              extensions={"timeout": timeout.as_dict()})
     try:
         response = _send(client._client, request, stream)

@@ -232,7 +232,8 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Embeddi
             body, bad_json = None, True
         with self._lock:
             self.requests.append(RecordedRequest(h.command, path, query,
-                                                 {k.lower(): v for k, v in h.headers.items()}, body))
+                                                 {k.lower(): v for k, v in h.headers.items()}, body,
+                                                 h.client_address[1]))
         fault = self._take_fault(path)
         if self.delay:
             self._sleep(self.delay)

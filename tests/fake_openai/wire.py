@@ -27,6 +27,7 @@ class RecordedRequest:
     query: dict  # {name: last value}
     headers: dict  # lower-cased names
     json: Any  # parsed body, or None (no body / not JSON)
+    client_port: int = 0  # the client's end of the connection: requests on one keep-alive connection share it
 
 
 @dataclass
