@@ -4,6 +4,7 @@
  */
 
 import { assistantMessageItemParamSchema } from "./assistantMessageItemParamSchema.ts";
+import { compactionSummaryItemParamSchema } from "./compactionSummaryItemParamSchema.ts";
 import { developerMessageItemParamSchema } from "./developerMessageItemParamSchema.ts";
 import { functionCallItemParamSchema } from "./functionCallItemParamSchema.ts";
 import { functionCallOutputItemParamSchema } from "./functionCallOutputItemParamSchema.ts";
@@ -16,6 +17,7 @@ import { z } from "zod";
 export const itemParamSchema = z.union([
   z.lazy(() => itemReferenceParamSchema),
   z.lazy(() => reasoningItemParamSchema),
+  z.lazy(() => compactionSummaryItemParamSchema),
   z.lazy(() => userMessageItemParamSchema),
   z.lazy(() => systemMessageItemParamSchema),
   z.lazy(() => developerMessageItemParamSchema),

@@ -45,5 +45,12 @@ export const messageSchema = z
           .describe("A content part that makes up an input or output item."),
       )
       .describe("The content of the message"),
+    phase: z.optional(
+      z
+        .enum(["commentary", "final_answer"])
+        .describe(
+          "Labels an `assistant` message as intermediate commentary (`commentary`) or the final answer (`final_answer`). For models like `gpt-5.3-codex` and beyond, when sending follow-up requests, preserve and resend phase on all assistant messages. Omitting it can degrade performance. Not used for user messages.",
+        ),
+    ),
   })
   .describe("A message to or from the model.");
