@@ -33,8 +33,8 @@ SUITE_TESTS = ["basic-response", "assistant-phase", "response-output-phase-schem
 def compliance(server) -> list[dict]:
     """The suite's results (its --json output): all its tests, run at once (a skipped one is listed too).
     WebSocket mode through ws, the global WebSocket websocket-global.mjs sets (Node 20 has none)."""
-    done = subprocess.run([os.path.join(SUITE, "node_modules", ".bin", "tsx"), "--import", "./websocket-global.mjs",
-                           "bin/compliance-test.ts",
+    done = subprocess.run([os.path.join(SUITE, "node_modules", ".bin", "tsx"),
+                           "--import", "./websocket-global.mjs", "bin/compliance-test.ts",
                            "--base-url", f"{server.url}/v1", "--api-key", server.api_key, "--model", "gpt-4",
                            "--json"],
                           cwd=SUITE, capture_output=True, text=True, timeout=120)

@@ -1,17 +1,19 @@
 """The Responses API at /v1/responses, stateful over any provider (services/responses/): create (blocking,
 streamed, or in the background), retrieve (or replay a background response's events), delete, cancel,
-input items, input token counts. Errors in OpenAI's shape."""
+input items, input token counts, compaction. Errors in OpenAI's shape. (Its WebSocket mode, at the same
+path: routes/responses_socket.py.)"""
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from .. import streaming
 from ..errors import OPENAI, ServiceError
 from ..extensions import db
+from ..schemas.compaction import CompactionSchema, CompactSchema
 from ..schemas.v2.common import DeletedSchema
 from ..schemas.responses import (InputTokensSchema, ItemListQuerySchema, ItemListSchema,
                                  ResponseContextSchema, ResponseCreateSchema, ResponseObjectSchema,
                                  ResponseRetrieveQuerySchema)
-from ..services.responses import run, store, tokens
+from ..services.responses import compact, run, store, tokens
 from ..spec import error_docs
 
 blp = Blueprint("responses", __name__, url_prefix="/v1",
@@ -44,6 +46,16 @@ class InputTokens(MethodView):
     def post(self, fields):
         """Count a request's input tokens (an estimate: about 4 characters a token)"""
         return tokens.count(fields)
+
+
+@blp.route("/responses/compact")
+class ResponseCompact(MethodView):
+    @blp.arguments(CompactSchema(), error_status_code=400)
+    @blp.response(200, CompactionSchema)
+    @documents(400, 404, 429, 502, 504)
+    def post(self, fields):
+        """Compact a context into one compaction item (a summary by the model), to send as later input"""
+        return compact.compact(fields)
 
 
 @blp.route("/responses/<response_id>")

@@ -10,6 +10,8 @@ from .v2.vector_stores import Filter
 
 MAX_TEXT = 1_000_000
 ROLES = ("user", "assistant", "system", "developer")
+PHASES = ("commentary", "final_answer")  # an assistant message's: intermediate commentary, or the answer
+MAX_COMPACTION = 10_485_760  # characters of a compaction item's encrypted_content, as the specification says
 # Item types kept as they come (an earlier output sent back as input): not sent to a chat provider.
 KEPT = ("reasoning", "file_search_call")
 
@@ -20,8 +22,9 @@ def _text(value, where: str) -> None:
 
 
 class InputItem(fields.Field):
-    """One input item: a message (content a string or parts), function_call, function_call_output,
-    item_reference; an earlier output's reasoning or file_search_call item is accepted. Extra keys of an
+    """One input item: a message (content a string or parts; an assistant's with its phase), function_call,
+    function_call_output, item_reference, a compaction (POST /v1/responses/compact's); an earlier output's
+    reasoning or file_search_call item is accepted. Extra keys of an
     item (its status, an output part's annotations) are kept as they come: clients send outputs back."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -32,6 +35,8 @@ class InputItem(fields.Field):
         if kind == "message":
             if item.get("role") not in ROLES:
                 raise ValidationError(f"A message's role is one of {', '.join(ROLES)}.")
+            if item.get("phase") is not None and (item["role"] != "assistant" or item["phase"] not in PHASES):
+                raise ValidationError(f"phase labels an assistant message: one of {', '.join(PHASES)}.")
             content = item.get("content")
             if isinstance(content, str):
                 _text(content, "content")
@@ -49,6 +54,10 @@ class InputItem(fields.Field):
             _text(item.get("call_id"), "A function_call_output's call_id")
             if not isinstance(item.get("output"), (str, list)):
                 raise ValidationError("A function_call_output's output is a string or a list of parts.")
+        elif kind == "compaction":
+            if not isinstance(item.get("encrypted_content"), str) or len(item["encrypted_content"]) > MAX_COMPACTION:
+                raise ValidationError("A compaction item's encrypted_content is the string /v1/responses/compact "
+                                      "answered.")
         elif kind == "item_reference":
             _text(item.get("id"), "An item_reference's id")
         elif kind not in KEPT:

@@ -7,13 +7,15 @@
 
 A message row is a message item; an assistant row with tool_calls is its function_call items (after its
 text, if any); a tool row is a function_call_output item. Items of other types (reasoning,
-file_search_call) are kept as they are in the row's `item` and not sent to a chat provider. A call the
+file_search_call) are kept as they are in the row's `item` and not sent to a chat provider; a compaction
+item is kept so too, its summary sent as a system message (compaction.py). An assistant message's phase
+(commentary, final_answer) is kept with it; a chat provider has no use for it. A call the
 service ran itself (file_search: its row's item lists it under "served") is not a function_call item: the
 row of its answer is its file_search_call item."""
 from ...errors import ServiceError
 from ...models import Message, new_token_id
 from ...openai_adapter import ChatMessage, ToolCall
-from . import file_search
+from . import compaction, file_search
 
 # Roles a chat provider knows: developer instructions go as system messages.
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -69,7 +71,7 @@ def as_messages(items: list[dict]) -> tuple[list[ChatMessage], list[dict]]:
             parts = parts_of(item.get("content"))
             messages.append(ChatMessage(role=role, content=chat_content(role, parts)))
             stored = {"type": "message", "id": item.get("id") or new_token_id("msg_"), "role": item["role"],
-                      "content": parts}
+                      "content": parts, **({"phase": item["phase"]} if item.get("phase") else {})}
             columns.append({"item_type": None, "item": stored})
         elif kind == "function_call":
             call = {"id": item["call_id"], "name": item["name"], "arguments": item.get("arguments") or ""}
@@ -83,6 +85,10 @@ def as_messages(items: list[dict]) -> tuple[list[ChatMessage], list[dict]]:
                 raise invalid_input("A function_call_output's output must be text here.")
             messages.append(ChatMessage(role="tool", content=text, tool_call_id=item["call_id"]))
             columns.append({"item_type": "function_call_output", "item": {"id": item.get("id") or new_token_id("fco_")}})
+        elif kind == "compaction":
+            messages.append(ChatMessage(role="system", content=compaction.as_context(item)))
+            columns.append({"item_type": "compaction", "item": {key: item[key] for key in ("type", "id",
+                                                                                        "encrypted_content")}})
         elif kind in KEPT_TYPES:
             continue  # the provider's own state of an earlier turn: not sent to a chat provider
         else:
@@ -93,7 +99,7 @@ def as_messages(items: list[dict]) -> tuple[list[ChatMessage], list[dict]]:
 def row_items(row: Message) -> list[dict]:
     """The items of one stored row (see the module's docstring)."""
     item = row.item or {}
-    if row.item_type in KEPT_TYPES:
+    if row.item_type in (*KEPT_TYPES, "compaction"):
         return [item]
     if row.role == "tool":
         return [{"type": "function_call_output", "id": item.get("id") or row.id, "call_id": row.tool_call_id,
@@ -107,7 +113,7 @@ def row_items(row: Message) -> list[dict]:
             parts = [{**part, "annotations": part.get("annotations", []), "logprobs": part.get("logprobs", [])}
                      if part.get("type") == "output_text" else part for part in parts]
         found.append({"type": "message", "id": item.get("id") or row.id, "status": "completed", "role": role,
-                      "content": parts})
+                      "content": parts, **({"phase": item["phase"]} if item.get("phase") else {})})
     ids = item.get("ids") or []
     for index, call in enumerate(row.tool_calls or ()):
         if call["id"] in served:

@@ -2,7 +2,8 @@
 provider with the request's model), which conversation or chain of responses it continues, its input
 items (ids given, item_reference resolved) and the TurnInput the turn pipeline runs.
 
-    plan = request.plan(fields)     # 400 / 404 for what cannot be; nothing written"""
+    plan = request.plan(fields)     # 400 / 404 for what cannot be; nothing written
+    plan = request.plan(fields, kept)   # kept: a WebSocket connection's store:false responses, by id"""
 import re
 from dataclasses import dataclass, field
 
@@ -32,19 +33,25 @@ class Plan:
     searches: list[dict] = field(default_factory=list)  # the file_search calls run, as they run (their details)
 
 
+class PreviousResponseNotFound(NotFound):
+    openai_code = "previous_response_not_found"
+
+
 def invalid(param: str, message: str) -> ServiceError:
     return ServiceError(400, message, {"json": {param: [message]}})
 
 
-def plan(fields: dict) -> Plan:
+def plan(fields: dict, kept: dict | None = None) -> Plan:
     if fields.get("conversation") and fields.get("previous_response_id"):
         raise invalid("previous_response_id", "Send conversation or previous_response_id, not both.")
     if fields.get("background") and fields.get("store") is False:
         raise invalid("background", "A background response is stored: background needs store true.")
     assistant, instructions = _who(fields)
     conversation = _conversation(fields.get("conversation"))
-    previous, context = _chain(fields.get("previous_response_id"))
+    previous, context = _chain(fields.get("previous_response_id"), kept or {})
     given = _with_ids(_input(fields.get("input")), context, conversation)
+    if conversation is None:
+        _check_outputs_answer_calls(context, given)
     messages, columns = items.as_messages(given)
     if not messages and not conversation:
         raise invalid("input", "The input is empty.")
@@ -101,18 +108,19 @@ def _conversation(value) -> Thread | None:
     return conversations.get(value["id"] if isinstance(value, dict) else value)
 
 
-def _chain(previous_id: str | None) -> tuple[Response | None, list[dict]]:
-    """The response continued, and its chain's items, oldest first: each response's input, then output."""
+def _chain(previous_id: str | None, kept: dict) -> tuple[Response | None, list[dict]]:
+    """The response continued, and its chain's items, oldest first: each response's input, then output.
+    A response of ``kept`` (unsaved Response rows) is found there, any other in the database."""
     if not previous_id:
         return None, []
     found = []
     next_id = previous_id
     while next_id and len(found) < MAX_CHAIN:
-        response = None
-        if is_plausible_id(next_id):
+        response = kept.get(next_id)
+        if response is None and is_plausible_id(next_id):
             response = db.session.scalar(owned_select(Response), {"id": next_id, "tenant": tenant()})
         if response is None:
-            raise NotFound(f"Previous response with id '{next_id[:128]}' not found.")
+            raise PreviousResponseNotFound(f"Previous response with id '{next_id[:128]}' not found.")
         found.append(response)
         next_id = response.previous_response_id
     context = [item for response in reversed(found) for item in [*response.input_items, *response.output]]
@@ -132,13 +140,23 @@ def _with_ids(given: list[dict], context: list[dict], conversation: Thread | Non
     for item in given:
         if item["type"] == "item_reference":
             item = _referenced(item["id"], context, conversation)
-        prefix = {"message": "msg_", "function_call": "fc_", "function_call_output": "fco_"}.get(item["type"], "item_")
+        prefix = {"message": "msg_", "function_call": "fc_", "function_call_output": "fco_",
+                  "compaction": "cmp_"}.get(item["type"], "item_")
         item = {**item, "id": item.get("id") or new_token_id(prefix)}
         if item["type"] == "message" and isinstance(item.get("content"), str):  # as input_items lists it
             text_type = "output_text" if item["role"] == "assistant" else "input_text"
             item["content"] = [{"type": text_type, "text": item["content"]}]
         resolved.append(item)
     return resolved
+
+
+def _check_outputs_answer_calls(context: list[dict], given: list[dict]) -> None:
+    """Each function_call_output answers a function_call of the context or of the input (as OpenAI checks)."""
+    calls = {item.get("call_id") for item in [*context, *given] if item["type"] == "function_call"}
+    for item in given:
+        if item["type"] == "function_call_output" and item["call_id"] not in calls:
+            raise invalid("input", f"No tool call found for function call output with call_id "
+                                   f"{item['call_id'][:128]}.")
 
 
 def _referenced(item_id: str, context: list[dict], conversation: Thread | None) -> dict:
