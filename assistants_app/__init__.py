@@ -39,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         extensions.api.register_blueprint(blueprint, **options)
     for blueprint in FLASK_BLUEPRINTS:
         app.register_blueprint(blueprint)
+    # flask-sock's WebSocket server: a message is held to what a request's body may be
+    app.config.setdefault("SOCK_SERVER_OPTIONS",
+                          {"max_message_size": app.config["ASSISTANTS_MAX_BODY_BYTES"]})
     errors.SERVICE.register(app)
     extensions.cors.init_app(
         app,

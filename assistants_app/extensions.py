@@ -3,6 +3,7 @@ per-app state in app.extensions (so two apps in one process never share any)."""
 from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_smorest import Api
+from flask_sock import Sock
 
 from .answer_cache import ProviderAnswers
 from .auth import ApiKeyAuth
@@ -16,7 +17,7 @@ from .request_metrics import RequestMetrics
 from .spec import SharedStatusesPlugin
 
 __all__ = ["api", "api_keys", "cors", "db", "migrate", "openai_adapter", "provider_answers", "rate_limits",
-           "request_limits", "request_log", "request_metrics", "secret_keys"]
+           "request_limits", "request_log", "request_metrics", "secret_keys", "sock"]
 
 migrate = Migrate()
 api = Api(spec_kwargs={"extra_plugins": [SharedStatusesPlugin()]})
@@ -31,3 +32,5 @@ rate_limits = RateLimits()
 api_keys = ApiKeyAuth()
 request_metrics = RequestMetrics()
 request_limits = RequestLimits()
+# WebSocket routes (the Responses API's WebSocket mode), on blueprints: it needs no init_app
+sock = Sock()

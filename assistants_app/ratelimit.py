@@ -54,3 +54,14 @@ class RateLimits:
         limiter.request_filter(_not_limited)
         limiter.init_app(app)
         app.extensions[EXTENSION] = limiter
+
+
+def count_again() -> None:
+    """One request that asks for more than one thing (a WebSocket connection, each response.create after
+    its first) counts each against the budget too: flask-limiter's own check once more, its memory of
+    the limits this request already counted cleared. Raises RateLimitExceeded past the limit."""
+    limiter = current_app.extensions[EXTENSION]
+    if limiter is None:
+        return
+    limiter.context.seen_limits.clear()
+    limiter._check_request_limit(in_middleware=True)  # what its before_request runs

@@ -110,8 +110,9 @@ def start_live_server(database_url: str, provider_url: str, log_path, *, workers
 
 
 def routes(app) -> list[tuple[str, str]]:
-    """(rule, method) of every route of the app, HEAD and OPTIONS aside."""
-    return sorted((rule.rule, method) for rule in app.url_map.iter_rules()
+    """(rule, method) of every HTTP route of the app, HEAD and OPTIONS aside (a WebSocket route, only a
+    real server can reach: tests/test_responses_socket.py)."""
+    return sorted((rule.rule, method) for rule in app.url_map.iter_rules() if not rule.websocket
                   for method in rule.methods - {"HEAD", "OPTIONS"})
 
 

@@ -8,6 +8,7 @@ from .openai_routes import blp as openai
 from .playground import blp as playground
 from .public import blp as health, assets
 from .responses import blp as responses_api
+from .responses_socket import blp as responses_socket
 from . import conversations  # noqa: F401 - it adds its routes to responses_api
 from .usage import blp as usage
 from .v2 import blp as assistants_v2
@@ -22,4 +23,4 @@ BLUEPRINTS = (
     (assistants_v2, {}),
     (responses_api, {}),
 )
-FLASK_BLUEPRINTS = (assets, playground)
+FLASK_BLUEPRINTS = (assets, playground, responses_socket)

@@ -34,7 +34,7 @@ class Plan:
 
 
 class PreviousResponseNotFound(NotFound):
-    openai_code = "previous_response_not_found"
+    openai_code, openai_param = "previous_response_not_found", "previous_response_id"
 
 
 def invalid(param: str, message: str) -> ServiceError:

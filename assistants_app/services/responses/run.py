@@ -2,7 +2,9 @@
 background, its output items built from how the turn ended and stored with it in the turn's own commit
 (the response row; on a conversation, its input and output items too).
 
-    answer = run.create(fields)    # the response object, or (stream) an iterator of SSE frames"""
+    answer = run.create(fields)    # the response object, or (stream) an iterator of SSE frames
+    events = run.create(fields, kept, as_events=True)   # (stream) the events as dicts: WebSocket mode, whose
+                                                        # store:false responses `kept` holds (unsaved rows)"""
 import time
 from typing import Iterator
 
@@ -27,9 +29,9 @@ FLUSH_SECONDS = 0.25  # a background response's events are stored at most this f
 RENEW_SECONDS = 10.0
 
 
-def create(fields: dict):
+def create(fields: dict, kept: dict | None = None, *, as_events: bool = False):
     caller = Caller.of_request(API)
-    plan = request.plan(fields)
+    plan = request.plan(fields, kept)
     saved = fields.get("store") is not False
     response_id, created_at = new_token_id("resp_"), utcnow()
     common = dict(created_at=timestamp(created_at), model=plan.turn.model,
@@ -39,7 +41,7 @@ def create(fields: dict):
     if fields.get("background"):
         return _in_background(caller, plan, fields, response_id, created_at, common)
     draft, finished = Draft(searches=plan.searches), {}
-    hook = _recorder(plan, draft, finished, saved, response_id, created_at, common)
+    hook = _recorder(plan, draft, finished, saved, response_id, created_at, common, kept=kept)
     if not fields.get("stream"):
         try:
             outcome = turns.complete(caller, plan.assistant, plan.turn, plan.conversation, before_record=hook,
@@ -52,26 +54,33 @@ def create(fields: dict):
     stream = turns.stream(caller, plan.assistant, plan.turn, plan.conversation, before_record=hook,
                           on_overflow="truncate")
     begun = response_object(response_id, "in_progress", plan.echo, **common)
-    return _frames(stream, draft, finished, begun, lambda err: _save_failed(plan, response_id, created_at, common,
-                                                                           err) if saved else None)
+    def on_failure(err):
+        return _save_failed(plan, response_id, created_at, common, err) if saved else None
+
+    events = _events(stream, draft, finished, begun, on_failure)
+    return events if as_events else _frames(events)
 
 
-def _frames(stream, draft: Draft, finished: dict, begun: dict, on_failure) -> Iterator[str]:
+def _events(stream, draft: Draft, finished: dict, begun: dict, on_failure) -> Iterator[dict]:
     events = ResponseEvents(draft)
     try:
-        for event in [*events.begun(begun), *events.in_progress(begun)]:
-            yield sse(event, event["type"])
+        yield from [*events.begun(begun), *events.in_progress(begun)]
         for piece in stream:
-            for event in events.on(piece):
-                yield sse(event, event["type"])
-        for event in events.ended(finished["response"]):
-            yield sse(event, event["type"])
+            yield from events.on(piece)
+        yield from events.ended(finished["response"])
     except (ProviderError, ServiceError) as err:
         failed = on_failure(err) or {**begun, "status": "failed", "error": _error(err)}
-        for event in events.ended(failed):
-            yield sse(event, event["type"])
+        yield from events.ended(failed)
     finally:
         stream.close()
+
+
+def _frames(events: Iterator[dict]) -> Iterator[str]:
+    try:
+        for event in events:
+            yield sse(event, event["type"])
+    finally:
+        events.close()
 
 
 def _error(err: Exception) -> dict:
@@ -80,9 +89,10 @@ def _error(err: Exception) -> dict:
 
 
 def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, response_id: str, created_at,
-              common: dict, existing: bool = False):
+              common: dict, existing: bool = False, kept: dict | None = None):
     """before_record of the response's turn: its output items (the ids the stream used), the reply row's id
-    and items on a conversation, and the response row (new, or a background one brought to its end)."""
+    and items on a conversation, and the response row (new, or a background one brought to its end; not
+    saved: kept in ``kept`` when given, never added to the session)."""
     def record(reply_row, done, incomplete):
         output = items.output_items(done, draft.message_id, [draft.call_id(i) for i in range(len(done.tool_calls))],
                                     incomplete, draft.before or [call["item"] for call in plan.searches],
@@ -99,6 +109,8 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
         elif saved:
             db.session.add(_row(plan, response_id, created_at, common, status=status, output=output, usage=usage,
                                 completed_at=now))
+        elif kept is not None:
+            kept[response_id] = _row(plan, response_id, created_at, common, status=status, output=output)
     return record
 
 
