@@ -1,0 +1,105 @@
+"""The Responses API's WebSocket mode against a real gunicorn (gevent workers, flask-sock): a client of
+its own (simple-websocket's) sends response.create messages on one connection and reads each response's
+events; refusals are error events and the connection goes on."""
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from simple_websocket import Client
+
+from tests.fake_openai import Fault
+
+from .helpers import key_on
+
+TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
+
+
+def connect(server, key=None):
+    return Client.connect(server.url.replace("http://", "ws://") + "/v1/responses",
+                          headers={"Authorization": f"Bearer {key or server.api_key}"})
+
+
+def turn(ws, body=None, raw=None) -> list[dict]:
+    """One message sent, its events read up to the terminal one."""
+    ws.send(raw if raw is not None else json.dumps({"type": "response.create", "model": "gpt-4", **body}))
+    events = []
+    while not events or events[-1]["type"] not in TERMINAL:
+        events.append(json.loads(ws.receive(timeout=20)))
+    return events
+
+
+def upgrade(server, authorization: str) -> tuple[int, dict]:
+    """A WebSocket handshake by hand: the status and JSON body of a refusal."""
+    where = urlsplit(server.url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    connection.request("GET", "/v1/responses", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Authorization": authorization})
+    answer = connection.getresponse()
+    return answer.status, json.loads(answer.read())
+
+
+@pytest.mark.slow
+def test_websocket_mode(shared_live_server, fake):
+    server = shared_live_server
+    status, body = upgrade(server, "Bearer sk-asst-wrong")
+    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert upgrade(server, "")[0] == 401
+
+    ws = connect(server)
+    first = turn(ws, {"store": False, "input": "Remember: cobalt."})
+    kinds = [event["type"] for event in first]
+    assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed"
+    assert [event["sequence_number"] for event in first] == list(range(len(first)))
+    answered = first[-1]["response"]
+    assert answered["store"] is False and answered["output"][0]["content"][0]["text"] == "Echo: Remember: cobalt."
+    second = turn(ws, {"store": False, "previous_response_id": answered["id"], "input": "The word?"})[-1]
+    assert second["type"] == "response.completed" and second["response"]["previous_response_id"] == answered["id"]
+    sent = fake.requests_to("/chat/completions")[-1].json["messages"]
+    assert [m["content"] for m in sent] == ["Remember: cobalt.", "Echo: Remember: cobalt.", "The word?"]
+    assert server.request("GET", f"/v1/responses/{answered['id']}").status == 404  # never stored
+
+    stored = server.request("POST", "/v1/responses", {"model": "gpt-4", "input": "Stored one."}).body
+    on = turn(ws, {"previous_response_id": stored["id"], "input": "Go on."})[-1]["response"]
+    assert on["previous_response_id"] == stored["id"] and on["store"] is True
+    assert server.request("GET", f"/v1/responses/{on['id']}").body["status"] == "completed"
+
+    for wrong, param in ((json.dumps({"type": "session.update"}), "type"), ("{not json", None),
+                         (json.dumps({"type": "response.create", "model": "gpt-4", "input": "x", "stream": True}),
+                          "stream"),
+                         (json.dumps({"type": "response.create", "model": "gpt-4", "input": 5}), "input")):
+        [error] = turn(ws, raw=wrong)
+        assert error["type"] == "error" and error["status"] == 400 and error["error"]["param"] == param
+        assert error["error"]["code"] and error["error"]["message"]
+
+    fake.add_fault(Fault("status", status=401))  # the provider refuses the credential: before any event
+    [error] = turn(ws, {"store": False, "previous_response_id": answered["id"], "input": "Again."})
+    assert error["status"] == 502 and error["error"]["type"] == "server_error"
+    [gone] = turn(ws, {"store": False, "previous_response_id": answered["id"], "input": "Again."})
+    assert gone["error"]["code"] == "previous_response_not_found"  # the failed continuation forgot it
+    fake.add_fault(Fault("cut", after_chunks=3))  # the provider's stream ends early: the response failed
+    cut = turn(ws, {"store": False, "input": "Cut off here."})
+    assert cut[-1]["type"] == "response.failed", cut
+    assert turn(ws, {"store": False, "input": "Still here."})[-1]["type"] == "response.completed"
+    ws.close()
+
+    again = connect(server)  # another connection: the store:false responses of the first are not there
+    [missing] = turn(again, {"store": False, "previous_response_id": second["response"]["id"], "input": "x"})
+    assert missing == {"type": "error", "status": 404, "error": {
+        "message": f"Previous response with id '{second['response']['id']}' not found.",
+        "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}
+    other = connect(server, key_on(server.env["DATABASE_URL"], tenant="other"))  # another tenant's: not found
+    [hidden] = turn(other, {"previous_response_id": stored["id"], "input": "x"})
+    assert hidden["error"]["code"] == "previous_response_not_found"
+    again.close()
+    other.close()
+
+
+@pytest.mark.slow
+def test_websocket_messages_count_against_the_rate_limit(live_server):
+    server = live_server(workers=1, RATELIMIT_DEFAULT="3 per minute")
+    ws = connect(server)  # the connection: one request, with its first message
+    assert [turn(ws, {"store": False, "input": "x"})[-1]["type"] for _ in range(4)] == [
+        "response.completed"] * 3 + ["error"]
+    ws.close()
