@@ -282,6 +282,7 @@ RESPONSES_ROUTES = {
                                probe(json={"input": "hi", "prompt": {"id": "victim:assistant"}})]},
     "/v1/responses/input_tokens": {"POST": [probe(json={**RESPONSE, "previous_response_id": "victim:response"}),
                                             probe(json={**RESPONSE, "conversation": "victim:conversation"})]},
+    "/v1/responses/compact": {"POST": [probe(json={**RESPONSE, "previous_response_id": "victim:response"})]},
     "/v1/responses/<response_id>": {"GET": [by_id("response")], "DELETE": [by_id("response")]},
     "/v1/responses/<response_id>/cancel": {"POST": [by_id("response")]},
     "/v1/responses/<response_id>/input_items": {"GET": [by_id("response")]},
