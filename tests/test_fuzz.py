@@ -131,6 +131,19 @@ CHAT_TURNS = {
 }
 
 
+# Operations whose valid requests go to the provider with the request's own model: one the fake provider
+# has, so the cases test this service (a provider's unknown model is a 502 by design: test_provider_faults).
+PROVIDER_MODEL = {"/v1/responses/compact": "gpt-4"}
+
+
+def with_model(model: str):
+    def replace(case):
+        if isinstance(case.body, dict):
+            case.body["model"] = model
+        return case
+    return replace
+
+
 def pairs(first, second):
     """(a, b) from two strategies. Not st.tuples: hypothesis keeps the last 1,024 strategies it built
     for the whole session, and one built from an operation's strategy keeps that test's app alive."""
@@ -156,6 +169,9 @@ def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStra
                           st.tuples(TURN_TEXT, st.booleans()))
             turns = turns.map(lambda t, make=make_body: set_body(t[0], make(ids, *t[1])))
             found.append((POSITIVE, turns))
+    if operation.path in PROVIDER_MODEL:
+        found = [(mode, strategy.map(with_model(PROVIDER_MODEL[operation.path])) if mode is POSITIVE else strategy)
+                 for mode, strategy in found]
     return found
 
 

@@ -51,6 +51,7 @@ def test_a_context_is_compacted_into_an_item_a_later_response_reads(app, client,
 
 def test_compact_errors_are_openais(app, client, fake):
     key, other = make_key(app), make_key(app, tenant="other")
+    assert post(client, key, "/responses/compact", {"model": "gpt-4"}).json["error"]["param"] == "input"
     missing = post(client, key, "/responses/compact", {"input": "x"})
     assert missing.status_code == 400
     assert missing.json["error"]["param"] == "model" and set(missing.json["error"]) == {

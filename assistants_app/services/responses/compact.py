@@ -20,6 +20,8 @@ NO_USAGE = {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0}, "ou
 
 def compact(fields: dict) -> dict:
     given = fields.get("input") or []
+    if not given and not fields.get("previous_response_id"):
+        raise request.invalid("input", "Nothing to compact: send input, or a previous_response_id.")
     if isinstance(given, str):
         given = [{"type": "message", "role": "user", "content": given}]
     plan = request.plan({**fields, "input": [*given, {"type": "message", "role": "user", "content": ASK}]})
