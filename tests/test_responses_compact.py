@@ -2,7 +2,7 @@
 later response takes as input in place of the context it summarises; and assistant messages' phase."""
 from tests.fake_openai.wire import Fault
 
-from .helpers import headers_for, make_key
+from .helpers import headers_for, make_key, sdk
 
 CHAT = "/chat/completions"
 
@@ -47,6 +47,9 @@ def test_a_context_is_compacted_into_an_item_a_later_response_reads(app, client,
     assert items == [item]
     post(client, key, "/responses", {"model": "gpt-4", "input": "Next.", "conversation": conversation["id"]})
     assert fake.requests_to(CHAT)[-1].json["messages"][0]["content"].endswith("Echo: " + summary)
+
+    compacted = sdk(app, key).responses.compact(model="gpt-4", input="Hi.")  # the official client reads it
+    assert compacted.object == "response.compaction" and compacted.output[0].type == "compaction"
 
 
 def test_compact_errors_are_openais(app, client, fake):
