@@ -103,3 +103,30 @@ def test_websocket_messages_count_against_the_rate_limit(live_server):
     assert [turn(ws, {"store": False, "input": "x"})[-1]["type"] for _ in range(4)] == [
         "response.completed"] * 3 + ["error"]
     ws.close()
+
+
+def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_fault(app, monkeypatch):
+    """In process (socket_mode.answer, the events of one message): the connection's store:false responses
+    are its latest KEPT; an unexpected error is a 500 error event, not the connection's end."""
+    from flask import g
+
+    from assistants_app.services.responses import run, socket_mode
+
+    def events(body, kept, first=False):
+        return list(socket_mode.answer(json.dumps({"type": "response.create", "model": "gpt-4", **body}),
+                                       kept, first))
+
+    monkeypatch.setattr(socket_mode, "KEPT", 1)
+    with app.test_request_context("/v1/responses"):
+        g.tenant, g.api_key_id = "default", None
+        kept: dict = {}
+        first = events({"store": False, "input": "one"}, kept, first=True)[-1]["response"]["id"]
+        second = events({"store": False, "input": "two"}, kept)[-1]["response"]["id"]
+        assert list(kept) == [second]
+        assert events({"store": False, "input": "x", "previous_response_id": first}, kept)[0]["error"]["code"] == (
+            "previous_response_not_found")
+        monkeypatch.setattr(run, "create", lambda *args, **kwargs: 1 / 0)
+        [error] = events({"store": False, "input": "x", "previous_response_id": second}, kept)
+        assert error == {"type": "error", "status": 500, "error": {
+            "message": "An internal error occurred.", "type": "server_error", "param": None, "code": "server_error"}}
+        assert kept == {}  # a failed continuation forgets what it continued

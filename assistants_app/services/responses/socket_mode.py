@@ -59,6 +59,12 @@ def answer(message, kept: dict, first: bool = False) -> Iterator[dict]:
         _forget(kept, fields)
         yield error_event(err)
         return
+    except Exception:  # a fault of this service's: the connection and its other responses go on
+        log.exception("unhandled error in a WebSocket response.create")
+        db.session.rollback()
+        _forget(kept, fields)
+        yield error_event(ServiceError(500, "An internal error occurred."))
+        return
     last = None
     try:
         for last in events:
