@@ -170,8 +170,8 @@ def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStra
             turns = turns.map(lambda t, make=make_body: set_body(t[0], make(ids, *t[1])))
             found.append((POSITIVE, turns))
     if operation.path in PROVIDER_MODEL:
-        found = [(mode, strategy.map(with_model(PROVIDER_MODEL[operation.path])) if mode is POSITIVE else strategy)
-                 for mode, strategy in found]
+        known = with_model(PROVIDER_MODEL[operation.path])
+        found = [(mode, strategy.map(known) if mode is POSITIVE else strategy) for mode, strategy in found]
     return found
 
 

@@ -53,9 +53,11 @@ def test_websocket_mode(shared_live_server, fake):
     assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed"
     assert [event["sequence_number"] for event in first] == list(range(len(first)))
     answered = first[-1]["response"]
-    assert answered["store"] is False and answered["output"][0]["content"][0]["text"] == "Echo: Remember: cobalt."
+    assert answered["store"] is False
+    assert answered["output"][0]["content"][0]["text"] == "Echo: Remember: cobalt."
     second = turn(ws, {"store": False, "previous_response_id": answered["id"], "input": "The word?"})[-1]
-    assert second["type"] == "response.completed" and second["response"]["previous_response_id"] == answered["id"]
+    assert second["type"] == "response.completed"
+    assert second["response"]["previous_response_id"] == answered["id"]
     sent = fake.requests_to("/chat/completions")[-1].json["messages"]
     assert [m["content"] for m in sent] == ["Remember: cobalt.", "Echo: Remember: cobalt.", "The word?"]
     assert server.request("GET", f"/v1/responses/{answered['id']}").status == 404  # never stored
@@ -65,10 +67,10 @@ def test_websocket_mode(shared_live_server, fake):
     assert on["previous_response_id"] == stored["id"] and on["store"] is True
     assert server.request("GET", f"/v1/responses/{on['id']}").body["status"] == "completed"
 
+    create = {"type": "response.create", "model": "gpt-4"}
     for wrong, param in ((json.dumps({"type": "session.update"}), "type"), ("{not json", None),
-                         (json.dumps({"type": "response.create", "model": "gpt-4", "input": "x", "stream": True}),
-                          "stream"),
-                         (json.dumps({"type": "response.create", "model": "gpt-4", "input": 5}), "input")):
+                         (json.dumps({**create, "input": "x", "stream": True}), "stream"),
+                         (json.dumps({**create, "input": 5}), "input")):
         [error] = turn(ws, raw=wrong)
         assert error["type"] == "error" and error["status"] == 400 and error["error"]["param"] == param
         assert error["error"]["code"] and error["error"]["message"]
@@ -88,7 +90,8 @@ def test_websocket_mode(shared_live_server, fake):
     [missing] = turn(again, {"store": False, "previous_response_id": second["response"]["id"], "input": "x"})
     assert missing == {"type": "error", "status": 404, "error": {
         "message": f"Previous response with id '{second['response']['id']}' not found.",
-        "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}
+        "type": "invalid_request_error", "param": "previous_response_id",
+        "code": "previous_response_not_found"}}
     other = connect(server, key_on(server.env["DATABASE_URL"], tenant="other"))  # another tenant's: not found
     [hidden] = turn(other, {"previous_response_id": stored["id"], "input": "x"})
     assert hidden["error"]["code"] == "previous_response_not_found"
@@ -123,10 +126,11 @@ def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_faul
         first = events({"store": False, "input": "one"}, kept, first=True)[-1]["response"]["id"]
         second = events({"store": False, "input": "two"}, kept)[-1]["response"]["id"]
         assert list(kept) == [second]
-        assert events({"store": False, "input": "x", "previous_response_id": first}, kept)[0]["error"]["code"] == (
-            "previous_response_not_found")
+        [missing] = events({"store": False, "input": "x", "previous_response_id": first}, kept)
+        assert missing["error"]["code"] == "previous_response_not_found"
         monkeypatch.setattr(run, "create", lambda *args, **kwargs: 1 / 0)
         [error] = events({"store": False, "input": "x", "previous_response_id": second}, kept)
         assert error == {"type": "error", "status": 500, "error": {
-            "message": "An internal error occurred.", "type": "server_error", "param": None, "code": "server_error"}}
+            "message": "An internal error occurred.", "type": "server_error", "param": None,
+            "code": "server_error"}}
         assert kept == {}  # a failed continuation forgets what it continued

@@ -55,9 +55,10 @@ class InputItem(fields.Field):
             if not isinstance(item.get("output"), (str, list)):
                 raise ValidationError("A function_call_output's output is a string or a list of parts.")
         elif kind == "compaction":
-            if not isinstance(item.get("encrypted_content"), str) or len(item["encrypted_content"]) > MAX_COMPACTION:
-                raise ValidationError("A compaction item's encrypted_content is the string /v1/responses/compact "
-                                      "answered.")
+            sealed = item.get("encrypted_content")
+            if not isinstance(sealed, str) or len(sealed) > MAX_COMPACTION:
+                raise ValidationError("A compaction item's encrypted_content is the string "
+                                      "/v1/responses/compact answered.")
         elif kind == "item_reference":
             _text(item.get("id"), "An item_reference's id")
         elif kind not in KEPT:

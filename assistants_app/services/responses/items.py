@@ -87,8 +87,8 @@ def as_messages(items: list[dict]) -> tuple[list[ChatMessage], list[dict]]:
             columns.append({"item_type": "function_call_output", "item": {"id": item.get("id") or new_token_id("fco_")}})
         elif kind == "compaction":
             messages.append(ChatMessage(role="system", content=compaction.as_context(item)))
-            columns.append({"item_type": "compaction", "item": {key: item[key] for key in ("type", "id",
-                                                                                        "encrypted_content")}})
+            kept = {key: item[key] for key in ("type", "id", "encrypted_content")}
+            columns.append({"item_type": "compaction", "item": kept})
         elif kind in KEPT_TYPES:
             continue  # the provider's own state of an earlier turn: not sent to a chat provider
         else:

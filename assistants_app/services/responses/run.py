@@ -54,6 +54,7 @@ def create(fields: dict, kept: dict | None = None, *, as_events: bool = False):
     stream = turns.stream(caller, plan.assistant, plan.turn, plan.conversation, before_record=hook,
                           on_overflow="truncate")
     begun = response_object(response_id, "in_progress", plan.echo, **common)
+
     def on_failure(err):
         return _save_failed(plan, response_id, created_at, common, err) if saved else None
 
