@@ -108,7 +108,7 @@ def test_websocket_messages_count_against_the_rate_limit(live_server):
     ws.close()
 
 
-def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_fault(app, monkeypatch):
+def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_fault(app, fake, monkeypatch):
     """In process (socket_mode.answer, the events of one message): the connection's store:false responses
     are its latest KEPT; an unexpected error is a 500 error event, not the connection's end."""
     from flask import g
@@ -124,8 +124,12 @@ def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_faul
         g.tenant, g.api_key_id = "default", None
         kept: dict = {}
         first = events({"store": False, "input": "one"}, kept, first=True)[-1]["response"]["id"]
-        second = events({"store": False, "input": "two"}, kept)[-1]["response"]["id"]
+        second = events({"store": False, "input": "two", "previous_response_id": first}, kept)[-1]["response"]["id"]
         assert list(kept) == [second]
+        events({"store": False, "input": "three", "previous_response_id": second}, kept)  # the whole chain still
+        assert [m["content"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == [
+            "one", "Echo: one", "two", "Echo: two", "three"]
+        second = next(iter(kept))
         [missing] = events({"store": False, "input": "x", "previous_response_id": first}, kept)
         assert missing["error"]["code"] == "previous_response_not_found"
         monkeypatch.setattr(run, "create", lambda *args, **kwargs: 1 / 0)

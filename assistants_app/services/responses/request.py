@@ -31,6 +31,7 @@ class Plan:
     previous: Response | None = None
     echo: dict = field(default_factory=dict)  # the request's settings, as the response object shows them
     searches: list[dict] = field(default_factory=list)  # the file_search calls run, as they run (their details)
+    context: list[dict] = field(default_factory=list)  # the previous_response_id chain's items, oldest first
 
 
 class PreviousResponseNotFound(NotFound):
@@ -72,7 +73,7 @@ def plan(fields: dict, kept: dict | None = None) -> Plan:
                                                 "prompt_cache_key", "service_tier", "top_logprobs", "prompt",
                                                 "store", "include")}
     echo.update(instructions=instructions, model=turn.model, tools=shown)
-    return Plan(assistant, turn, given, conversation, previous, echo, searches)
+    return Plan(assistant, turn, given, conversation, previous, echo, searches, context)
 
 
 def _who(fields: dict) -> tuple[Assistant, str | None]:

@@ -110,8 +110,9 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
         elif saved:
             db.session.add(_row(plan, response_id, created_at, common, status=status, output=output, usage=usage,
                                 completed_at=now))
-        elif kept is not None:
-            kept[response_id] = _row(plan, response_id, created_at, common, status=status, output=output)
+        elif kept is not None:  # with its whole context: the rows of its chain may be gone from `kept`
+            row = kept[response_id] = _row(plan, response_id, created_at, common, status=status, output=output)
+            row.previous_response_id, row.input_items = None, [*plan.context, *plan.input_items]
     return record
 
 
