@@ -124,9 +124,10 @@ def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_faul
         g.tenant, g.api_key_id = "default", None
         kept: dict = {}
         first = events({"store": False, "input": "one"}, kept, first=True)[-1]["response"]["id"]
-        second = events({"store": False, "input": "two", "previous_response_id": first}, kept)[-1]["response"]["id"]
+        second = events({"store": False, "input": "two", "previous_response_id": first},
+                        kept)[-1]["response"]["id"]
         assert list(kept) == [second]
-        events({"store": False, "input": "three", "previous_response_id": second}, kept)  # the whole chain still
+        events({"store": False, "input": "three", "previous_response_id": second}, kept)  # the whole chain
         assert [m["content"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == [
             "one", "Echo: one", "two", "Echo: two", "three"]
         second = next(iter(kept))

@@ -111,7 +111,8 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
             db.session.add(_row(plan, response_id, created_at, common, status=status, output=output, usage=usage,
                                 completed_at=now))
         elif kept is not None:  # with its whole context: the rows of its chain may be gone from `kept`
-            row = kept[response_id] = _row(plan, response_id, created_at, common, status=status, output=output)
+            row = _row(plan, response_id, created_at, common, status=status, output=output)
+            kept[response_id] = row
             row.previous_response_id, row.input_items = None, [*plan.context, *plan.input_items]
     return record
 
