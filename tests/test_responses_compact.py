@@ -48,7 +48,8 @@ def test_a_context_is_compacted_into_an_item_a_later_response_reads(app, client,
     post(client, key, "/responses", {"model": "gpt-4", "input": "Next.", "conversation": conversation["id"]})
     assert fake.requests_to(CHAT)[-1].json["messages"][0]["content"].endswith("Echo: " + summary)
 
-    compacted = sdk(app, key).responses.compact(model="gpt-4", input="Hi.")  # the official client reads it
+    compacted = sdk(app, key).responses.compact(model="gpt-4", input="Hi.",  # the official client's call
+                                                prompt_cache_retention="24h", service_tier="default")
     assert compacted.object == "response.compaction" and compacted.output[0].type == "compaction"
 
 

@@ -3,6 +3,7 @@ the response.compaction object (built by services/responses/compact.py; document
 from marshmallow import fields, validate
 
 from .common import StrictSchema
+from .generation import SERVICE_TIERS
 from .responses import InputField
 
 
@@ -12,6 +13,8 @@ class CompactSchema(StrictSchema):
     instructions = fields.String(allow_none=True, validate=validate.Length(max=256_000))
     previous_response_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=128))
     prompt_cache_key = fields.String(allow_none=True, validate=validate.Length(max=512))
+    prompt_cache_retention = fields.String(allow_none=True, validate=validate.OneOf(("in_memory", "24h")))
+    service_tier = fields.String(allow_none=True, validate=validate.OneOf(SERVICE_TIERS))
 
 
 class CompactionSchema(StrictSchema):
