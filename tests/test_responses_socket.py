@@ -10,7 +10,7 @@ from simple_websocket import Client
 
 from tests.fake_openai import Fault
 
-from .helpers import key_on
+from .helpers import headers_for, key_on, make_key
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
 
@@ -99,13 +99,18 @@ def test_websocket_mode(shared_live_server, fake):
     other.close()
 
 
-@pytest.mark.slow
-def test_websocket_messages_count_against_the_rate_limit(live_server):
-    server = live_server(workers=1, RATELIMIT_DEFAULT="3 per minute")
-    ws = connect(server)  # the connection: one request, with its first message
-    assert [turn(ws, {"store": False, "input": "x"})[-1]["type"] for _ in range(4)] == [
-        "response.completed"] * 3 + ["error"]
-    ws.close()
+def test_websocket_messages_count_against_the_rate_limit(make_app):
+    """In process: the connection's request counted once (its first message with it), each later one too."""
+    from assistants_app.services.responses import socket_mode
+
+    app = make_app(RATELIMIT_DEFAULT="3 per minute")
+    upgrade_request = {"Upgrade": "websocket", "Connection": "Upgrade", **headers_for(make_key(app))}
+    with app.test_request_context("/v1/responses", headers=upgrade_request):
+        assert app.preprocess_request() is None  # the handshake: counted, authenticated
+        body = json.dumps({"type": "response.create", "model": "gpt-4", "store": False, "input": "x"})
+        ends = [list(socket_mode.answer(body, {}, first=number == 0))[-1] for number in range(4)]
+    assert [event["type"] for event in ends] == ["response.completed"] * 3 + ["error"]
+    assert ends[-1]["status"] == 429 and ends[-1]["error"]["code"] == "rate_limit_exceeded"
 
 
 def test_a_connection_keeps_its_latest_store_false_responses_and_survives_a_fault(app, fake, monkeypatch):
