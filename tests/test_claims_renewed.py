@@ -1,7 +1,8 @@
 """Background work keeps its claim alive: a run or background response renews its expires_at while it waits
 for one of its tenant's slots and while its turn runs (else it would be taken for the work of a dead worker);
 one whose claim did lapse (its worker died) is failed when it is next read. The renewal period (10 s), and
-how often a running turn checks in (1 s), are shortened here: a turn of a fraction of a second spans several."""
+how often a running turn checks in (1 s), are shortened here: a turn of a fraction of a second spans
+several."""
 from datetime import timedelta
 
 import pytest
@@ -67,7 +68,8 @@ def test_background_responses_renew_their_claim_while_they_wait_and_while_they_r
     wait_for_runs(app)
     for made in (first, second):
         response, renewed = claimed_until(app, Response, made.id)
-        assert response.status == "completed" and response.output[0]["content"][0]["text"] == f"Echo: {LONG_REPLY}"
+        assert response.status == "completed"
+        assert response.output[0]["content"][0]["text"] == f"Echo: {LONG_REPLY}"
         assert renewed - response.created_at > timedelta(seconds=0.15)
     _, first_renewed = claimed_until(app, Response, first.id)
     _, second_renewed = claimed_until(app, Response, second.id)
@@ -75,7 +77,8 @@ def test_background_responses_renew_their_claim_while_they_wait_and_while_they_r
 
 
 def test_a_background_response_whose_worker_died_is_failed_when_read(app, auth, client, fake):
-    created = client.post("/v1/responses", headers=auth, json={"model": "gpt-4", "input": "hi", "background": True})
+    created = client.post("/v1/responses", headers=auth,
+                          json={"model": "gpt-4", "input": "hi", "background": True})
     assert created.status_code == 200, created.json
     wait_for_runs(app)
     with app.app_context():  # as a worker that died mid-turn leaves it: in progress, its claim lapsed

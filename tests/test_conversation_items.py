@@ -3,7 +3,8 @@ that are not text, paging with a cursor, ids that cannot be an item's, and delet
 calls a reply made together (the other stays)."""
 import pytest
 
-CALLS = [{"name": "weather", "arguments": '{"city": "Oslo"}'}, {"name": "weather", "arguments": '{"city": "Rome"}'}]
+CALLS = [{"name": "weather", "arguments": '{"city": "Oslo"}'},
+         {"name": "weather", "arguments": '{"city": "Rome"}'}]
 WEATHER = {"type": "function", "name": "weather", "parameters": {"type": "object"}}
 
 
@@ -44,14 +45,16 @@ def test_items_page_with_a_cursor_and_unknown_ids_are_404(client, auth, conversa
     assert [item["content"][0]["text"] for item in rest["data"]] == ["note 2"] and not rest["has_more"]
     for bad in ("msg_unknown", "not an id!"):
         missing = client.get(items_url(conversation, bad), headers=auth)
-        assert missing.status_code == 404 and f"Item with id '{bad}' not found." == missing.json["error"]["message"]
+        assert missing.status_code == 404
+        assert missing.json["error"]["message"] == f"Item with id '{bad}' not found."
         assert client.delete(items_url(conversation, bad), headers=auth).status_code == 404
 
 
 def test_deleting_one_of_a_replys_function_calls_leaves_the_other(client, auth, conversation, fake):
     fake.queue_tool_calls(CALLS)
     asked = client.post("/v1/responses", headers=auth, json={
-        "model": "gpt-4", "conversation": conversation, "input": "Weather in Oslo and Rome?", "tools": [WEATHER]})
+        "model": "gpt-4", "conversation": conversation, "input": "Weather in Oslo and Rome?",
+        "tools": [WEATHER]})
     assert asked.status_code == 200, asked.json
     oslo, rome = asked.json["output"]
     assert (oslo["type"], rome["type"]) == ("function_call", "function_call")

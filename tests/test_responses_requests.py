@@ -26,7 +26,8 @@ def assert_invalid(response, param: str, text: str):
 @pytest.mark.parametrize("item, text", [
     ("just text", "An input item is an object"),
     ({"role": "user", "content": 42}, "a string or a list of content parts"),
-    ({"role": "user", "content": [{"type": "input_text", "text": 7}]}, "input_text part's text must be a string"),
+    ({"role": "user", "content": [{"type": "input_text", "text": 7}]},
+     "input_text part's text must be a string"),
     ({"role": "robot", "content": "hi"}, "role is one of"),
     ({"type": "function_call", "call_id": "c1", "name": "f"}, "function_call's arguments"),
     ({"type": "function_call_output", "call_id": "c1", "output": 3}, "output is a string or a list of parts"),
@@ -40,13 +41,14 @@ def test_a_malformed_input_item_is_a_400_naming_the_input(post, item, text):
 def test_malformed_tools_tool_choice_and_text_format_are_400s(post, fake):
     assert_invalid(post({"model": "gpt-4", "input": "x", "tools": [{"type": "function"}]}), "tools",
                    "A function tool has a name")
-    assert_invalid(post({"model": "gpt-4", "input": "x", "tools": ["lookup"]}), "tools", "A tool is an object")
+    assert_invalid(post({"model": "gpt-4", "input": "x", "tools": ["lookup"]}), "tools",
+                   "A tool is an object")
     assert_invalid(post({"model": "gpt-4", "input": "x", "tool_choice": {"type": "function"}}), "tool_choice",
                    "A function tool_choice")
     assert_invalid(post({"model": "gpt-4", "input": "x", "tool_choice": "always"}), "tool_choice",
                    '"none", "auto", "required"')
-    assert_invalid(post({"model": "gpt-4", "input": "x", "text": {"format": {"type": "json_schema"}}}), "text",
-                   "A json_schema format has a name and a schema")
+    assert_invalid(post({"model": "gpt-4", "input": "x", "text": {"format": {"type": "json_schema"}}}),
+                   "text", "A json_schema format has a name and a schema")
     assert_invalid(post({"model": "gpt-4", "input": "x" * 1_000_001}), "input", "at most 1000000 characters")
     assert_invalid(post({"model": "gpt-4", "input": []}), "input", "The input is empty")
     assert fake.requests_to("/chat/completions") == []  # none of them reached the provider
@@ -58,7 +60,8 @@ def test_malformed_tools_tool_choice_and_text_format_are_400s(post, fake):
     ({"type": "input_audio", "input_audio": {}}, "cannot hold a input_audio part"),
 ])
 def test_content_parts_this_service_cannot_send_are_400s(post, fake, part, text):
-    body = {"model": "gpt-4", "input": [{"role": "user", "content": [{"type": "input_text", "text": "look"}, part]}]}
+    content = [{"type": "input_text", "text": "look"}, part]
+    body = {"model": "gpt-4", "input": [{"role": "user", "content": content}]}
     assert_invalid(post(body), "input", text)
     assert fake.requests_to("/chat/completions") == []
 
@@ -70,9 +73,10 @@ def test_images_and_files_are_sent_as_chat_content_parts(post, fake):
         {"type": "input_file", "file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}]}]})
     assert answer.status_code == 200, answer.json
     sent = fake.requests_to("/chat/completions")[-1].json["messages"][-1]["content"]
-    assert sent == [{"type": "text", "text": "what is it?"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO", "detail": "auto"}},
-                    {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}}]
+    assert sent == [
+        {"type": "text", "text": "what is it?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO", "detail": "auto"}},
+        {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}}]
 
 
 def test_a_function_call_output_must_be_text(post, fake):
@@ -85,7 +89,8 @@ def test_a_function_call_output_must_be_text(post, fake):
          "output": [{"type": "input_image", "image_url": "https://example.com/a.png"}]}]})
     assert_invalid(image, "input", "output must be text")
     parts = post({"model": "gpt-4", "previous_response_id": asked["id"], "tools": tools, "input": [
-        {"type": "function_call_output", "call_id": call_id, "output": [{"type": "input_text", "text": "42"}]}]})
+        {"type": "function_call_output", "call_id": call_id,
+         "output": [{"type": "input_text", "text": "42"}]}]})
     assert parts.status_code == 200, parts.json
     assert fake.requests_to("/chat/completions")[-1].json["messages"][-1] == {
         "role": "tool", "content": "42", "tool_call_id": call_id}
@@ -112,7 +117,8 @@ def test_item_references_resolve_from_the_chain_and_the_conversation(post, clien
 def test_a_prompts_instructions_may_be_replaced_and_options_reach_the_provider(app, post, client, auth, fake):
     made = client.post("/assistants", headers=auth, json={"details": {
         "model": "gpt-4", "instructions": "You are {{role}}.",
-        "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]}}).json
+        "tools": [{"type": "function",
+                   "function": {"name": "lookup", "parameters": {"type": "object"}}}]}}).json
     fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
     answer = post({"input": "hi", "prompt": {"id": made["details"]["id"], "variables": {"role": "a pirate"}},
                    "instructions": "Be terse.", "tool_choice": {"type": "function", "name": "lookup"},
@@ -132,7 +138,8 @@ def test_input_items_are_paged_both_ways_with_a_cursor(post, client, auth):
     response = post({"model": "gpt-4", "input": given}).json
     url = f"/v1/responses/{response['id']}/input_items"
     forward = client.get(url, query_string={"order": "asc", "limit": 2}, headers=auth).json
-    assert [item["content"][0]["text"] for item in forward["data"]] == ["part 0", "part 1"] and forward["has_more"]
+    assert [item["content"][0]["text"] for item in forward["data"]] == ["part 0", "part 1"]
+    assert forward["has_more"]
     rest = client.get(url, query_string={"order": "asc", "after": forward["last_id"]}, headers=auth).json
     assert [item["content"][0]["text"] for item in rest["data"]] == ["part 2"] and not rest["has_more"]
     backward = client.get(url, headers=auth).json
@@ -156,5 +163,6 @@ def test_another_tenants_prompt_is_not_found(app, post, client, auth):
     from .helpers import make_key
     made = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"}}).json
     other = headers_for(make_key(app, tenant="other", name="other"))
-    answer = client.post("/v1/responses", headers=other, json={"input": "hi", "prompt": {"id": made["details"]["id"]}})
+    answer = client.post("/v1/responses", headers=other,
+                         json={"input": "hi", "prompt": {"id": made["details"]["id"]}})
     assert answer.status_code == 404 and "No prompt (assistant)" in answer.json["error"]["message"]

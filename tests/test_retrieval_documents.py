@@ -144,7 +144,8 @@ def test_the_services_embedding_model_setting_names_a_stores_model(make_app, fak
     assert (sent["model"], sent["dimensions"]) == ("my-embedder", 64)
 
 
-def test_a_credentials_embedding_model_and_a_store_whose_credential_is_gone(openai_client, client, auth, fake):
+def test_a_credentials_embedding_model_and_a_store_whose_credential_is_gone(openai_client, client, auth,
+                                                                            fake):
     credential = make_credential(client, auth, base_url=fake.base_url, embedding_model="their-embedder",
                                  embedding_dimensions=32)
     made = client.post(V1, headers=auth, json={"name": "theirs", "credential": credential["id"]})

@@ -137,7 +137,8 @@ def delete_item(thread: Thread, item_id: str) -> Thread:
         gone = {item["call_id"] for item in calls}
         db.session.delete(row)
     if gone and thread.pending_tool_calls:  # a deleted call is no longer waited for
-        thread.pending_tool_calls = [call for call in thread.pending_tool_calls if call["id"] not in gone] or None
+        waited = [call for call in thread.pending_tool_calls if call["id"] not in gone]
+        thread.pending_tool_calls = waited or None
     return thread
 
 
