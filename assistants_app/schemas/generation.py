@@ -13,16 +13,13 @@ SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast")
 
 class ResponseFormatField(fields.Field):
     """{"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": {"name", "schema",
-    "strict", "description"}}; the v2 API also takes "auto" (its default)."""
+    "strict", "description"}}."""
 
-    def __init__(self, *, auto: bool = False, **kwargs):
-        super().__init__(allow_none=True, metadata={"description": (
-            '"auto" or ' if auto else "") + '{"type": "text" | "json_object" | "json_schema", ...}'}, **kwargs)
-        self.auto = auto
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, metadata={
+            "description": '{"type": "text" | "json_object" | "json_schema", ...}'}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if self.auto and value == "auto":
-            return value
         if not isinstance(value, Mapping) or value.get("type") not in ("text", "json_object", "json_schema"):
             raise ValidationError('Must be {"type": "text"}, {"type": "json_object"} or '
                                   '{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}.')
@@ -34,9 +31,6 @@ class ResponseFormatField(fields.Field):
         if set(value) != {"type", "json_schema"} or not isinstance(schema, Mapping):
             raise ValidationError('A json_schema response_format is {"type": "json_schema", "json_schema": {...}}.')
         return {"type": "json_schema", "json_schema": JsonSchemaFormat().load(schema)}
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return value
 
 
 class JsonSchemaFormat(StrictSchema):
@@ -59,9 +53,6 @@ class ToolChoiceField(fields.Field):
                 raise ValidationError('A function tool_choice is {"type": "function", "function": {"name": ...}}.')
             return dict(value)
         raise ValidationError('Must be "none", "auto", "required" or a tool object.')
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return value
 
 
 def _check_metadata(value):

@@ -67,11 +67,13 @@ def _rows(thread: Thread, first_position: int, given: list[dict]) -> list[Messag
 def add_items(thread: Thread, given: list[dict]) -> list[dict]:
     """Append items, under the conversation's turn lock (a response running on it meanwhile: 409)."""
     tenant_limits.check_storage(tenant())
+    rows = _rows(thread, 0, given)  # items that cannot be added: 400 before the lock is taken
     try:
         token, last_position = turn_lock.take(thread)
     except Conflict:
         raise Conflict("A response is in progress on this conversation; add items when it has finished.") from None
-    rows = _rows(thread, last_position + 1, given)
+    for offset, row in enumerate(rows):
+        row.position = last_position + 1 + offset
     db.session.add_all(rows)
     db.session.execute(turn_lock.RELEASE, {"thread_id": thread.id, "token": token})  # with the rows' commit
     thread.last_active_at = current_time()
@@ -128,10 +130,15 @@ def delete_item(thread: Thread, item_id: str) -> Thread:
     calls = [item for item in row_items if item["type"] == "function_call"]
     if len(row_items) > 1 and any(item["id"] == item_id for item in calls):
         keep = [index for index, item in enumerate(calls) if item["id"] != item_id]
+        gone = {item["call_id"] for item in calls if item["id"] == item_id}
         row.tool_calls = [row.tool_calls[index] for index in keep]
         row.item = {**(row.item or {}), "ids": [calls[index]["id"] for index in keep]}
     else:
+        gone = {item["call_id"] for item in calls}
         db.session.delete(row)
+    if gone and thread.pending_tool_calls:  # a deleted call is no longer waited for
+        waited = [call for call in thread.pending_tool_calls if call["id"] not in gone]
+        thread.pending_tool_calls = waited or None
     return thread
 
 
