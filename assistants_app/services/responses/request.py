@@ -28,8 +28,10 @@ class Plan:
     input_items: list[dict]  # as given, each with its id: what GET .../input_items lists
     conversation: Thread | None = None
     previous: Response | None = None
-    echo: dict = field(default_factory=dict)  # the request's settings, as the response object shows them
-    searches: list[dict] = field(default_factory=list)  # the file_search calls run, as they run (their details)
+    # the request's settings, as the response object shows them
+    echo: dict = field(default_factory=dict)
+    # the file_search calls run, as they run (their details)
+    searches: list[dict] = field(default_factory=list)
 
 
 def invalid(param: str, message: str) -> ServiceError:
@@ -60,10 +62,10 @@ def plan(fields: dict) -> Plan:
         truncation={"type": "auto"} if fields.get("truncation") == "auto" else None, local_history=True,
         server_tools=server_tools)
     echo = {name: fields.get(name) for name in ("instructions", "tools", "tool_choice", "text", "temperature",
-                                                "top_p", "max_output_tokens", "max_tool_calls", "parallel_tool_calls",
-                                                "truncation", "reasoning", "user", "safety_identifier",
-                                                "prompt_cache_key", "service_tier", "top_logprobs", "prompt",
-                                                "store", "include")}
+                                                "top_p", "max_output_tokens", "max_tool_calls",
+                                                "parallel_tool_calls", "truncation", "reasoning", "user",
+                                                "safety_identifier", "prompt_cache_key", "service_tier",
+                                                "top_logprobs", "prompt", "store", "include")}
     echo.update(instructions=instructions, model=turn.model, tools=shown)
     return Plan(assistant, turn, given, conversation, previous, echo, searches)
 
@@ -132,7 +134,8 @@ def _with_ids(given: list[dict], context: list[dict], conversation: Thread | Non
     for item in given:
         if item["type"] == "item_reference":
             item = _referenced(item["id"], context, conversation)
-        prefix = {"message": "msg_", "function_call": "fc_", "function_call_output": "fco_"}.get(item["type"], "item_")
+        prefix = {"message": "msg_", "function_call": "fc_",
+                  "function_call_output": "fco_"}.get(item["type"], "item_")
         item = {**item, "id": item.get("id") or new_token_id(prefix)}
         if item["type"] == "message" and isinstance(item.get("content"), str):  # as input_items lists it
             text_type = "output_text" if item["role"] == "assistant" else "input_text"
@@ -164,7 +167,8 @@ def _tools(fields: dict, assistant: Assistant, searches: list[dict], first_call:
     tools, server_tools, shown = [], {}, []
     for tool in fields["tools"]:
         if tool["type"] == "file_search" and "file_search" not in server_tools:
-            server_tools["file_search"] = file_search.server_tool(tool, fields.get("include"), searches, first_call)
+            server_tools["file_search"] = file_search.server_tool(tool, fields.get("include"), searches,
+                                                                  first_call)
             shown.append(file_search.shown(tool))
             continue
         if tool["type"] != "function":

@@ -52,8 +52,8 @@ def create(fields: dict):
     stream = turns.stream(caller, plan.assistant, plan.turn, plan.conversation, before_record=hook,
                           on_overflow="truncate")
     begun = response_object(response_id, "in_progress", plan.echo, **common)
-    return _frames(stream, draft, finished, begun, lambda err: _save_failed(plan, response_id, created_at, common,
-                                                                           err) if saved else None)
+    return _frames(stream, draft, finished, begun,
+                   lambda err: _save_failed(plan, response_id, created_at, common, err) if saved else None)
 
 
 def _frames(stream, draft: Draft, finished: dict, begun: dict, on_failure) -> Iterator[str]:
@@ -84,27 +84,30 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
     """before_record of the response's turn: its output items (the ids the stream used), the reply row's id
     and items on a conversation, and the response row (new, or a background one brought to its end)."""
     def record(reply_row, done, incomplete):
-        output = items.output_items(done, draft.message_id, [draft.call_id(i) for i in range(len(done.tool_calls))],
+        output = items.output_items(done, draft.message_id,
+                                    [draft.call_id(i) for i in range(len(done.tool_calls))],
                                     incomplete, draft.before or [call["item"] for call in plan.searches],
                                     draft.searches)
         if reply_row is not None:
-            reply_row.update(id=draft.message_id, item={"ids": [draft.call_id(i) for i in range(len(done.tool_calls))]})
+            reply_row.update(id=draft.message_id,
+                             item={"ids": [draft.call_id(i) for i in range(len(done.tool_calls))]})
         status = "incomplete" if incomplete or done.finish_reason == "length" else "completed"
         usage, now = usage_object(done.usage), utcnow()
         finished["response"] = response_object(response_id, status, plan.echo, output=output, usage=usage,
-                                                completed_at=timestamp(now), **common)
+                                               completed_at=timestamp(now), **common)
         if existing:
             if not store.end(response_id, status, commit=False, output=output, usage=usage, completed_at=now):
                 raise turns.Abandoned()  # cancelled meanwhile: nothing is written
         elif saved:
-            db.session.add(_row(plan, response_id, created_at, common, status=status, output=output, usage=usage,
-                                completed_at=now))
+            db.session.add(_row(plan, response_id, created_at, common, status=status, output=output,
+                                usage=usage, completed_at=now))
     return record
 
 
 def _row(plan: request.Plan, response_id: str, created_at, common: dict, **values) -> Response:
     return Response(id=response_id, tenant=g.tenant, created_at=created_at, model=common["model"],
-                    previous_response_id=common["previous_response_id"], conversation_id=common["conversation_id"],
+                    previous_response_id=common["previous_response_id"],
+                    conversation_id=common["conversation_id"],
                     assistant_id=plan.assistant.id or None, background=common["background"],
                     request={**plan.echo, "conversation_id": common["conversation_id"]},
                     input_items=plan.input_items, response_metadata=common["metadata"] or {},
@@ -122,7 +125,8 @@ def _save_failed(plan: request.Plan, response_id: str, created_at, common: dict,
 
 # ---------------------------------------------------------------- background
 
-def _in_background(caller: Caller, plan: request.Plan, fields: dict, response_id: str, created_at, common: dict):
+def _in_background(caller: Caller, plan: request.Plan, fields: dict, response_id: str, created_at,
+                   common: dict):
     """Stored queued, carried out by a greenlet; answered queued, or streamed from its stored events."""
     row = _row(plan, response_id, created_at, common, status="queued", expires_at=utcnow() + stale_after())
     row.request = {**row.request, "create": {k: v for k, v in fields.items() if k not in ("input", "stream")}}
@@ -137,7 +141,8 @@ def _in_background(caller: Caller, plan: request.Plan, fields: dict, response_id
 
 
 def execute(response_id: str, caller: Caller) -> None:
-    """Carry out a queued background response: wait for a slot, run its turn, store its events as they come."""
+    """Carry out a queued background response: wait for a slot, run its turn, store its events as they
+    come."""
     g.tenant = caller.tenant
     g.api_key_id = caller.api_key_id
     token = new_turn_token()
@@ -173,7 +178,8 @@ def execute(response_id: str, caller: Caller) -> None:
         return _flush(response_id, pending)
     except (ProviderError, ServiceError) as err:
         store.end(response_id, "failed", error=_error(err))
-        pending += events.ended(response_object(response_id, "failed", row.request, error=_error(err), **common))
+        pending += events.ended(response_object(response_id, "failed", row.request, error=_error(err),
+                                                **common))
     _flush(response_id, pending)
 
 
