@@ -41,7 +41,8 @@ def test_the_open_responses_compliance_suite_and_the_node_client(live_server, fa
     fake.call_offered_tools = True  # the suite's tool-calling test offers get_weather and expects a call
     results = compliance(server)
     assert sorted(result["id"] for result in results) == sorted(
-        ["basic-response", "streaming-response", "system-prompt", "image-input", "multi-turn", "tool-calling"])
+        ["basic-response", "streaming-response", "system-prompt", "image-input", "multi-turn",
+         "tool-calling"])
     failed = {result["id"]: result.get("errors") for result in results if result["status"] != "passed"}
     assert failed == {}
     image = fake.requests_to("/chat/completions")
@@ -52,6 +53,7 @@ def test_the_open_responses_compliance_suite_and_the_node_client(live_server, fa
                           env={**os.environ, "BASE_URL": f"{server.url}/v1", "API_KEY": server.api_key})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "first": "Echo: Who am I?", "streamed": "Echo: Go on.", "deltas": "Echo: Go on.", "polled": "completed",
+        "first": "Echo: Who am I?", "streamed": "Echo: Go on.", "deltas": "Echo: Go on.",
+        "polled": "completed",
         "backgroundText": "Echo: Later.", "items": ["I am Bob.", "Who am I?", "Echo: Who am I?"],
         "notFound": "NotFoundError"}
