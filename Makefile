@@ -11,12 +11,15 @@ run: install
 	@echo "Playground: open http://$${ASSISTANTS_BIND:-127.0.0.1:8000}/ and paste the API key."
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-# In a random order (pytest-randomly prints the seed first), with branch coverage of pytest and of every
-# Python process it starts (setup.cfg, [coverage:run]), combined and reported at the end. A whole run
-# must reach setup.cfg's fail_under; a part of one (PYTEST_ARGS with tests/..., -k or -m) only reports.
+# flake8 first, on the whole tree (setup.cfg's [flake8]: 110 columns): a finding fails make test before
+# any test runs. Then the tests, in a random order (pytest-randomly prints the seed first), with branch
+# coverage of pytest and of every Python process it starts (setup.cfg, [coverage:run]), combined and
+# reported at the end. A whole run must reach setup.cfg's fail_under; a part of one (PYTEST_ARGS with
+# tests/..., -k or -m) only reports.
 # Spread over one pytest-xdist worker per core (-n auto; PYTEST_ARGS=-n0 runs in one process), each
 # with a database of its own (tests/conftest.py says how tests are dealt out to them).
 test: install
+	$(VENV)/bin/flake8
 	rm -f .coverage .coverage.*
 	COVERAGE_PROCESS_START=$(CURDIR)/setup.cfg COVERAGE_FILE=$(CURDIR)/.coverage \
 	  $(VENV)/bin/pytest -n auto $(PYTEST_ARGS); \

@@ -78,7 +78,8 @@ def configured_app(test_config: dict | None = None) -> Flask:
 
 def _derive_settings(app: Flask) -> None:
     """Turn the user-facing settings into the ones Flask and its extensions read."""
-    url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "assistants.sqlite3")
+    url = app.config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path,
+                                                                        "assistants.sqlite3")
     # psycopg 3 is the driver we ship; accept the usual spellings of a PostgreSQL URL.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -127,4 +128,3 @@ def _private_sqlite_file(url: str) -> None:
 def _cors_origins(setting: str) -> str | list[str]:
     origins = [origin.strip() for origin in setting.split(",") if origin.strip()]
     return "*" if origins == ["*"] else origins
-

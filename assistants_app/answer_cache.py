@@ -132,7 +132,8 @@ class AnswerStore:
                         value = {"answer": ask()}
                     except ProviderError as err:
                         value = {"error": {"kind": err.kind, "message": err.message,
-                                           "retry_after": err.retry_after, "provider_status": err.provider_status}}
+                                           "retry_after": err.retry_after,
+                                           "provider_status": err.provider_status}}
                     cached = json.dumps(value)
                     self.store.set(key, cached, self.ttl)
         value = json.loads(cached)

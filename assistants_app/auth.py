@@ -30,7 +30,8 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(name: str, tenant: str = "default", daily_token_budget: int | None = None) -> tuple[ApiKey, str]:
+def create_api_key(name: str, tenant: str = "default",
+                   daily_token_budget: int | None = None) -> tuple[ApiKey, str]:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=name, tenant=tenant, key_digest=digest(key), key_prefix=key[:12],
                  daily_token_budget=daily_token_budget)

@@ -51,8 +51,9 @@ class AuthFailures:
             reset_at = self._hit(local, address)
         if reset_at is not None:
             wait = max(1, math.ceil(reset_at - time.time()))
-            raise ServiceError(429, f"Too many requests with a wrong API key from this address ({self.limit}). "
-                                    f"Retry after {wait} s.", headers={"Retry-After": str(wait)})
+            raise ServiceError(429, "Too many requests with a wrong API key from this address "
+                                    f"({self.limit}). Retry after {wait} s.",
+                               headers={"Retry-After": str(wait)})
 
     def _hit(self, limiter: FixedWindowRateLimiter, address: str) -> float | None:
         """None while under the limit; past it, when the window resets."""

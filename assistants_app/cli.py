@@ -122,8 +122,8 @@ def check_data():
         lost = threads_without_history(connection)
     if lost:
         problems.append(f"{len(lost)} thread(s) were used but hold no message, likely emptied by the "
-                        f"upgrade of 2026-11-30: {', '.join(lost)}. Restore the database from a copy taken before that "
-                        "upgrade (docs/deployment.rst, 'Upgrading').")
+                        f"upgrade of 2026-11-30: {', '.join(lost)}. Restore the database from a copy "
+                        "taken before that upgrade (docs/deployment.rst, 'Upgrading').")
     if not problems:
         click.echo("No problem found.")
         return

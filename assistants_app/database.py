@@ -107,10 +107,10 @@ def reads_only(view):
 
 
 def each_statement_commits(view):
-    """For a view whose statements each stand alone until the provider is called (which gives the connection back): a chat turn
-    reads, takes its thread's lock with one UPDATE (a turn that fails gives it back with another), and
-    records in a transaction of its own. On PostgreSQL they run in autocommit, as reads_only()'s do:
-    two round trips fewer (BEGIN, COMMIT)."""
+    """For a view whose statements each stand alone until the provider is called (which gives the
+    connection back): a chat turn reads, takes its thread's lock with one UPDATE (a turn that fails gives
+    it back with another), and records in a transaction of its own. On PostgreSQL they run in autocommit,
+    as reads_only()'s do: two round trips fewer (BEGIN, COMMIT)."""
     return _in_autocommit(view)
 
 
@@ -126,7 +126,8 @@ def assert_released(where: str) -> None:
     """No transaction may be open (and so no pooled connection held) while a stream waits on a client
     or on a provider: a client that stops reading would hold it as long as it likes, and a few dozen such
     clients would take the pool from every tenant. What an event needs is read before, into plain values.
-    A transaction found open is a bug: tests fail on it; a deployment logs it and gives the connection back."""
+    A transaction found open is a bug: tests fail on it; a deployment logs it and gives the connection
+    back."""
     session = db.session()
     if not session.in_transaction():
         return

@@ -26,17 +26,20 @@ MODEL_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}")
 MAX_MODELS = 200  # distinct model labels per process; any further model counts as "other"
 MAX_MODELS_PER_TENANT = 20  # of which one tenant's turns may add at most this many
 
-HTTP_REQUESTS = Counter("assistants_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
+HTTP_REQUESTS = Counter("assistants_http_requests_total", "HTTP requests answered.",
+                        ["method", "route", "status"])
 HTTP_SECONDS = Histogram("assistants_http_request_duration_seconds",
                          "Time from a request's arrival to its response's headers.", ["method", "route"])
-CHAT_TURNS = Counter("assistants_chat_turns_total", "Chat turns, by how they ended.", ["api", "backend", "outcome"])
+CHAT_TURNS = Counter("assistants_chat_turns_total", "Chat turns, by how they ended.",
+                     ["api", "backend", "outcome"])
 CHAT_TURN_SECONDS = Histogram("assistants_chat_turn_duration_seconds",
                               "A chat turn from its start to its recorded end (a stream's last piece).",
                               ["api", "backend"], buckets=SLOW_BUCKETS)
 PROVIDER_SECONDS = Histogram("assistants_provider_request_duration_seconds",
                              "One provider request (each retry its own), to its reply or a stream's headers.",
                              ["backend"], buckets=SLOW_BUCKETS)
-PROVIDER_ERRORS = Counter("assistants_provider_errors_total", "Provider operations that failed, by kind.", ["kind"])
+PROVIDER_ERRORS = Counter("assistants_provider_errors_total", "Provider operations that failed, by kind.",
+                          ["kind"])
 TOKENS = Counter("assistants_tokens_total", "Tokens of recorded turns, as the provider counted them.",
                  ["direction", "model"])
 ACTIVE_STREAMS = Gauge("assistants_active_streams", "Streamed chat turns in progress.",

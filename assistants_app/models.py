@@ -151,7 +151,8 @@ class Thread(db.Model):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_token_id("thread_"))
     tenant: Mapped[str] = mapped_column(String(100), index=True)
-    assistant_id: Mapped[str | None] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"), index=True)
+    assistant_id: Mapped[str | None] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"),
+                                                     index=True)
     # The provider's conv_/thread_ id for backends that keep history remotely.
     remote_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -214,8 +215,10 @@ class TokenUsage(db.Model):
 
     __tablename__ = "token_usage"
     __table_args__ = (
-        # GET /usage: a tenant's rows in a time range (its tokens in the index: no table reads for ?group_by=day).
-        Index("ix_token_usage_tenant_created_at", "tenant", "created_at", "prompt_tokens", "completion_tokens"),
+        # GET /usage: a tenant's rows in a time range (its tokens in the index: no table reads for
+        # ?group_by=day).
+        Index("ix_token_usage_tenant_created_at", "tenant", "created_at", "prompt_tokens",
+              "completion_tokens"),
         # Daily token budgets: a key's rows since midnight UTC.
         Index("ix_token_usage_api_key_id_created_at", "api_key_id", "created_at"),
     )

@@ -38,7 +38,8 @@ V2_PREFIX = "/v1/"
 OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["message", "type"],
     "properties": {"message": {"type": "string"}, "type": {"type": "string"},
-                   "param": {"type": "string", "nullable": True}, "code": {"type": "string", "nullable": True}}}}}
+                   "param": {"type": "string", "nullable": True},
+                   "code": {"type": "string", "nullable": True}}}}}
 
 
 def event_stream(events: str, names: tuple[str, ...] = ()) -> dict:

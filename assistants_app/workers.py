@@ -73,8 +73,8 @@ def fail_runs_of(worker: str) -> int:
     return failed
 
 
-RESPONSE_WORKER_DIED = {"code": "server_error", "message": "The worker running this response stopped before it "
-                                                           "finished; nothing of it was stored."}
+RESPONSE_WORKER_DIED = {"code": "server_error", "message": "The worker running this response stopped "
+                                                           "before it finished; nothing of it was stored."}
 
 
 def fail_responses_of(worker: str) -> int:

@@ -108,8 +108,8 @@ def main(argv=None) -> int:
     parser.add_argument("--publish", action="store_true",
                         help="write the table into README.md and docs/benchmarks.rst (never with --quick)")
     parser.add_argument("--output", default=os.path.join(ROOT, "bench", "results.json"))
-    parser.add_argument("--only", help="comma-separated sections, for an A/B of one figure (not with --publish): "
-                        + ", ".join(SECTIONS))
+    parser.add_argument("--only", help="comma-separated sections, for an A/B of one figure (not with "
+                        "--publish): " + ", ".join(SECTIONS))
     parser.add_argument("--compare", choices=("litellm",),
                         help="also run LiteLLM's proxy beside the service (the SQLite run; bench/litellm.py)")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds before the run gives up")

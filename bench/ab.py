@@ -154,9 +154,9 @@ def main(argv=None) -> int:
             direct = Api(fake.base_url, "sk-bench") if args.load in ("chat", "stream", "agents") else None
             before = cpu_available()
             figures = measure(sides, direct, args.load, args.warmup, args.pairs, args.stored)
-            result = {"load": args.load, "pairs": args.pairs, "stored": args.stored, "commits": commits, "database":
-                      "postgresql" if args.database_url else "sqlite", "cpu_available_before": before,
-                      "cpu_available_after": cpu_available(), **figures}
+            result = {"load": args.load, "pairs": args.pairs, "stored": args.stored, "commits": commits,
+                      "database": "postgresql" if args.database_url else "sqlite",
+                      "cpu_available_before": before, "cpu_available_after": cpu_available(), **figures}
         finally:
             for service in services:
                 service.stop()

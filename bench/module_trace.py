@@ -21,7 +21,8 @@ from .processes import FakeProvider
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assistants_app") + os.sep
 GENERATOR = inspect.CO_GENERATOR
-WATCHED = ("services/turns.py", "services/thread_turn.py", "openai_adapter/chat_completions.py", "streaming.py")
+WATCHED = ("services/turns.py", "services/thread_turn.py", "openai_adapter/chat_completions.py",
+           "streaming.py")
 
 
 def traced(request) -> tuple[list[str], int]:
@@ -57,7 +58,8 @@ def scenarios(client, auth: dict) -> dict:
     """name -> a function making that API's streamed request (and reading the whole stream)."""
     assistant = client.post("/assistants", headers=auth, json={
         "details": {"name": "trace", "model": "gpt-4", "instructions": "Be brief."}, "type": "CUSTOM"}).json
-    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json["thread_id"]
+    thread = client.post("/openai/initialize", headers=auth,
+                         json={"agent_id": assistant["id"]}).json["thread_id"]
     v2_assistant = client.post("/v1/assistants", headers=auth, json={"model": "gpt-4"}).json["id"]
     v2_thread = client.post("/v1/threads", headers=auth, json={}).json["id"]
     agents = f"/api/v1/compatibility/openai/v1/agents/{assistant['id']}/chat/completions"
@@ -90,14 +92,17 @@ def main() -> None:
     fake = FakeProvider()
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            app = create_app({"DATABASE_URL": f"sqlite:///{workdir}/trace.sqlite3", "OPENAI_API_KEY": "sk-trace",
+            app = create_app({"DATABASE_URL": f"sqlite:///{workdir}/trace.sqlite3",
+                              "OPENAI_API_KEY": "sk-trace",
                               "OPENAI_BASE_URL": fake.base_url, "PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
-                              "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode(), "LOG_LEVEL": "WARNING"})
+                              "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode(),
+                              "LOG_LEVEL": "WARNING"})
             with app.app_context():
                 upgrade(directory=os.path.join(PACKAGE, "migrations"))
                 key = create_api_key("trace", "default")[1]
             client = app.test_client()
-            print(f"{'streamed request':28} {'switches':>8} {'modules':>7} {'resumes':>7}  " + "  ".join(WATCHED))
+            print(f"{'streamed request':28} {'switches':>8} {'modules':>7} {'resumes':>7}  "
+                  + "  ".join(WATCHED))
             for name, request in scenarios(client, {"Authorization": f"Bearer {key}"}).items():
                 request()  # warm: imports, prepared statements, the provider's client
                 path, resumes = traced(request)

@@ -136,25 +136,31 @@ class Pairs:
         self.gateway_times, self.direct_times, self.added = [], [], []
 
     def new_thread(self) -> None:
-        self.thread_id = self.ctx.api.call("POST", "/openai/initialize", {"agent_id": self.agent_id})["thread_id"]
+        self.thread_id = self.ctx.api.call("POST", "/openai/initialize",
+                                           {"agent_id": self.agent_id})["thread_id"]
         self.history = []
 
     def fill(self, turns: int) -> None:
         """Turns through the gateway alone: history for the measured pairs to carry."""
         for i in range(turns):
             text = f"Earlier question {i}?"
-            _gateway_turn(self.ctx.api, {"agent_id": self.agent_id, "thread_id": self.thread_id, "user_input": text})
-            self.history += [{"role": "user", "content": text}, {"role": "assistant", "content": "Echo: " + text}]
+            _gateway_turn(self.ctx.api, {"agent_id": self.agent_id, "thread_id": self.thread_id,
+                                         "user_input": text})
+            self.history += [{"role": "user", "content": text},
+                             {"role": "assistant", "content": "Echo: " + text}]
 
     def run(self, i: int, record: bool) -> None:
         text = f"Question {i}: how are things today?"
-        messages = [{"role": "system", "content": INSTRUCTIONS}, *self.history, {"role": "user", "content": text}]
+        messages = [{"role": "system", "content": INSTRUCTIONS}, *self.history,
+                    {"role": "user", "content": text}]
         body = {"agent_id": self.agent_id, "thread_id": self.thread_id, "user_input": text}
         provider_body = {"model": MODEL, "messages": messages}
         if self.mode == "blocking":
-            steps = (lambda: _gateway_turn(self.ctx.api, body), lambda: _direct_turn(self.direct, provider_body))
+            steps = (lambda: _gateway_turn(self.ctx.api, body),
+                     lambda: _direct_turn(self.direct, provider_body))
         else:
-            steps = (lambda: _gateway_stream(self.ctx.api, body), lambda: _direct_stream(self.direct, provider_body))
+            steps = (lambda: _gateway_stream(self.ctx.api, body),
+                     lambda: _direct_stream(self.direct, provider_body))
         first, second = steps if i % 2 == 0 else steps[::-1]
         a, b = first(), second()
         through_gateway, straight = (a, b) if i % 2 == 0 else (b, a)

@@ -2,10 +2,10 @@
 
 Mixed traffic -- assistant CRUD, blocking and streamed turns of every API (the conversations and agents
 APIs, Assistants v2 runs in the background and streamed, the Responses API blocking, streamed and in the
-background), status lookups, new threads, about 1% of the provider calls failing -- at about SOAK_RATE requests/s (default 50) for
-SOAK_SECONDS (default 600) against two gunicorn workers (tests/live_server.py, as `make run`
-starts them) on SQLite, then on PostgreSQL when SOAK_DATABASE_URL names a scratch database. The
-provider is tests/fake_openai in this process. It passes when:
+background), status lookups, new threads, about 1% of the provider calls failing -- at about SOAK_RATE
+requests/s (default 50) for SOAK_SECONDS (default 600) against two gunicorn workers
+(tests/live_server.py, as `make run` starts them) on SQLite, then on PostgreSQL when SOAK_DATABASE_URL
+names a scratch database. The provider is tests/fake_openai in this process. It passes when:
 
 - no 5xx but the provider faults it injected, mapped (502, 504; or 429 and a stream's error event);
   no request unanswered, nothing else unexpected;
@@ -44,8 +44,9 @@ AGENTS = "/api/v1/compatibility/openai/v1/agents"
 MIX = [(12, "create"), (10, "read"), (6, "update"), (3, "list_page"), (2, "delete"), (16, "chat"),
        (10, "chat_stream"), (6, "completion"), (4, "completion_stream"), (15, "status"), (7, "initialize"),
        (5, "v2_run"), (4, "v2_stream"), (5, "response"), (4, "response_stream"), (3, "response_background")]
-FAULTS = [Fault("status", status=500), Fault("status", status=503), Fault("status", status=429, retry_after=1),
-          Fault("drop"), Fault("reset"), Fault("error_event"), Fault("cut")]
+FAULTS = [Fault("status", status=500), Fault("status", status=503),
+          Fault("status", status=429, retry_after=1), Fault("drop"), Fault("reset"), Fault("error_event"),
+          Fault("cut")]
 
 
 class Soak(V1Operations):
@@ -64,7 +65,8 @@ class Soak(V1Operations):
         self.end: dict | None = None
         self.in_flight = 0
         self.provider_port = int(fake.base_url.rsplit(":", 1)[1].split("/")[0])
-        self.agent_ids = [self.server.request("POST", AGENTS, {"model": "gpt-4"}).body["id"] for _ in range(4)]
+        self.agent_ids = [self.server.request("POST", AGENTS, {"model": "gpt-4"}).body["id"]
+                          for _ in range(4)]
         for _ in range(8):
             self.initialize()
         self.v1_setup()
@@ -111,7 +113,8 @@ class Soak(V1Operations):
         if (assistant_id := self._take(list(self.assistants))) is not None:
             try:
                 details = {"model": "gpt-4o", "name": f"updated {random.randrange(10**6)}"}
-                if self.call("update", "PUT", f"/assistants/{assistant_id}", {"details": details})["status"] == 200:
+                if self.call("update", "PUT", f"/assistants/{assistant_id}",
+                             {"details": details})["status"] == 200:
                     with self.lock:
                         self.assistants[assistant_id] = details
             finally:
@@ -146,14 +149,16 @@ class Soak(V1Operations):
 
     def chat(self, stream: bool = False):
         with self.lock:
-            taken = self.free_threads.pop(random.randrange(len(self.free_threads))) if self.free_threads else None
+            taken = (self.free_threads.pop(random.randrange(len(self.free_threads)))
+                     if self.free_threads else None)
         if taken is None:
             return self.initialize()
         thread_id, agent_id = taken
         self._maybe_fault()
         words = f"soak turn {random.randrange(10**9)}"
         done = self.call("chat_stream" if stream else "chat", "POST", "/openai/chat",
-                         {"agent_id": agent_id, "thread_id": thread_id, "user_input": words, "stream": stream})
+                         {"agent_id": agent_id, "thread_id": thread_id, "user_input": words,
+                          "stream": stream})
         message_id = None
         if done["status"] == 200 and not stream:
             message_id = done["reply"].body["message_id"]
@@ -264,7 +269,8 @@ def main(argv=None) -> int:
         if os.environ.get("SOAK_DATABASE_URL"):
             databases.append(("postgresql", os.environ["SOAK_DATABASE_URL"]))
         for name, url in databases:
-            print(f"soak: {name}, {SOAK_SECONDS:.0f} s at {RATE:.0f} requests/s ...", file=sys.stderr, flush=True)
+            print(f"soak: {name}, {SOAK_SECONDS:.0f} s at {RATE:.0f} requests/s ...", file=sys.stderr,
+                  flush=True)
             runs.append(soak_database(name, url, SOAK_SECONDS, workdir))
             print(json.dumps(runs[-1], indent=1), flush=True)
     if args.output:

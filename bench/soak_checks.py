@@ -34,7 +34,8 @@ def database_probe(url: str, service: LiveServer):
         found = 0
         for pid in service.worker_pids():
             try:
-                found += sum(os.readlink(f"/proc/{pid}/fd/{fd}").startswith(path) for fd in os.listdir(f"/proc/{pid}/fd"))
+                found += sum(os.readlink(f"/proc/{pid}/fd/{fd}").startswith(path)
+                             for fd in os.listdir(f"/proc/{pid}/fd"))
             except OSError:
                 pass
         return found
@@ -76,11 +77,13 @@ def verify_writes(soak, url: str) -> list[str]:
             if stored != details:
                 problems.append(f"assistant {assistant_id}: {stored!r} != acknowledged {details!r}")
         problems += [f"deleted assistant {i} is there" for i in soak.deleted if i in rows]
-        messages = {m: (t, c) for m, t, c in connection.execute(text("SELECT id, thread_id, content FROM messages"))}
+        messages = {m: (t, c) for m, t, c
+                    in connection.execute(text("SELECT id, thread_id, content FROM messages"))}
         for thread_id, message_id, words in soak.replies:
             if messages.get(message_id) != (thread_id, f"Echo: {words}"):
                 problems.append(f"reply {message_id} on {thread_id}: {messages.get(message_id)!r}")
-        stored = dict(connection.execute(text("SELECT id, output FROM responses WHERE status = 'completed'")).all())
+        stored = dict(connection.execute(
+            text("SELECT id, output FROM responses WHERE status = 'completed'")).all())
         for response_id, reply in getattr(soak, "responses", ()):
             output = stored.get(response_id)
             output = json.loads(output) if isinstance(output, str) else output
@@ -113,13 +116,15 @@ def summarize(soak, problems: list[str]) -> dict:
     seconds = sorted(e["seconds"] for e in soak.results if e["status"] == 200)
     figures = {
         "requests": len(soak.results), "rate_per_s": round(len(soak.results) / soak.seconds, 1),
-        "operations": dict(sorted(operations.items())), "statuses": dict(sorted(statuses.items())), "faults_injected": soak.injected,
-        "mapped_fault_answers": len(faults), "unexpected": len(unexpected), "server_errors": len(server_errors),
+        "operations": dict(sorted(operations.items())), "statuses": dict(sorted(statuses.items())),
+        "faults_injected": soak.injected, "mapped_fault_answers": len(faults), "unexpected": len(unexpected),
+        "server_errors": len(server_errors),
         "p50_ms": round(seconds[len(seconds) // 2] * 1000, 1) if seconds else None,
         "p99_ms": round(seconds[int(len(seconds) * 0.99)] * 1000, 1) if seconds else None,
         "rss_mb_after_warm_up": {str(p): round(v, 1) for p, v in first["rss_mb"].items()},
         "rss_mb_at_end": {str(p): round(v, 1) for p, v in last["rss_mb"].items()},
-        "rss_mb_peak": {str(p): round(max(s["rss_mb"].get(p, 0) for s in soak.samples), 1) for p in first["rss_mb"]},
+        "rss_mb_peak": {str(p): round(max(s["rss_mb"].get(p, 0) for s in soak.samples), 1)
+                        for p in first["rss_mb"]},
         "rss_growth_mb": {str(p): v for p, v in growth.items()},
         "same_workers": set(first["rss_mb"]) == set(last["rss_mb"]),
         "fds_after_warm_up_and_at_end": fds, "db_connections_after_warm_up_and_at_end": connections,

@@ -65,7 +65,8 @@ class V1Operations:
         words = f"soak response {random.randrange(10**9)}"
         body = {"model": "gpt-4", "input": words, "stream": stream, "background": background}
         with self.lock:
-            previous = random.choice(self.last_responses) if self.last_responses and random.random() < 0.5 else None
+            previous = (random.choice(self.last_responses)
+                        if self.last_responses and random.random() < 0.5 else None)
         if previous:
             body["previous_response_id"] = previous
         op = "response_background" if background else "response_stream" if stream else "response"
@@ -77,7 +78,8 @@ class V1Operations:
             if "event: response.completed" not in text:
                 done["fault"] = True
                 return
-            final = json.loads(text.rsplit("event: response.completed\ndata: ", 1)[1].split("\n", 1)[0])["response"]
+            final = json.loads(text.rsplit("event: response.completed\ndata: ", 1)[1]
+                               .split("\n", 1)[0])["response"]
         elif background:
             final = self._poll(f"/v1/responses/{done['reply'].body['id']}", ("completed",))
             if final is None or final["status"] != "completed":

@@ -2,6 +2,7 @@
 which bench/report.py prints and publishes."""
 from __future__ import annotations
 
+
 def _n(value, digits: int = 2) -> str:
     if value is None:
         return "n/a"

@@ -28,7 +28,8 @@ def measure(database_url: str, quick: bool) -> dict:
     """Run this module in a child process (the metrics mode is chosen at import) and read its figures."""
     with tempfile.TemporaryDirectory(prefix="assistants-turn-cost-") as directory:
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory}
-        done = subprocess.run([sys.executable, "-m", "bench.turn_cost", database_url, *(["--quick"] if quick else [])],
+        done = subprocess.run([sys.executable, "-m", "bench.turn_cost", database_url,
+                               *(["--quick"] if quick else [])],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode:
         raise RuntimeError(done.stderr[-2000:])
@@ -82,7 +83,8 @@ def _commit_pairs(app, count: int) -> tuple[list[float], list[float]]:
             with_usage = (n % 2 == 0) == (n // 2 % 2 == 0)  # pairs, the order alternating pair by pair
             started = time.perf_counter()
             for role in ("user", "assistant"):
-                db.session.add(Message(thread_id=thread.id, position=position, role=role, content="hello there"))
+                db.session.add(Message(thread_id=thread.id, position=position, role=role,
+                                       content="hello there"))
                 position += 1
             thread.last_active_at = utcnow()
             if with_usage:

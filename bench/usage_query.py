@@ -55,7 +55,8 @@ def measure(client, headers, query: str, repeat: int = 20) -> dict:
         response = client.get("/usage?" + query, headers=headers)
         elapsed = time.perf_counter() - started
         if response.status_code != 200:
-            raise RuntimeError(f"/usage?{query} answered {response.status_code}: {response.get_data()[:300]!r}")
+            raise RuntimeError(f"/usage?{query} answered {response.status_code}: "
+                               f"{response.get_data()[:300]!r}")
         if attempt >= 3:
             times.append(elapsed)
     return {"median_ms": round(statistics.median(times) * 1000, 2), "max_ms": round(max(times) * 1000, 2),
@@ -83,8 +84,9 @@ def run(name: str, url: str, rows: int) -> list[tuple]:
     for group_by in ("day", "assistant", "model", "api_key"):
         result = measure(client, headers, f"{month}&group_by={group_by}")
         out.append((name, f"a month by {group_by}", result))
-    out.append((name, "a year by day", measure(client, headers, f"start={int((END - timedelta(days=365)).timestamp())}"
-                                                               f"&end={int(END.timestamp())}&group_by=day", 5)))
+    out.append((name, "a year by day",
+                measure(client, headers, f"start={int((END - timedelta(days=365)).timestamp())}"
+                                         f"&end={int(END.timestamp())}&group_by=day", 5)))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -104,7 +106,8 @@ def main(argv=None) -> int:
     print(f"GET /usage over {args.rows:,} rows of one tenant (a year), target: a month by day < 100 ms\n")
     print("| database | query | median | max | groups | turns |\n|---|---|---|---|---|---|")
     for name, what, r in results:
-        print(f"| {name} | {what} | {r['median_ms']} ms | {r['max_ms']} ms | {r['groups']} | {r['turns']:,} |")
+        print(f"| {name} | {what} | {r['median_ms']} ms | {r['max_ms']} ms | {r['groups']} | "
+              f"{r['turns']:,} |")
     return 0
 
 

@@ -212,7 +212,8 @@ def sdk(app, key: str, **options):
     import openai
 
     http = httpx2.Client(transport=httpx2.WSGITransport(app=app), base_url="http://testserver")
-    return openai.OpenAI(base_url="http://testserver/v1", api_key=key, max_retries=0, http_client=http, **options)
+    return openai.OpenAI(base_url="http://testserver/v1", api_key=key, max_retries=0, http_client=http,
+                         **options)
 
 
 def wait_for_runs(app, timeout: float = 20.0) -> None:

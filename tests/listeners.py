@@ -79,7 +79,8 @@ class Listener:
     def start(self) -> "Listener":
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.listener = self
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -103,7 +104,8 @@ class Listener:
             self._send(h, 302, b"", {"Location": self.redirect_to + h.path[len("/v1"):]})
             return
         if self.kind == "drip":  # headers at once, then one byte of a never-ending body at a time
-            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 1000000\r\n\r\n")
             while not self.stopping.is_set():
                 h.wfile.write(b" ")
                 h.wfile.flush()

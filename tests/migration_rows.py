@@ -37,7 +37,7 @@ TENANT = "default"
 CREDENTIAL = "cred-0000-0000-0000-000000000001"
 HELPER, AGENT = "asst-row-0000-0000-000000000001", "asst-row-0000-0000-000000000002"
 STORE, OLD_STORE, FILE, BAD_FILE = ("vs_migrationStore0001", "vs_migrationStore0002", "file-migration0001",
-                                   "file-migration0002")
+                                    "file-migration0002")
 CHAT, SESSION, PENDING, V2_THREAD = ("thread_migrationChat0001", "thread_migrationSession02",
                                      "thread_migrationPending03", "thread_migrationV2thread4")
 # A v2 thread whose run's assistant was deleted; the asst_ id the run keeps of it.
@@ -176,15 +176,18 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
         (RUNS_OUTLIVE, "runs", _run(ORPHAN_RUN, "completed", at(15, 1), completed_at=at(15, 1),
                                     thread_id=ORPHAN_THREAD, assistant_id=None,
                                     assistant_public_id=GONE_ASSISTANT)),
-        # A conversation of the Responses API: a message, a response's reply, a function call and its output.
-        (RESPONSES, "threads", {**thread_common, "id": CONVERSATION, "assistant_id": None, "created_at": at(15),
-                                "last_active_at": at(15, 3), "metadata": {"app": "agents-sdk"}}),
+        # A conversation of the Responses API: a message, a response's reply, a function call and its
+        # output.
+        (RESPONSES, "threads", {**thread_common, "id": CONVERSATION, "assistant_id": None,
+                                "created_at": at(15), "last_active_at": at(15, 3),
+                                "metadata": {"app": "agents-sdk"}}),
         (RESPONSES, "messages", message("msg_mig20", CONVERSATION, 0, "user", "Weather?", 15, metadata=None,
                                         attachments=None, item_type=None,
                                         item={"type": "message", "id": "msg_mig20", "role": "user",
                                               "content": [{"type": "input_text", "text": "Weather?"}]})),
-        (RESPONSES, "messages", message("msg_mig21", CONVERSATION, 1, "assistant", "It rains.", 15, metadata=None,
-                                        attachments=None, item_type=None, item={"ids": []})),
+        (RESPONSES, "messages", message("msg_mig21", CONVERSATION, 1, "assistant", "It rains.", 15,
+                                        metadata=None, attachments=None, item_type=None,
+                                        item={"ids": []})),
         (RESPONSES, "messages", message("msg_mig22", CONVERSATION, 2, "assistant", None, 15, metadata=None,
                                         attachments=None, tool_calls=weather_call, item_type="function_call",
                                         item={"ids": ["fc_migration1"]})),
@@ -200,8 +203,8 @@ def rows(secret_keys: str) -> list[tuple[str, str, dict]]:
                                                    "content": [{"type": "input_text", "text": "Weather?"}]}],
                                   "output": [{"type": "message", "id": "msg_mig21", "status": "completed",
                                               "role": "assistant", "content": [
-                                                  {"type": "output_text", "text": "It rains.", "annotations": [],
-                                                   "logprobs": []}]}],
+                                                  {"type": "output_text", "text": "It rains.",
+                                                   "annotations": [], "logprobs": []}]}],
                                   "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
                                   "error": None, "incomplete_details": None, "metadata": {}, "api_key_id": 1,
                                   "turn_token": None, "expires_at": None}),

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from .helpers import (AGENTS, ASSISTANTS, BASES, NOT_FOUND, assert_validation_error, create_agent, headers_for,
-                      make_credential, make_key)
+from .helpers import (AGENTS, ASSISTANTS, BASES, NOT_FOUND, assert_validation_error, create_agent,
+                      headers_for, make_credential, make_key)
 
 # The seed's agent object, field by field, with the JSON type of each.
 SEED_FIELDS = {
@@ -88,7 +88,8 @@ def test_one_row_behind_seed_000_and_seed_003(client, auth):
     details = client.get(f"/assistants/{made_by_000['id']}", headers=auth).json["details"]
     assert details["temperature"] == 0.5 and details["description"] == "new"  # seed 000's fields survive
     # The seed-000 details.id (asst_...) finds the agent too.
-    assert client.get(f"{AGENTS}/{made_by_000['details']['id']}", headers=auth).json["id"] == made_by_000["id"]
+    assert (client.get(f"{AGENTS}/{made_by_000['details']['id']}", headers=auth).json["id"]
+            == made_by_000["id"])
 
 
 def test_update_keeps_absent_fields_and_merges_metadata(client, auth):
@@ -99,11 +100,13 @@ def test_update_keeps_absent_fields_and_merges_metadata(client, auth):
     updated = response.json
     assert updated["metadata"] == {"tier": "gold", "region": "eu"}
     assert updated["description"] is None and updated["session_max_ttl"] == 60
-    unchanged = {k: v for k, v in FULL_BODY.items() if k not in ("description", "metadata", "session_max_ttl")}
+    unchanged = {k: v for k, v in FULL_BODY.items()
+                 if k not in ("description", "metadata", "session_max_ttl")}
     assert {k: updated[k] for k in unchanged} == unchanged
     assert client.post(f"{AGENTS}/{agent['id']}", json={}, headers=auth).json == updated
     # Removing a key that is not there is not an error.
-    assert client.post(f"{AGENTS}/{agent['id']}", json={"metadata": {"nope": None}}, headers=auth).status_code == 200
+    assert client.post(f"{AGENTS}/{agent['id']}", json={"metadata": {"nope": None}},
+                       headers=auth).status_code == 200
 
 
 def test_metadata_limits(client, auth):
@@ -118,15 +121,18 @@ def test_metadata_limits(client, auth):
     detail = assert_validation_error(client.post(AGENTS, headers=auth, json={
         "model": "gpt-4", "metadata": {"k": "v" * 513}}))
     assert detail[0]["loc"][:2] == ["body", "metadata"]
-    assert_validation_error(client.post(AGENTS, headers=auth, json={"model": "gpt-4", "metadata": {"k": None}}))
+    assert_validation_error(client.post(AGENTS, headers=auth,
+                                        json={"model": "gpt-4", "metadata": {"k": None}}))
     assert_validation_error(client.post(AGENTS, headers=auth, json={"model": "gpt-4", "metadata": {"k": 1}}))
     # An update whose merge would pass 16 pairs is refused and changes nothing...
     over = client.post(f"{AGENTS}/{agent['id']}", json={"metadata": {"extra": "v"}}, headers=auth)
     assert_validation_error(over, ("body", "metadata"))
     assert client.get(f"{AGENTS}/{agent['id']}", headers=auth).json["metadata"] == sixteen
     # ...but one that removes a key in the same breath fits.
-    swapped = client.post(f"{AGENTS}/{agent['id']}", json={"metadata": {"k0": None, "extra": "v"}}, headers=auth)
-    assert swapped.status_code == 200 and len(swapped.json["metadata"]) == 16 and "extra" in swapped.json["metadata"]
+    swapped = client.post(f"{AGENTS}/{agent['id']}", json={"metadata": {"k0": None, "extra": "v"}},
+                          headers=auth)
+    assert (swapped.status_code == 200 and len(swapped.json["metadata"]) == 16
+            and "extra" in swapped.json["metadata"])
     assert client.post(f"{AGENTS}/{agent['id']}", json={"metadata": {"k" * 64: "v" * 512, "k1": None}},
                        headers=auth).status_code == 200
 
@@ -135,7 +141,8 @@ def test_metadata_limits(client, auth):
     ("name", "n" * 257), ("description", "d" * 513), ("instructions", "i" * 256_001),
 ])
 def test_length_limits(client, auth, field, value):
-    assert_validation_error(client.post(AGENTS, json={"model": "gpt-4", field: value}, headers=auth), ("body", field))
+    assert_validation_error(client.post(AGENTS, json={"model": "gpt-4", field: value}, headers=auth),
+                            ("body", field))
     at_limit = create_agent(client, auth, **{field: value[:-1]})
     assert at_limit[field] == value[:-1]
     assert_validation_error(client.post(f"{AGENTS}/{at_limit['id']}", json={field: value}, headers=auth),
@@ -147,7 +154,8 @@ def test_length_limits(client, auth, field, value):
     ({"model": ""}, ("body", "model")),
     ({"model": None}, ("body", "model")),
     ({"model": "gpt-4", "surprise": 1}, ("body", "surprise")),
-    ({"model": "gpt-4", "session_summarization_strategy": "shrink"}, ("body", "session_summarization_strategy")),
+    ({"model": "gpt-4", "session_summarization_strategy": "shrink"},
+     ("body", "session_summarization_strategy")),
     ({"model": "gpt-4", "chat_system_instruction_mode": "shout"}, ("body", "chat_system_instruction_mode")),
     ({"model": "gpt-4", "session_max_ttl": 0}, ("body", "session_max_ttl")),
     ({"model": "gpt-4", "session_max_ttl": 1.5}, ("body", "session_max_ttl")),
@@ -192,7 +200,8 @@ def test_unknown_agent_is_404_in_the_seed_shape(client, auth, other_auth, base):
     for agent_id in (str(uuid.uuid4()), "x" * 300, "abc%00def", mine["id"]):
         headers = other_auth if agent_id == mine["id"] else auth
         for method, path, body in (("get", "", None), ("post", "", {"name": "x"}), ("delete", "", None),
-                                   ("post", "/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})):
+                                   ("post", "/chat/completions",
+                                    {"messages": [{"role": "user", "content": "hi"}]})):
             response = getattr(client, method)(f"{base}/{agent_id}{path}", json=body, headers=headers)
             assert response.status_code == 404, (method, path, response.json)
             assert response.json == NOT_FOUND
@@ -248,7 +257,8 @@ def test_list_shape_and_pagination_cursors_both_ways(client, auth):
 def test_other_tenants_agents_are_invisible(client, auth, other_auth):
     mine = create_agent(client, auth)
     assert client.get(AGENTS, headers=other_auth).json["data"] == []
-    assert_validation_error(client.get(f"{AGENTS}?after={mine['id']}", headers=other_auth), ("query", "after"))
+    assert_validation_error(client.get(f"{AGENTS}?after={mine['id']}", headers=other_auth),
+                            ("query", "after"))
 
 
 def test_auth_is_required(client):
@@ -270,7 +280,8 @@ def test_openapi_lists_both_names(client):
 def test_deeply_nested_json_is_422(client, auth, depth):
     agent = create_agent(client, auth)
     for path in (AGENTS, f"{AGENTS}/{agent['id']}", f"{AGENTS}/{agent['id']}/chat/completions"):
-        response = client.post(path, data="[" * depth + "]" * depth, content_type="application/json", headers=auth)
+        response = client.post(path, data="[" * depth + "]" * depth, content_type="application/json",
+                               headers=auth)
         assert_validation_error(response, ("body",))
 
 
@@ -278,9 +289,10 @@ FUZZ_VALUES = [None, True, 0, -1, 1.5, 2 ** 70, "", "x", "a\x00b", "é" * 300, [
                [{"role": "user"}], [{"link_type": "a", "tool_id": "b"}], "thread_x", 1e308]
 FUZZ_FIELDS = ["name", "description", "instructions", "model", "session_max_ttl", "completion_role", "tools",
                "index_id", "index_top_n", "index_similarity_cutoff", "index_reference_format",
-               "index_reference_delimiter", "session_max_length", "session_summarization_strategy", "metadata",
-               "chat_system_instruction_mode", "credential", "stream", "create_session", "store_in_session",
-               "temperature", "top_p", "max_tokens", "stop", "seed", "n", "stream_options"]
+               "index_reference_delimiter", "session_max_length", "session_summarization_strategy",
+               "metadata", "chat_system_instruction_mode", "credential", "stream", "create_session",
+               "store_in_session", "temperature", "top_p", "max_tokens", "stop", "seed", "n",
+               "stream_options"]
 
 
 def test_random_inputs_never_answer_500(make_app, fake):
@@ -295,7 +307,8 @@ def test_random_inputs_never_answer_500(make_app, fake):
         body = {name: rnd.choice(FUZZ_VALUES) for name in rnd.sample(FUZZ_FIELDS, rnd.randint(0, 5))}
         if rnd.random() < 0.6:
             body["messages"] = [{"role": rnd.choice(["user", "assistant", "tool", "system", "x"]),
-                                 "content": rnd.choice(FUZZ_VALUES + ["hello"] * 6)} for _ in range(rnd.randint(0, 3))]
+                                 "content": rnd.choice(FUZZ_VALUES + ["hello"] * 6)}
+                                for _ in range(rnd.randint(0, 3))]
         if rnd.random() < 0.3:
             body["store_in_session"] = session_id
         path = rnd.choice(list(success))
@@ -304,6 +317,7 @@ def test_random_inputs_never_answer_500(make_app, fake):
         assert response.status_code in (success[path], 422), (path, body, response.json)
         if response.status_code >= 400:
             assert set(response.json) == {"detail"}
-        query = "&".join(f"{name}={rnd.choice(['', 'x', '0', '-1', '1000', 'asc', 'true', '%00', agent['id']])}"
-                         for name in rnd.sample(["after", "before", "limit", "order", "set_num_objects", "name"], 3))
+        query = "&".join(
+            f"{name}={rnd.choice(['', 'x', '0', '-1', '1000', 'asc', 'true', '%00', agent['id']])}"
+            for name in rnd.sample(["after", "before", "limit", "order", "set_num_objects", "name"], 3))
         assert client.get(f"{AGENTS}?{query}", headers=headers).status_code in (200, 422), query

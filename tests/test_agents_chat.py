@@ -46,7 +46,8 @@ def test_stateless_completion_in_openai_shape(app, client, auth, fake, agent, ba
     assert isinstance(body["created"], int) and body["model"] == "gpt-4" and body["session_id"] is None
     assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "Echo: hello"},
                                 "finish_reason": "stop", "logprobs": None}]
-    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
+    assert (body["usage"]["total_tokens"]
+            == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0)
     assert sent_messages(fake) == [("system", INSTRUCTIONS), ("user", "hello")]
     assert (count(app, Thread), count(app, Message)) == (threads_before, messages_before)
 
@@ -56,8 +57,8 @@ def test_request_messages_and_parameters_reach_the_provider(client, auth, fake, 
     messages = [{"role": "developer", "content": "Extra rule."}, user("one"),
                 {"role": "assistant", "content": "Echo: one"}, {"role": "user", "content": [
                     {"type": "text", "text": "two "}, {"type": "text", "text": "parts"}]}]
-    response = chat(client, auth, agent["id"], messages, model="gpt-4", temperature=0.2, top_p=0.5, max_tokens=50,
-                    stop=["END"], seed=7, tools=[tool], n=1, user="someone")
+    response = chat(client, auth, agent["id"], messages, model="gpt-4", temperature=0.2, top_p=0.5,
+                    max_tokens=50, stop=["END"], seed=7, tools=[tool], n=1, user="someone")
     assert response.status_code == 200, response.json
     sent = fake.requests_to("/chat/completions")[-1].json
     assert [(m["role"], m["content"]) for m in sent["messages"]] == [
@@ -83,9 +84,11 @@ def test_request_messages_and_parameters_reach_the_provider(client, auth, fake, 
     ({"messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, ("body", "stop")),
     ({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"50256": 500}},
      ("body", "logit_bias", "50256", "value")),
-    ({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}, ("body", "response_format")),
+    ({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}},
+     ("body", "response_format")),
     ({"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}, ("body", "tool_choice")),
-    ({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "extreme"}, ("body", "reasoning_effort")),
+    ({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "extreme"},
+     ("body", "reasoning_effort")),
     ({"messages": [{"role": "user", "content": "x"}], "frobnicate": 1}, ("body", "frobnicate")),
     ({"messages": [{"role": "user", "content": "x"}], "create_session": True, "store_in_session": "thread_x"},
      ("body", "store_in_session")),
@@ -220,7 +223,8 @@ def test_tool_calls_round_trip_in_a_session(client, auth, fake, agent):
     # The session waits for the tool's answer.
     waiting = chat(client, auth, agent["id"], [user("well?")], store_in_session=session_id)
     assert waiting.status_code == 400 and call["id"] in waiting.json["detail"]
-    answered = chat(client, auth, agent["id"], [{"role": "tool", "tool_call_id": call["id"], "content": "42"}],
+    answered = chat(client, auth, agent["id"],
+                    [{"role": "tool", "tool_call_id": call["id"], "content": "42"}],
                     store_in_session=session_id)
     assert answered.status_code == 200, answered.json
     sent = fake.requests_to("/chat/completions")[-1].json["messages"]
@@ -255,7 +259,8 @@ def live_url(app):
 
 @pytest.fixture
 def official(live_url, api_key, agent):
-    return openai.OpenAI(base_url=f"{live_url}{AGENTS}/{agent['id']}", api_key=api_key, max_retries=0, timeout=10)
+    return openai.OpenAI(base_url=f"{live_url}{AGENTS}/{agent['id']}", api_key=api_key, max_retries=0,
+                         timeout=10)
 
 
 def test_official_client_blocking_with_a_session(official, fake):

@@ -59,6 +59,8 @@ def test_the_agents_sdk_runs_on_the_responses_and_conversations_apis(live_server
     assert found["conversation"] == ["In a conversation.", "Echo: In a conversation.", "Still there?",
                                      "Echo: Still there?"]
     sent = fake.requests_to("/chat/completions")
-    tool_round = next(r.json["messages"] for r in sent if any(m["role"] == "tool" for m in r.json["messages"]))
+    tool_round = next(r.json["messages"] for r in sent
+                      if any(m["role"] == "tool" for m in r.json["messages"]))
     assert [m["role"] for m in tool_round] == ["system", "user", "assistant", "tool"]
-    assert tool_round[-1]["content"] == "Rain in Oslo."  # the SDK ran the tool, the gateway carried its output
+    # the SDK ran the tool, the gateway carried its output
+    assert tool_round[-1]["content"] == "Rain in Oslo."

@@ -85,7 +85,8 @@ def test_what_orjson_refuses_is_answered_all_the_same(client, auth):
     tool's JSON schema may hold one) is written by the standard library instead, never a 500."""
     tool = {"type": "function", "function": {"name": "count", "parameters": {
         "type": "object", "properties": {"n": {"type": "integer", "maximum": 2 ** 70}}}}}
-    created = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "café", "tools": [tool]}},
+    created = client.post("/assistants",
+                          json={"details": {"model": "gpt-4", "name": "café", "tools": [tool]}},
                           headers=auth)
     assert created.status_code == 200, created.json
     response = client.get(f"/assistants/{created.json['id']}", headers=auth)
@@ -118,7 +119,8 @@ def test_invalid_bodies_are_422_and_change_nothing(client, auth, body, field):
 
 
 def test_unknown_credential_is_422(client, auth):
-    response = client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": "nope"}, headers=auth)
+    response = client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": "nope"},
+                           headers=auth)
     assert response.status_code == 422
     assert "credential" in response.json["errors"]["json"]
     assert client.get("/assistants", headers=auth).json == []
@@ -151,7 +153,8 @@ def test_list_pagination_and_type_filter(client, auth):
     for index in range(5):
         kind = "AZURE" if index % 2 else "OPENAI"
         ids.append(client.post("/assistants", headers=auth,
-                               json={"details": {"model": "gpt-4", "name": f"a{index}"}, "type": kind}).json["id"])
+                               json={"details": {"model": "gpt-4", "name": f"a{index}"},
+                                     "type": kind}).json["id"])
     page = client.get("/assistants?page=2&page_size=2", headers=auth)
     assert page.status_code == 200
     assert [a["id"] for a in page.json] == ids[2:4]
@@ -167,7 +170,8 @@ def test_list_pagination_and_type_filter(client, auth):
 def test_other_tenants_cannot_see_or_touch(client, auth, other_auth):
     created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=auth).json
     assert client.get(f"/assistants/{created['id']}", headers=other_auth).status_code == 404
-    assert client.put(f"/assistants/{created['id']}", json={"iconSrc": "x"}, headers=other_auth).status_code == 404
+    assert client.put(f"/assistants/{created['id']}", json={"iconSrc": "x"},
+                      headers=other_auth).status_code == 404
     assert client.delete(f"/assistants/{created['id']}", headers=other_auth).status_code == 404
     assert client.get("/assistants", headers=other_auth).json == []
     assert client.get(f"/assistants/{created['id']}", headers=auth).json == created
@@ -180,7 +184,8 @@ def test_malformed_id_is_404(client, auth):
 
 def test_function_tool_definitions_are_kept(client, auth):
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
-    response = client.post("/assistants", json={"details": {"model": "gpt-4", "tools": ["code_interpreter", tool]}},
+    response = client.post("/assistants",
+                           json={"details": {"model": "gpt-4", "tools": ["code_interpreter", tool]}},
                            headers=auth)
     assert response.status_code == 200, response.json
     assert response.json["details"]["tools"] == ["code_interpreter", tool]
@@ -195,5 +200,6 @@ def test_nul_bytes_unicode_and_long_strings(client, auth):
         "details": {"model": "gpt-4", "name": "助手 🤖 ñ", "instructions": "Ω" * 10_000}})
     assert unicode.status_code == 200
     assert client.get(f"/assistants/{unicode.json['id']}", headers=auth).json["details"]["name"] == "助手 🤖 ñ"
-    too_long = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "n" * 257}}, headers=auth)
+    too_long = client.post("/assistants", json={"details": {"model": "gpt-4", "name": "n" * 257}},
+                           headers=auth)
     assert too_long.status_code == 422

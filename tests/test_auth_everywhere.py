@@ -26,6 +26,7 @@ def app_config(app_config):
     # (tests/test_auth_failures.py tests that limit).
     return dict(app_config, AUTH_FAILURE_LIMIT="100000 per minute")
 
+
 # The routes anyone may call (DESIGN: health, the OpenAPI document and its UI, the playground page).
 PUBLIC_RULES = {"/health", "/openapi.json", "/docs", "/docs/assets/<path:filename>", "/",
                 "/playground/<path:asset>"}
@@ -114,18 +115,22 @@ class Tenant:
                                   json={"assistant_id": self.details_id, "tools": tools}).json["id"]
         wait_for_runs(app)
         run_url = f"/v1/threads/{self.v2_thread}/runs/{self.v2_run}"
-        call = client.get(run_url, headers=headers).json["required_action"]["submit_tool_outputs"]["tool_calls"][0]
+        run = client.get(run_url, headers=headers).json
+        call = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]
         client.post(f"{run_url}/submit_tool_outputs", headers=headers,
                     json={"tool_outputs": [{"tool_call_id": call["id"], "output": f"{name} tool output"}]})
         wait_for_runs(app)
-        self.v2_message = client.get(f"/v1/threads/{self.v2_thread}/messages", headers=headers).json["first_id"]
+        self.v2_message = client.get(f"/v1/threads/{self.v2_thread}/messages",
+                                     headers=headers).json["first_id"]
         self.v2_step = client.get(f"{run_url}/steps", headers=headers).json["last_id"]
         # The Responses API: a conversation with an item, and a response in it.
         self.conversation = client.post("/v1/conversations", headers=headers, json={"items": [
             {"type": "message", "role": "user", "content": f"{name} conversation item"}]}).json["id"]
         self.response = client.post("/v1/responses", headers=headers, json={
-            "model": "gpt-4", "input": f"{name} response question", "conversation": self.conversation}).json["id"]
-        self.item = client.get(f"/v1/conversations/{self.conversation}/items", headers=headers).json["last_id"]
+            "model": "gpt-4", "input": f"{name} response question",
+            "conversation": self.conversation}).json["id"]
+        self.item = client.get(f"/v1/conversations/{self.conversation}/items",
+                               headers=headers).json["last_id"]
         # A file in a vector store (embedded with the tenant's credential), added by a batch.
         self.file = client.post("/v1/files", headers=headers, data={
             "purpose": "assistants",
@@ -254,7 +259,8 @@ V2_ROUTES = {
                                 "DELETE": [by_id("v2_thread"), by_id("session")]},
     "/v1/threads/<thread_id>/messages": {"GET": [by_id("v2_thread")],
                                          "POST": [by_id("v2_thread", json={"role": "user", "content": "x"})]},
-    "/v1/threads/<thread_id>/messages/<message_id>": {"GET": v2_message(), "POST": v2_message({"metadata": {}}),
+    "/v1/threads/<thread_id>/messages/<message_id>": {"GET": v2_message(),
+                                                      "POST": v2_message({"metadata": {}}),
                                                       "DELETE": v2_message()},
     "/v1/threads/<thread_id>/runs": {
         "GET": [by_id("v2_thread")],
@@ -280,7 +286,8 @@ RESPONSES_ROUTES = {
                                probe(json={**RESPONSE, "conversation": "victim:conversation"}),
                                probe(json={"input": "hi", "prompt": {"id": "victim:details_id"}}),
                                probe(json={"input": "hi", "prompt": {"id": "victim:assistant"}})]},
-    "/v1/responses/input_tokens": {"POST": [probe(json={**RESPONSE, "previous_response_id": "victim:response"}),
+    "/v1/responses/input_tokens": {"POST": [probe(json={**RESPONSE,
+                                                        "previous_response_id": "victim:response"}),
                                             probe(json={**RESPONSE, "conversation": "victim:conversation"})]},
     "/v1/responses/compact": {"POST": [probe(json={**RESPONSE, "previous_response_id": "victim:response"})]},
     "/v1/responses/<response_id>": {"GET": [by_id("response")], "DELETE": [by_id("response")]},
@@ -293,7 +300,8 @@ RESPONSES_ROUTES = {
                                             "DELETE": [by_id("conversation")]},
     "/v1/conversations/<conversation_id>/items": {
         "GET": [by_id("conversation")],
-        "POST": [by_id("conversation", json={"items": [{"type": "message", "role": "user", "content": "x"}]})]},
+        "POST": [by_id("conversation",
+                       json={"items": [{"type": "message", "role": "user", "content": "x"}]})]},
     "/v1/conversations/<conversation_id>/items/<item_id>": {"GET": CONVERSATION_ITEM,
                                                             "DELETE": CONVERSATION_ITEM},
 }
@@ -371,7 +379,8 @@ def snapshot(client, tenant: Tenant) -> dict:
         "session": client.get(f"/openai/threads/{tenant.session}/messages", headers=tenant.headers).json,
         "v2_thread": client.get(f"/v1/threads/{tenant.v2_thread}", headers=tenant.headers).json,
         "v2_messages": client.get(f"/v1/threads/{tenant.v2_thread}/messages", headers=tenant.headers).json,
-        "v2_run": client.get(f"/v1/threads/{tenant.v2_thread}/runs/{tenant.v2_run}", headers=tenant.headers).json,
+        "v2_run": client.get(f"/v1/threads/{tenant.v2_thread}/runs/{tenant.v2_run}",
+                             headers=tenant.headers).json,
         "file": client.get(f"/v1/files/{tenant.file}/content", headers=tenant.headers).data,
         "store": client.get(f"/v1/vector_stores/{tenant.store}", headers=tenant.headers).json,
         "store_files": client.get(f"/v1/vector_stores/{tenant.store}/files", headers=tenant.headers).json,

@@ -38,7 +38,8 @@ def test_wrong_keys_from_one_address_get_429_and_valid_keys_keep_working(client,
         f"Retry after {refused.headers['Retry-After']} s.")}
     # Each API answers in its own shape.
     agents = client.get(f"{AGENTS}/x", headers=WRONG)
-    assert agents.status_code == 429 and set(agents.json) == {"detail"} and "wrong API key" in agents.json["detail"]
+    assert (agents.status_code == 429 and set(agents.json) == {"detail"}
+            and "wrong API key" in agents.json["detail"])
     assert_retry_after(agents)
     conversations = client.post("/openai/initialize", json={"agent_id": "x"}, headers=WRONG)
     assert conversations.status_code == 429 and conversations.json["code"] == 429

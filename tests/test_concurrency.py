@@ -169,7 +169,8 @@ def test_a_slow_provider_update_does_not_stall_another_workers_write(live_server
     credential = server.request("POST", "/credentials", {
         "name": "twins", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-k",
         "api": "assistants"}).body["id"]
-    twin = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}, "credential": credential}).body
+    twin = server.request("POST", "/assistants",
+                          {"details": {"model": "gpt-4"}, "credential": credential}).body
     fake.add_fault(Fault("delay", seconds=5, path=f"/assistants/{twin['details']['id']}"))
     slow_connection, other_worker = connections_on_two_workers(server)
     slow = {}
@@ -186,4 +187,5 @@ def test_a_slow_provider_update_does_not_stall_another_workers_write(live_server
     assert "put" not in slow, "the slow update ended first: the test did not overlap the two"
     updating.join(30)
     assert slow["put"].status == 200 and slow["put"].body["details"]["model"] == "gpt-4o", slow["put"]
-    print(f"\nwrites on the other worker while the provider took 5 s: {created.seconds:.3f} s, {updated.seconds:.3f} s")
+    print(f"\nwrites on the other worker while the provider took 5 s: {created.seconds:.3f} s, "
+          f"{updated.seconds:.3f} s")

@@ -210,7 +210,8 @@ def test_kill_9_workers_under_load_loses_no_acknowledged_write(shared_live_serve
         deadline = time.monotonic() + FREED_WITHIN
         while (locked := locked_threads(session)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not locked, f"still locked {FREED_WITHIN} s after the load stopped: {locked}\n{server.log_tail()}"
+        assert not locked, (f"still locked {FREED_WITHIN} s after the load stopped: {locked}\n"
+                            f"{server.log_tail()}")
 
         # A lock held by a worker on another host (no master here knows of it) goes stale by time only.
         thread_id = load.entries("chat", 200)[-1]["thread_id"]

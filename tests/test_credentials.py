@@ -27,7 +27,8 @@ def test_crud_and_key_never_returned(client, auth):
     fetched = client.get(f"/credentials/{body['id']}", headers=auth)
     assert fetched.json == body
 
-    updated = client.put(f"/credentials/{body['id']}", headers=auth, json={"name": "renamed", "api_key": "sk-new-0000"})
+    updated = client.put(f"/credentials/{body['id']}", headers=auth,
+                         json={"name": "renamed", "api_key": "sk-new-0000"})
     assert updated.status_code == 200
     assert updated.json["name"] == "renamed" and updated.json["api_key_hint"] == "0000"
     assert updated.json["organization"] == "org-1"
@@ -48,7 +49,8 @@ def test_key_is_encrypted_at_rest(app, client, auth):
 
 def test_delete_in_use_is_409(client, auth):
     credential = make_credential(client, auth)
-    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]}, headers=auth)
+    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]},
+                headers=auth)
     response = client.delete(f"/credentials/{credential['id']}", headers=auth)
     assert response.status_code == 409 and response.json["code"] == 409
     assert client.get(f"/credentials/{credential['id']}", headers=auth).status_code == 200
@@ -61,7 +63,8 @@ def test_validation(client, auth):
         {"name": "x", "api_key": "k", "api": "telepathy"},
         {"name": "x", "api_key": "k", "base_url": "not a url"},
         {"name": "x", "api_key": "k", "provider": "openai_compatible"},  # needs base_url
-        {"name": "x", "api_key": "k", "provider": "azure", "base_url": "https://r.openai.azure.com"},  # api_version
+        # needs api_version
+        {"name": "x", "api_key": "k", "provider": "azure", "base_url": "https://r.openai.azure.com"},
         {"name": "", "api_key": "k"},
         {"name": "x", "api_key": "k", "api_key_hint": "spoof"},
     ]
@@ -75,7 +78,8 @@ def test_other_tenant_cannot_use_or_see(client, auth, other_auth):
     credential = make_credential(client, auth)
     assert client.get(f"/credentials/{credential['id']}", headers=other_auth).status_code == 404
     assert client.delete(f"/credentials/{credential['id']}", headers=other_auth).status_code == 404
-    response = client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]},
+    response = client.post("/assistants",
+                           json={"details": {"model": "gpt-4"}, "credential": credential["id"]},
                            headers=other_auth)
     assert response.status_code == 422
 

@@ -3,7 +3,7 @@ sessions are one kind (a session is a thread there, README says so), the Assista
 another. Each pair answers a 404 in the asking API's shape, never a 500, and changes nothing."""
 import pytest
 
-from .helpers import AGENTS, chat, parse_stream, user
+from .helpers import chat, parse_stream, user
 
 
 @pytest.fixture
@@ -76,8 +76,8 @@ def test_a_conversations_thread_or_session_is_no_v2_thread(client, auth, fake, t
             ("GET", base, None), ("POST", base, {"metadata": {"a": "b"}}), ("DELETE", base, None),
             ("GET", f"{base}/messages", None), ("POST", f"{base}/messages", {"role": "user", "content": "x"}),
             ("GET", f"{base}/messages/msg_x", None), ("GET", f"{base}/runs", None),
-            ("POST", f"{base}/runs", {"assistant_id": asst}), ("POST", f"{base}/runs", {"assistant_id": asst,
-                                                                                       "stream": True}),
+            ("POST", f"{base}/runs", {"assistant_id": asst}),
+            ("POST", f"{base}/runs", {"assistant_id": asst, "stream": True}),
             ("GET", f"{base}/runs/run_x", None), ("POST", f"{base}/runs/run_x/cancel", None),
             ("GET", f"{base}/runs/run_x/steps", None)]:
         response = client.open(path, method=method, headers=auth, json=body)

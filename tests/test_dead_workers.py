@@ -74,8 +74,8 @@ def test_killing_every_worker_mid_turn_frees_its_thread_at_once(shared_live_serv
     while reply.status == 0 and time.monotonic() - killed < BACK_WITHIN:  # the new workers still booting
         reply = server.request("POST", "/openai/chat", after)
     new_turn = time.monotonic() - killed
-    print(f"\n{'streamed' if streamed else 'blocking'} turn, every worker killed: lock freed after {freed:.2f} s, "
-          f"a new turn answered after {new_turn:.2f} s")
+    print(f"\n{'streamed' if streamed else 'blocking'} turn, every worker killed: lock freed after "
+          f"{freed:.2f} s, a new turn answered after {new_turn:.2f} s")
     assert reply.status == 200 and reply.body["response"] == "Echo: after the kill", reply
     # The killed turn wrote nothing: the thread holds the new turn alone.
     assert contents(server, thread_id) == ["after the kill", "Echo: after the kill"]
@@ -100,10 +100,12 @@ def test_a_dead_workers_locks_are_freed_and_no_one_elses(app, client, auth, fake
         for thread_id, token in tokens.items():
             lock(thread_id, token)
         assert after_worker_death(dead) == {"runs_failed": 0, "responses_failed": 0, "turns_freed": 2}
-        left = dict(db.session.execute(select(Thread.id, Thread.turn_token).where(Thread.id.in_(threads))).all())
+        left = dict(db.session.execute(select(Thread.id, Thread.turn_token)
+                                       .where(Thread.id.in_(threads))).all())
     assert left == {**tokens, threads[0]: None, threads[1]: None}
     # A freed thread takes a turn at once.
-    reply = client.post("/openai/chat", json={"agent_id": agent_id, "thread_id": threads[0], "user_input": "hi"},
+    reply = client.post("/openai/chat",
+                        json={"agent_id": agent_id, "thread_id": threads[0], "user_input": "hi"},
                         headers=auth)
     assert reply.status_code == 200, reply.json
 
@@ -152,7 +154,8 @@ def test_a_dead_workers_assistants_v2_run_ends_failed_and_frees_its_thread(app, 
     failed = beta.threads.runs.retrieve(run_id, thread_id=thread.id)
     assert (failed.status, failed.last_error.code) == ("failed", "server_error")
     assert "worker running this run stopped" in failed.last_error.message and failed.failed_at
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id).status == "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                             assistant_id=assistant.id).status == "completed"
 
 
 @pytest.fixture
@@ -173,7 +176,8 @@ def test_a_dead_workers_background_response_ends_failed(app, key_for_v2):
     dead = worker_id(31339)
     with app.app_context():
         row = Response(tenant="default", status="in_progress", model="gpt-4", background=True,
-                       request={"instructions": None}, input_items=[], output=[], turn_token=f"{dead}/{'f' * 24}")
+                       request={"instructions": None}, input_items=[], output=[],
+                       turn_token=f"{dead}/{'f' * 24}")
         db.session.add(row)
         db.session.commit()
         response_id = row.id

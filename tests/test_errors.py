@@ -38,7 +38,7 @@ def test_404_unknown_route_and_id(client, auth):
 def test_405_names_the_methods_the_path_takes(client, auth):
     response = client.patch("/assistants", headers=auth, json={})
     assert response.json == {"code": 405, "status": "Method Not Allowed",
-                              "message": "Invalid method for URL (PATCH /assistants): use GET, POST."}
+                             "message": "Invalid method for URL (PATCH /assistants): use GET, POST."}
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST", "OPTIONS"}
 
 
@@ -52,8 +52,10 @@ def test_the_agents_api_answers_a_path_it_lacks_as_fastapi_does(client, auth, ba
 
 def test_409(client, auth):
     credential = client.post("/credentials", headers=auth, json={
-        "name": "c", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"}).json
-    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]}, headers=auth)
+        "name": "c", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+        "api_key": "k"}).json
+    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]},
+                headers=auth)
     assert_contract(client.delete(f"/credentials/{credential['id']}", headers=auth), 409)
 
 
@@ -66,7 +68,8 @@ def test_413_body_over_the_limit(client, auth):
 def test_413_limit_is_configurable(make_app):
     small = make_app(ASSISTANTS_MAX_BODY_BYTES=100)
     headers = headers_for(make_key(small))
-    response = small.test_client().post("/assistants", json={"details": {"model": "m" * 200}}, headers=headers)
+    response = small.test_client().post("/assistants", json={"details": {"model": "m" * 200}},
+                                        headers=headers)
     assert_contract(response, 413)
 
 

@@ -15,6 +15,8 @@ POLL = {"poll_interval_ms": 20}
 
 def searching(*store_ids: str) -> dict:
     return {"file_search": {"vector_store_ids": list(store_ids)}}
+
+
 HANDBOOK = pdf_of("Employee handbook", "Every employee gets 27 vacation days a year.",
                   "Expenses are refunded within 30 days.")
 

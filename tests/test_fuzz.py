@@ -54,8 +54,8 @@ def available_until_deleted(ctx, response, case):
 
 # In sequences, CHECKS and: what one call made, the next finds (until it is deleted); what one deleted,
 # the next does not find.
-STATEFUL_CHECKS = {check.__name__: {"enabled": True} for check in (*CHECKS, use_after_free,
-                                                                    available_until_deleted)}
+STATEFUL_CHECKS = {check.__name__: {"enabled": True}
+                   for check in (*CHECKS, use_after_free, available_until_deleted)}
 SCENARIOS, STEPS = 150, 10  # the stateful phase: sequences, and calls in each
 MAX_EXAMPLES = 12
 # The valid key is sent with every case (the 401s are tests/test_auth_everywhere.py's job). A dict, and
@@ -102,7 +102,8 @@ def seed_v2(client, auth, app, ids: dict) -> dict:
     """The Assistants API v2's objects (/v1): a thread with a message, a finished run, its step."""
     v2_thread = client.post("/v1/threads", headers=auth, json={
         "messages": [{"role": "user", "content": "hi"}]}).json["id"]
-    run = client.post(f"/v1/threads/{v2_thread}/runs", headers=auth, json={"assistant_id": ids["assistant_id"]}).json
+    run = client.post(f"/v1/threads/{v2_thread}/runs", headers=auth,
+                      json={"assistant_id": ids["assistant_id"]}).json
     wait_for_runs(app)
     runs = f"/v1/threads/{v2_thread}/runs/{run['id']}"
     return {**ids, "thread_id": v2_thread, "run_id": run["id"],

@@ -44,7 +44,8 @@ def test_a_key_past_its_limit_gets_429_with_retry_after(client, auth):
     # Every route shares the key's budget; each API answers in its own error shape.
     agents = client.get(f"{AGENTS}/{uuid.uuid4()}", headers=auth)
     assert agents.status_code == 429 and agents.json == {"detail": (
-        f"Too many requests with this API key (3 per 1 minute). Retry after {agents.headers['Retry-After']} s.")}
+        f"Too many requests with this API key (3 per 1 minute). "
+        f"Retry after {agents.headers['Retry-After']} s.")}
     assert documented_schema(client, f"{AGENTS}/{{agent_id}}", "get", 429) == DETAIL_REF
     assert 1 <= int(agents.headers["Retry-After"]) <= 61
     assert_429(client.post("/openai/initialize", json={"agent_id": "x"}, headers=auth))
@@ -117,7 +118,8 @@ def test_limits_are_counted_in_redis_and_shared_by_workers(make_app, redis_count
     workers = [make_app(REDIS_URL=REDIS_URL), make_app(REDIS_URL=REDIS_URL)]  # two gunicorn workers
     key = make_key(workers[0], name="redis")
     for index in range(3):
-        assert workers[index % 2].test_client().get("/assistants", headers=headers_for(key)).status_code == 200
+        assert workers[index % 2].test_client().get("/assistants",
+                                                    headers=headers_for(key)).status_code == 200
     # Both workers counted in Redis, under the key's digest (never the key itself).
     [(name, count)] = redis_counts.of(key).items()
     assert count == 3 and key not in name
@@ -136,7 +138,8 @@ def test_a_dead_redis_app_leaves_later_apps_counting_in_redis(make_app, redis_co
     # ...which is its own state: the apps built after it count in their Redis.
     workers = [make_app(REDIS_URL=REDIS_URL), make_app(REDIS_URL=REDIS_URL)]
     for index in range(3):
-        assert workers[index % 2].test_client().get("/assistants", headers=headers_for(key)).status_code == 200
+        assert workers[index % 2].test_client().get("/assistants",
+                                                    headers=headers_for(key)).status_code == 200
     assert list(redis_counts.of(key).values()) == [3]
     assert_429(workers[0].test_client().get("/assistants", headers=headers_for(key)))
 
@@ -279,7 +282,7 @@ def test_no_500_on_any_route(unlimited, client, auth, fake, rule, method, kind):
         "name": "c", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-x"})
     credential = credential.json["id"]
     assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
-                                                                "credential": credential}).json["id"]
+                                                               "credential": credential}).json["id"]
     thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant}).json["thread_id"]
     real = {"credential": credential, "assistant": assistant, "thread": thread}
     sent = 0

@@ -106,7 +106,8 @@ def test_a_short_token_is_refused_at_start(make_app):
 def test_counts_follow_turns_provider_calls_and_requests(app, client, auth, fake):
     before, _ = scrape(client)
     agent = create_agent(client, auth, instructions=SECRET_WORDS)  # its status: the model list, a cache miss
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                            headers=auth).json["thread_id"]
     turn = {"agent_id": agent["id"], "thread_id": thread_id, "user_input": f"tell me {SECRET_WORDS}"}
     replies = [client.post("/openai/chat", headers=auth, json=turn),
                client.post("/openai/chat", headers=auth, json={**turn, "stream": True})]
@@ -136,16 +137,18 @@ def test_counts_follow_turns_provider_calls_and_requests(app, client, auth, fake
     assert delta("assistants_chat_turns_total", api="agents", backend="chat_completions",
                  outcome="requires_action") == 1
     assert delta("assistants_chat_turn_duration_seconds_count", **conversations) == 4
-    # Each attempt is one provider request: the model list, 2 turns, 2 attempts of the failed one, 1 stateless.
+    # Each attempt is one provider request: the model list, 2 turns, 2 attempts of the failed one, 1
+    # stateless.
     assert delta("assistants_provider_request_duration_seconds_count", backend="chat_completions") == 6
     assert delta("assistants_provider_errors_total", kind="provider_error") == 1
-    usage = [replies[0].json["usage"], streamed_done["usage"], stateless.json["usage"]]  # as the fake reported
+    # as the fake reported
+    usage = [replies[0].json["usage"], streamed_done["usage"], stateless.json["usage"]]
     for direction in ("prompt", "completion"):
         assert delta("assistants_tokens_total", direction=direction, model="gpt-4") == sum(
             u[f"{direction}_tokens"] for u in usage) > 0
     assert value(after, "assistants_active_streams") == 0
-    assert (delta("assistants_models_cache_total", result="miss"), delta("assistants_models_cache_total",
-                                                                          result="hit")) == (1, 2)
+    assert (delta("assistants_models_cache_total", result="miss"),
+            delta("assistants_models_cache_total", result="hit")) == (1, 2)
     route = {"method": "POST", "route": "/openai/chat"}
     assert delta("assistants_http_requests_total", status="200", **route) == 2
     assert delta("assistants_http_requests_total", status="409", **route) == 1
@@ -258,8 +261,10 @@ def test_one_scrape_holds_every_workers_counts(live_server, fake):
         streamed = server.request("POST", "/openai/chat", {**turn, "stream": True}, connection=connection)
         assert streamed.status == 200
         reported.append(sse_usage(streamed.body))
-        stateless = server.request("POST", f"/api/v1/compatibility/openai/v1/agents/{agent['id']}/chat/completions",
-                                   {"messages": [{"role": "user", "content": LIVE_WORDS}]}, connection=connection)
+        stateless = server.request("POST",
+                                   f"/api/v1/compatibility/openai/v1/agents/{agent['id']}/chat/completions",
+                                   {"messages": [{"role": "user", "content": LIVE_WORDS}]},
+                                   connection=connection)
         assert stateless.status == 200
         reported.append(stateless.body["usage"])
         turns[pid] = number + 2
@@ -276,7 +281,8 @@ def test_one_scrape_holds_every_workers_counts(live_server, fake):
         assert value(metrics, "assistants_chat_turn_duration_seconds_count", **conversations) == 7
         assert value(metrics, "assistants_chat_turns_total", api="agents", backend="chat_completions",
                      outcome="ok") == 2
-        assert value(metrics, "assistants_provider_request_duration_seconds_count", backend="chat_completions") == 9
+        assert value(metrics, "assistants_provider_request_duration_seconds_count",
+                     backend="chat_completions") == 9
         route = {"method": "POST", "route": "/openai/chat"}
         assert value(metrics, "assistants_http_requests_total", status="200", **route) == 7
         assert value(metrics, "assistants_http_request_duration_seconds_count", **route) == 7
@@ -323,11 +329,13 @@ def test_assistants_v2_runs_are_counted_like_every_turn(app, client, auth, fake)
         stream.until_done()
         streamed = stream.get_final_run()
     fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
-    asking = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20,
+    asking = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                               poll_interval_ms=20,
                                                tools=[{"type": "function", "function": {"name": "lookup"}}])
     beta.threads.runs.cancel(asking.id, thread_id=thread.id)
     fake.add_fault(Fault("status", status=500, times=2))
-    failed = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20)
+    failed = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                               poll_interval_ms=20)
     wait_for_runs(app)
     assert (background.status, streamed.status, asking.status, failed.status) == (
         "completed", "completed", "requires_action", "failed")

@@ -121,7 +121,7 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
     assistants = client.get("/assistants", headers=auth)
     assert assistants.status_code == 200
     assert {a["details"]["id"] for a in assistants.json} == {"asst_migrationHelper0001",
-                                                              "asst_migrationAgent00002"}
+                                                             "asst_migrationAgent00002"}
     credential = client.get("/credentials/cred-0000-0000-0000-000000000001", headers=auth).json
     assert credential["api_key_hint"] == migration_rows.PROVIDER_KEY[-4:]
     chat = client.get("/openai/threads/thread_migrationChat0001/messages", headers=auth).json["data"]
@@ -141,11 +141,13 @@ def read_through_api(url: str, revision: str, fake, make_app) -> None:
         assert usage.status_code == 200, usage.json
         assert sum(group["total_tokens"] for group in usage.json["data"]) == 53
     if responses_known(revision):
-        items = client.get(f"/v1/conversations/{migration_rows.CONVERSATION}/items?order=asc", headers=auth).json
+        items = client.get(f"/v1/conversations/{migration_rows.CONVERSATION}/items?order=asc",
+                           headers=auth).json
         assert [item["type"] for item in items["data"]] == ["message", "message", "function_call",
-                                                           "function_call_output"]
+                                                            "function_call_output"]
         response = client.get("/v1/responses/resp_migration000000001", headers=auth).json
-        assert response["output"][0]["content"][0]["text"] == "It rains." and response["status"] == "completed"
+        assert (response["output"][0]["content"][0]["text"] == "It rains."
+                and response["status"] == "completed")
         assert response["conversation"] == {"id": migration_rows.CONVERSATION}
     if v2_known(revision):
         v2 = client.get("/v1/threads/thread_migrationV2thread4/messages?order=asc", headers=auth).json["data"]
@@ -280,7 +282,8 @@ def test_an_upgrade_that_would_leave_dangling_rows_fails_loudly(scratch_url, tmp
     path = scratch_url.split("///", 1)[1]
     with sqlite3.connect(path) as connection:
         connection.execute("INSERT INTO messages (id, thread_id, position, role, content, is_summary, "
-                           "created_at) VALUES ('msg_orphan', 'thread_gone', 0, 'user', 'x', 0, '2026-11-28 10:00:00')")
+                           "created_at) VALUES ('msg_orphan', 'thread_gone', 0, 'user', 'x', 0, "
+                           "'2026-11-28 10:00:00')")
     with pytest.raises(SystemExit):  # Flask-Migrate logs the RuntimeError and exits 1
         migrate(scratch_url, "head", SQLITE_BACKUPS=2)
     backups = os.listdir(tmp_path / "backups")

@@ -17,7 +17,8 @@ def test_two_workers_share_the_models_cache_through_redis(make_app, fake, redis_
     # A credential of this run: no other run's (or suite's) cache entry can answer for it.
     credential = make_credential(workers[0].test_client(), headers, base_url=fake.base_url)
     for worker in workers:
-        response = worker.test_client().get(f"/openai/get_models?credential={credential['id']}", headers=headers)
+        response = worker.test_client().get(f"/openai/get_models?credential={credential['id']}",
+                                            headers=headers)
         assert response.status_code == 200 and response.json == {"models": sorted(fake.models)}
     assert len(fake.requests_to("/models")) == 1
 

@@ -14,7 +14,8 @@ from flask import Flask
 
 from assistants_app.config import DefaultConfig
 from assistants_app.openai_adapter import (AssistantSpec, ChatMessage, Connection, OpenAIAdapter,
-                                           ProviderError, TextDelta, ToolCall, ToolCallDelta, TurnDone, TurnRequest, Usage)
+                                           ProviderError, TextDelta, ToolCall, ToolCallDelta, TurnDone,
+                                           TurnRequest, Usage)
 from assistants_app.openai_adapter import assistants as assistants_backend
 from assistants_app.openai_adapter import responses as responses_backend
 from assistants_app.openai_adapter.calls import Call, Settings
@@ -348,10 +349,12 @@ def test_azure_turns_reach_their_deployment_with_the_api_key_header(adapter, fak
     conn = Connection("azure", "chat_completions", KEY, base_url=fake.url, api_version="2024-10-21",
                       provider="azure")
     for model in ("gpt-4o", "gpt-4", "gpt-4o"):
-        with pytest.raises(ProviderError):  # the fake serves no deployments: a 404, after it recorded the request
+        # the fake serves no deployments: a 404, after it recorded the request
+        with pytest.raises(ProviderError):
             adapter.run_turn(conn, TurnRequest(model=model, new_messages=[ChatMessage("user", "hi")]))
     sent = [r for r in fake.requests if r.path.endswith("/chat/completions")]
-    assert [r.path for r in sent] == [f"/openai/deployments/{m}/chat/completions" for m in ("gpt-4o", "gpt-4", "gpt-4o")]
+    assert [r.path for r in sent] == [f"/openai/deployments/{m}/chat/completions"
+                                      for m in ("gpt-4o", "gpt-4", "gpt-4o")]
     assert all(r.query == {"api-version": "2024-10-21"} and r.headers["api-key"] == KEY
                and "authorization" not in r.headers and r.json["model"] == r.path.split("/")[3] for r in sent)
 
@@ -365,7 +368,8 @@ def test_prepared_posts_send_what_the_sdk_sends(adapter, fake):
     skip = {"content-length", "x-stainless-read-timeout", "x-stainless-retry-count"}
     assert {k: v for k, v in ours.headers.items() if k not in skip} == \
         {k: v for k, v in sdks.headers.items() if k not in skip}
-    assert ours.headers["authorization"] == f"Bearer {KEY}" and ours.headers["openai-organization"] == "org-42"
+    assert (ours.headers["authorization"] == f"Bearer {KEY}"
+            and ours.headers["openai-organization"] == "org-42")
 
 
 def test_client_cache_is_a_bounded_lru(fake):
@@ -503,7 +507,8 @@ def test_rejected_key_is_credential_rejected_without_the_key(adapter, fake, api,
                          message=f"Incorrect API key provided: {KEY}."))
     error, _, _ = failed_turn(adapter, conn, req, mode)
 
-    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == ("credential_rejected", 502, 401)
+    assert (error.kind, PROVIDER_STATUS[error.kind], error.provider_status) == (
+        "credential_rejected", 502, 401)
     assert error.message == (f"the provider at {fake.base_url} rejected the credential "
                              "(HTTP 401, invalid_request_error)")
     assert KEY not in error.message and KEY not in str(error) and KEY not in repr(error)
@@ -620,7 +625,8 @@ def test_malformed_chunk_is_bad_response(adapter, fake, api, mode):
 
     assert (error.kind, PROVIDER_STATUS[error.kind]) == ("bad_response", 502)
     what = "stream" if mode == "streamed" or api == "assistants" else "reply"  # runs are always streamed
-    assert error.message == f"the provider at {fake.base_url} sent a {what} for model 'gpt-4' that could not be read"
+    assert error.message == (f"the provider at {fake.base_url} sent a {what} for model 'gpt-4' that "
+                             "could not be read")
 
 
 @pytest.mark.parametrize("api", BACKENDS)
@@ -795,7 +801,8 @@ def test_a_responses_turn_without_a_conversation_sends_the_whole_history_unstore
     """The Responses API over a `responses` credential keeps its state here: the whole input, store false."""
     req = TurnRequest(model="gpt-4", instructions="Be brief.",
                       history=[ChatMessage("user", "one"), ChatMessage("assistant", None, tool_calls=[
-                          {"id": "call_1", "name": "f", "arguments": "{}"}]), ChatMessage("tool", "out", tool_call_id="call_1")],
+                          {"id": "call_1", "name": "f", "arguments": "{}"}]),
+                          ChatMessage("tool", "out", tool_call_id="call_1")],
                       new_messages=[ChatMessage("user", [{"type": "text", "text": "two"}, {
                           "type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}])])
     for mode in MODES:
@@ -880,7 +887,8 @@ def test_failed_run_is_provider_error(event, said):
     with pytest.raises(ProviderError) as caught:
         assistants_backend.run_turn(client, req, mock_call("assistants"))
     assert caught.value.kind == "provider_error"
-    assert caught.value.message == f"the provider at http://mock/v1 ended its run for model 'gpt-4': it {said}"
+    assert caught.value.message == (f"the provider at http://mock/v1 ended its run for model 'gpt-4': "
+                                    f"it {said}")
 
 
 def test_flat_assistants_error_event_is_provider_error():

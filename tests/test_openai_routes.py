@@ -24,9 +24,11 @@ def app_config(app_config):
 
 
 def make_agent(client, auth, fake, backend, **details):
-    credential = make_credential(client, auth, base_url=fake.base_url, api=backend, api_key="sk-route-test-key")
+    credential = make_credential(client, auth, base_url=fake.base_url, api=backend,
+                                 api_key="sk-route-test-key")
     body = {"credential": credential["id"],
-            "details": {"model": "gpt-4", "instructions": INSTRUCTIONS, "temperature": 0.3, "top_p": 0.9, **details}}
+            "details": {"model": "gpt-4", "instructions": INSTRUCTIONS, "temperature": 0.3, "top_p": 0.9,
+                        **details}}
     response = client.post("/assistants", json=body, headers=auth)
     assert response.status_code == 200, response.json
     return response.json
@@ -58,7 +60,8 @@ def messages(client, auth, thread_id):
 
 
 def provider_turns(fake, backend):
-    path = {"chat_completions": "/chat/completions", "responses": "/responses", "assistants": "/runs"}[backend]
+    path = {"chat_completions": "/chat/completions", "responses": "/responses",
+            "assistants": "/runs"}[backend]
     return [r for r in fake.requests_to(path) if r.method == "POST"]
 
 
@@ -93,7 +96,8 @@ def test_three_turns_keep_the_whole_history(client, auth, fake, backend):
             {"role": "user", "content": "question 2"}]
         assert (last["model"], last["temperature"], last["top_p"]) == ("gpt-4", 0.3, 0.9)
     elif backend == "responses":
-        conversation_id = last["conversation"] if isinstance(last["conversation"], str) else last["conversation"]["id"]
+        conversation_id = (last["conversation"] if isinstance(last["conversation"], str)
+                           else last["conversation"]["id"])
         assert last["instructions"] == INSTRUCTIONS and last["model"] == "gpt-4"
         items = fake.conversations[conversation_id]
         assert len(items) == 6  # the provider holds the same six messages
@@ -141,21 +145,24 @@ FAULTS = [
 STREAM_ONLY = ("cut", "malformed", "error_event")
 FAULT_CASES = [
     pytest.param(backend, stream, fault, status,
-                 id=f"{backend}-{'streamed' if stream else 'blocking'}-{fault.kind}{fault.after_chunks}-{status}")
+                 id=f"{backend}-{'streamed' if stream else 'blocking'}-{fault.kind}{fault.after_chunks}"
+                    f"-{status}")
     for backend in BACKENDS for stream in (False, True) for fault, status in FAULTS
     if stream or fault.kind not in STREAM_ONLY
 ]
 
 
 @pytest.mark.parametrize("backend, stream, fault, status", FAULT_CASES)
-def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fake, backend, stream, fault, status):
+def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fake, backend, stream, fault,
+                                                    status):
     fault = Fault(**vars(fault))  # a fresh copy: the fake counts down its uses
     fake.reply = lambda conversation: LONG_REPLY
     agent = make_agent(client, auth, fake, backend)
     thread_id = initialize(client, auth, agent["id"])
     chat(client, auth, agent["id"], thread_id, "before")
     before = messages(client, auth, thread_id)
-    fault.path = {"chat_completions": "/chat/completions", "responses": "/responses", "assistants": "/runs"}[backend]
+    fault.path = {"chat_completions": "/chat/completions", "responses": "/responses",
+                  "assistants": "/runs"}[backend]
     fake.add_fault(fault)
     started = time.monotonic()
     response = chat(client, auth, agent["id"], thread_id, "during", stream=stream)
@@ -187,7 +194,7 @@ def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fa
 def test_refused_connection_is_502(client, auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
     thread_id = initialize(client, auth, agent["id"])
-    client.put(f"/credentials/{agent['credential']}", headers=auth, 
+    client.put(f"/credentials/{agent['credential']}", headers=auth,
                json={"base_url": fake.refused_base_url(), "api_key": "sk-moved"})
     response = chat(client, auth, agent["id"], thread_id, "hello")
     assert response.status_code == 502
@@ -244,7 +251,8 @@ def test_tool_call_round_trip(client, auth, fake):
         # The thread waits for the outputs: a plain message now is refused, nothing written.
         assert chat(client, auth, agent["id"], thread_id, "hello?").status_code == 400
         wrong = client.post("/openai/chat", headers=auth, json={
-            "agent_id": agent["id"], "thread_id": thread_id, "tool_outputs": [{"tool_call_id": "nope", "output": "x"}]})
+            "agent_id": agent["id"], "thread_id": thread_id,
+            "tool_outputs": [{"tool_call_id": "nope", "output": "x"}]})
         assert wrong.status_code == 400
         second = client.post("/openai/chat", headers=auth, json={
             "agent_id": agent["id"], "thread_id": thread_id,
@@ -270,7 +278,8 @@ def test_bad_payloads_are_400(client, auth, fake):
         ("/openai/initialize", {"agent_id": 5}),
         ("/openai/chat", {"agent_id": agent["id"], "thread_id": thread_id}),
         ("/openai/chat", {"user_input": "", "agent_id": agent["id"], "thread_id": thread_id}),
-        ("/openai/chat", {"user_input": "x", "message": "y", "agent_id": agent["id"], "thread_id": thread_id}),
+        ("/openai/chat", {"user_input": "x", "message": "y", "agent_id": agent["id"],
+                          "thread_id": thread_id}),
         ("/openai/chat", {"user_input": "x", "agent_id": agent["id"]}),
         ("/openai/chat", {"user_input": "x", "agent_id": agent["id"], "thread_id": thread_id, "extra": 1}),
         ("/openai/delete_agent", {"agent": agent["id"]}),
@@ -301,11 +310,13 @@ def test_unknown_agent_thread_and_other_agents_thread_are_404(client, auth, othe
     assert chat(client, auth, agent["id"], "thread_nope", "x").status_code == 404
     assert chat(client, auth, other["id"], thread_id, "x").status_code == 404
     # Another tenant sees nothing of ours.
-    assert client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=other_auth).status_code == 404
+    assert client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                       headers=other_auth).status_code == 404
     assert chat(client, other_auth, agent["id"], thread_id, "x").status_code == 404
     assert client.get(f"/openai/threads/{thread_id}/messages", headers=other_auth).status_code == 404
     assert client.delete(f"/openai/threads/{thread_id}", headers=other_auth).status_code == 404
-    assert client.post("/openai/delete_agent", json={"agent_id": agent["id"]}, headers=other_auth).status_code == 404
+    assert client.post("/openai/delete_agent", json={"agent_id": agent["id"]},
+                       headers=other_auth).status_code == 404
 
 
 def test_agent_id_may_be_details_id(client, auth, fake):
@@ -351,7 +362,8 @@ def test_delete_agent_leaves_no_rows(app, client, auth, fake, backend):
         assert agent["details"]["id"] not in fake.assistants
     if backend == "responses":
         assert fake.conversations == {}
-    assert client.post("/openai/delete_agent", json={"agent_id": agent["id"]}, headers=auth).status_code == 404
+    assert client.post("/openai/delete_agent", json={"agent_id": agent["id"]},
+                       headers=auth).status_code == 404
 
 
 def test_get_models_is_cached_per_credential(app_config, client, auth, fake):

@@ -14,7 +14,8 @@ SCRIPTS = [asset for asset in ASSETS if asset.endswith(".js")]
 
 
 def assert_secured(response):
-    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    policy = dict(part.strip().split(" ", 1)
+                  for part in response.headers["Content-Security-Policy"].split(";"))
     assert policy["default-src"] == "'none'"
     assert policy["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval', no other origin
     assert policy["style-src"] == "'self'"

@@ -47,14 +47,15 @@ def error(status: int, phrase: str, message: str) -> dict:
 
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("status, phrase", [(502, "Bad Gateway"), (503, "Service Unavailable")])
-def test_an_html_error_page_from_a_proxy_is_a_502_naming_its_status(client, auth, fake, status, phrase, stream):
+def test_an_html_error_page_from_a_proxy_is_a_502_naming_its_status(client, auth, fake, status, phrase,
+                                                                    stream):
     agent = agent_on(client, auth, fake)
     thread_id = thread_of(client, auth, agent)
     fake.add_fault(Fault("html_error", status=status, path="/chat/completions", times=2))  # the retry too
     response = turn(client, auth, agent, thread_id, stream=stream)
     assert response.status_code == 502
-    assert response.json == error(502, "Bad Gateway", f"the provider at {fake.base_url} answered HTTP {status} "
-                                                      "for model 'gpt-4'")
+    assert response.json == error(502, "Bad Gateway", f"the provider at {fake.base_url} answered HTTP "
+                                                      f"{status} for model 'gpt-4'")
     assert messages(client, auth, thread_id) == []
 
 
@@ -119,7 +120,8 @@ def test_a_provider_that_sends_no_usage_still_answers(client, auth, fake):
     agents_api = client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=auth,
                              json={"messages": [user("three")]})
     assert agents_api.json["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    assert [m["content"] for m in messages(client, auth, thread_id)] == ["one", "Echo: one", "two", "Echo: two"]
+    assert [m["content"] for m in messages(client, auth, thread_id)] == ["one", "Echo: one", "two",
+                                                                         "Echo: two"]
 
 
 def test_a_retry_that_would_outlast_the_budget_is_not_made(client, auth, fake):
@@ -196,9 +198,10 @@ def test_a_client_that_leaves_mid_stream_frees_the_thread_and_writes_nothing(sha
     server = shared_live_server
     agent = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body
     if api == "conversations":
-        thread_id = server.request("POST", "/openai/initialize", {"agent_id": agent["id"]}).body["thread_id"]
-        path, body = "/openai/chat", {"agent_id": agent["id"], "thread_id": thread_id, "user_input": "a b c d e f",
-                                      "stream": True}
+        thread_id = server.request("POST", "/openai/initialize",
+                                   {"agent_id": agent["id"]}).body["thread_id"]
+        path, body = "/openai/chat", {"agent_id": agent["id"], "thread_id": thread_id,
+                                      "user_input": "a b c d e f", "stream": True}
     else:
         thread_id = server.request("POST", f"{AGENTS}/{agent['id']}/chat/completions",
                                    {"messages": [user("first")], "create_session": True}).body["session_id"]
@@ -208,7 +211,8 @@ def test_a_client_that_leaves_mid_stream_frees_the_thread_and_writes_nothing(sha
     fake.chunk_delay = 0.3
     connection = server.connection()
     connection.request("POST", path, body=json.dumps(body),
-                       headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"})
+                       headers={"Authorization": f"Bearer {server.api_key}",
+                                "Content-Type": "application/json"})
     response = connection.getresponse()
     assert response.status == 200 and response.read1(4096)  # the first piece arrived
     connection.sock.shutdown(2)
@@ -230,11 +234,13 @@ def test_a_client_that_leaves_mid_stream_frees_the_thread_and_writes_nothing(sha
 
 
 def test_a_later_turn_re_sends_the_stored_summary_as_a_user_message(client, auth, fake):
-    fake.reply = lambda conversation: ("Numbered questions." if conversation[0]["content"].startswith("Summarize")
-                                       else "ok")
+    fake.reply = lambda conversation: ("Numbered questions."
+                                       if conversation[0]["content"].startswith("Summarize") else "ok")
     agent = create_agent(client, auth, instructions="Be brief.", session_max_length=300,
-                         session_summarization_strategy="summarize", chat_system_instruction_mode="user-message")
-    session_id = chat(client, auth, agent["id"], [user("q0".ljust(50, "."))], create_session=True).json["session_id"]
+                         session_summarization_strategy="summarize",
+                         chat_system_instruction_mode="user-message")
+    session_id = chat(client, auth, agent["id"], [user("q0".ljust(50, "."))],
+                      create_session=True).json["session_id"]
     for index in range(1, 6):
         chat(client, auth, agent["id"], [user(f"q{index}".ljust(50, "."))], store_in_session=session_id)
     summary = "Summary of the earlier conversation: Numbered questions."
@@ -244,13 +250,15 @@ def test_a_later_turn_re_sends_the_stored_summary_as_a_user_message(client, auth
     assert chat(client, auth, agent["id"], [user("short")], store_in_session=session_id).status_code == 200
     sent = fake.requests_to("/chat/completions")[-1].json["messages"]
     assert sent[0] == {"role": "user", "content": f"Be brief.\n\n{summary}"}  # stored as system, sent as user
-    assert sent[-1] == {"role": "user", "content": "short"} and {m["role"] for m in sent} == {"user", "assistant"}
+    assert (sent[-1] == {"role": "user", "content": "short"}
+            and {m["role"] for m in sent} == {"user", "assistant"})
 
 
 def test_a_streamed_agents_api_turn_without_usage_ends_cleanly(client, auth, fake):
     agent = create_agent(client, auth)
     fake.add_fault(Fault("no_usage", path="/chat/completions"))
-    response = chat(client, auth, agent["id"], [user("hi")], stream=True, stream_options={"include_usage": True})
+    response = chat(client, auth, agent["id"], [user("hi")], stream=True,
+                    stream_options={"include_usage": True})
     chunks = parse_stream(response)
     assert chunks[-1]["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
@@ -271,5 +279,6 @@ def test_a_turn_that_outlasted_its_lock_stores_nothing_and_says_so(app, client, 
     assert turn(app.test_client(), auth, agent, thread_id, "meanwhile").status_code == 200
     rest = b"".join(pieces).decode().strip().split("\n\n")
     assert rest[-1] == "event: error\ndata: " + json.dumps(error(
-        409, "Conflict", "This turn outlasted its lock and another turn took the thread: the reply was not stored."))
+        409, "Conflict", "This turn outlasted its lock and another turn took the thread: the reply was "
+                         "not stored."))
     assert [m["content"] for m in messages(client, auth, thread_id)] == ["meanwhile", "Echo: meanwhile"]

@@ -28,7 +28,8 @@ ONE_HOP = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
 def test_without_proxy_fix_forwarded_headers_change_nothing(make_app):
     client, auth = client_seen_by(make_app)
     assert seen(client, auth, "198.51.100.1", ONE_HOP) == {
-        "address": "198.51.100.1", "scheme": "http", "host": "localhost", "url": "http://localhost/test-client-seen"}
+        "address": "198.51.100.1", "scheme": "http", "host": "localhost",
+        "url": "http://localhost/test-client-seen"}
 
 
 def test_one_hop(make_app):

@@ -79,7 +79,7 @@ def test_delete_both_with_unreachable_provider_deletes_nothing(client, auth, fak
     credential = assistants_credential(client, auth, fake)
     created = client.post("/assistants", headers=auth,
                           json={"credential": credential["id"], "details": {"model": "gpt-4"}}).json
-    client.put(f"/credentials/{credential['id']}", headers=auth, 
+    client.put(f"/credentials/{credential['id']}", headers=auth,
                json={"base_url": fake.refused_base_url(), "api_key": "sk-moved"})
     response = client.delete(f"/assistants/{created['id']}?isDeleteBoth=true", headers=auth)
     assert response.status_code == 502

@@ -61,6 +61,7 @@ def test_the_open_responses_compliance_suite_and_the_node_client(live_server, fa
                           env={**os.environ, "BASE_URL": f"{server.url}/v1", "API_KEY": server.api_key})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "first": "Echo: Who am I?", "streamed": "Echo: Go on.", "deltas": "Echo: Go on.", "polled": "completed",
+        "first": "Echo: Who am I?", "streamed": "Echo: Go on.", "deltas": "Echo: Go on.",
+        "polled": "completed",
         "backgroundText": "Echo: Later.", "items": ["I am Bob.", "Who am I?", "Echo: Who am I?"],
         "notFound": "NotFoundError"}

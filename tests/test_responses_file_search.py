@@ -43,7 +43,8 @@ def the_model_searches(fake, query: str = "vacation days") -> None:
 def test_a_response_answers_from_an_uploaded_pdf(client, fake, handbook):
     store, file_id = handbook
     the_model_searches(fake)
-    response = client.responses.create(model="gpt-4", input="How many vacation days?", tools=searching(store.id),
+    response = client.responses.create(model="gpt-4", input="How many vacation days?",
+                                       tools=searching(store.id),
                                        include=[RESULTS])
     assert response.status == "completed"
     call, message = response.output
@@ -90,7 +91,8 @@ def test_a_streamed_response_shows_the_search_and_its_citation(client, fake, han
     searched = kinds.index("response.file_search_call.completed")
     assert kinds[searched - 3:searched + 2] == [
         "response.output_item.added", "response.file_search_call.in_progress",
-        "response.file_search_call.searching", "response.file_search_call.completed", "response.output_item.done"]
+        "response.file_search_call.searching", "response.file_search_call.completed",
+        "response.output_item.done"]
     assert kinds.index("response.output_text.annotation.added") < kinds.index("response.output_text.done")
     assert kinds[-1] == "response.completed"
     assert [item.type for item in final.output] == ["file_search_call", "message"]
@@ -106,7 +108,8 @@ def test_a_conversation_keeps_the_search_as_its_own_item(client, fake, handbook)
     store, _ = handbook
     conversation = client.conversations.create()
     the_model_searches(fake)
-    client.responses.create(model="gpt-4", input="Vacation?", tools=searching(store.id), conversation=conversation.id)
+    client.responses.create(model="gpt-4", input="Vacation?", tools=searching(store.id),
+                            conversation=conversation.id)
     listed = client.conversations.items.list(conversation.id, order="asc").data
     assert [item.type for item in listed] == ["message", "file_search_call", "message"]
     search = client.conversations.items.retrieve(listed[1].id, conversation_id=conversation.id)
@@ -131,17 +134,20 @@ def test_stores_are_the_tenants_own_and_other_built_in_tools_are_refused(app, cl
         client.responses.create(model="gpt-4", input="x", tools=[{"type": "web_search"}])
     assert "web_search" in refused.value.body["message"]
     with pytest.raises(openai.BadRequestError):
-        client.responses.create(model="gpt-4", input="x", tools=[{"type": "file_search", "vector_store_ids": []}])
+        client.responses.create(model="gpt-4", input="x",
+                                tools=[{"type": "file_search", "vector_store_ids": []}])
     assert fake.requests_to("/chat/completions") == []
 
 
 def test_a_background_response_searches_too(app, client, fake, handbook):
     store, file_id = handbook
     the_model_searches(fake)
-    queued = client.responses.create(model="gpt-4", input="Vacation?", tools=searching(store.id), background=True)
+    queued = client.responses.create(model="gpt-4", input="Vacation?", tools=searching(store.id),
+                                     background=True)
     wait_for_runs(app)
     done = client.responses.retrieve(queued.id)
-    assert done.status == "completed" and [item.type for item in done.output] == ["file_search_call", "message"]
+    assert (done.status == "completed"
+            and [item.type for item in done.output] == ["file_search_call", "message"])
     assert done.output[1].content[0].annotations[0].file_id == file_id
     replayed = [event.type for event in client.responses.retrieve(queued.id, stream=True)]
     assert "response.file_search_call.completed" in replayed and replayed[-1] == "response.completed"

@@ -215,7 +215,8 @@ def test_content_is_logged_only_with_log_content(make_app, fake, recorded_logs):
             client("POST", f"{AGENTS}/{agent}/chat/completions", 200, json={**completion, "stream": stream})
         turns = [json.loads(line) for line in recorder.lines if '"assistants_app.content"' in line]
         if not log_content:
-            assert turns == [] and not [line for line in recorder.lines if CONTENT[0] in line or CONTENT[1] in line]
+            assert turns == [] and not [line for line in recorder.lines
+                                        if CONTENT[0] in line or CONTENT[1] in line]
         else:
             assert len(turns) == 4
             assert turns[0]["messages"] == [{"role": "user", "content": CONTENT[0]}]

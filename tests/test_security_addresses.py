@@ -42,7 +42,8 @@ def app_config(app_config, fake_server, thief):
 
 def create_credential(client, auth, base_url, api_key=REAL_KEY, **fields):
     return client.post("/credentials", headers=auth, json={
-        "name": "provider", "provider": "openai_compatible", "base_url": base_url, "api_key": api_key, **fields})
+        "name": "provider", "provider": "openai_compatible", "base_url": base_url, "api_key": api_key,
+        **fields})
 
 
 def test_a_stored_key_cannot_be_pointed_at_another_server(client, auth, fake, thief):
@@ -66,7 +67,8 @@ def test_a_stored_key_cannot_be_pointed_at_another_server(client, auth, fake, th
     same = client.put(url, headers=auth, json={"base_url": fake.base_url, "name": "renamed"})
     assert same.status_code == 200 and same.json["name"] == "renamed"
     # With a key for the new address, the move is the owner's: only that key goes there.
-    with_key = client.put(url, headers=auth, json={"base_url": thief.base_url, "api_key": "sk-for-the-new-host"})
+    with_key = client.put(url, headers=auth,
+                          json={"base_url": thief.base_url, "api_key": "sk-for-the-new-host"})
     assert with_key.status_code == 200
     client.get("/openai/get_models", headers=auth, query_string={"credential": credential["id"]})
     assert [r.headers["authorization"] for r in thief.requests] == ["Bearer sk-for-the-new-host"]
@@ -90,7 +92,8 @@ def test_internal_addresses_are_refused_in_every_spelling(client, auth, fake, in
     message = created.json["errors"]["json"]["base_url"][0]
     assert "PROVIDER_ALLOWED_HOSTS" in message or message == "Not a valid URL."
     existing = create_credential(client, auth, fake.base_url).json
-    updated = client.put(f"/credentials/{existing['id']}", headers=auth, json={"base_url": url, "api_key": "k"})
+    updated = client.put(f"/credentials/{existing['id']}", headers=auth,
+                         json={"base_url": url, "api_key": "k"})
     assert updated.status_code == 422 and "base_url" in updated.json["errors"]["json"]
     assert internal.requests == []
 
@@ -153,7 +156,7 @@ def test_urls_that_would_pick_the_path_or_carry_secrets_are_refused(client, auth
                                       "http://[64:ff9b:1::7f00:1]:{port}/v1",
                                       "http://[::ffff:0:7f00:1]:{port}/v1", "http://[::7f00:1]:{port}/v1"])
 def test_connect_time_check_refuses_what_the_save_time_check_did_not_see(app, client, auth, fake, internal,
-                                                                          spelling):
+                                                                         spelling):
     # A name that resolved to a public address when saved may resolve to an internal one later
     # (DNS rebinding): the row is changed behind the API's back to stand for that.
     credential = create_credential(client, auth, fake.base_url).json
@@ -163,7 +166,8 @@ def test_connect_time_check_refuses_what_the_save_time_check_did_not_see(app, cl
         db.session.commit()
     models = client.get("/openai/get_models", headers=auth, query_string={"credential": credential["id"]})
     assert models.status_code == 502
-    assert "may not be reached" in models.json["message"] and "PROVIDER_ALLOWED_HOSTS" in models.json["message"]
+    assert ("may not be reached" in models.json["message"]
+            and "PROVIDER_ALLOWED_HOSTS" in models.json["message"])
     assert internal.requests == []
 
 
@@ -176,8 +180,8 @@ def test_the_default_provider_is_the_operators_and_reaches_loopback(make_app_wit
 
 def test_allowlist_entries_open_exactly_what_they_name(make_app_with, internal):
     for entry, allowed in ((f"127.0.0.1:{internal.port}", True), (f"127.0.0.1:{internal.port + 1}", False),
-                           ("127.0.0.0/8", True), ("10.0.0.0/8", False), (f"localhost:{internal.port}", False),
-                           ("127.0.0.1", True)):
+                           ("127.0.0.0/8", True), ("10.0.0.0/8", False),
+                           (f"localhost:{internal.port}", False), ("127.0.0.1", True)):
         client, auth = make_app_with(PROVIDER_ALLOWED_HOSTS=entry)
         created = create_credential(client, auth, internal.base_url)
         assert (created.status_code == 201) is allowed, (entry, created.json)
@@ -186,7 +190,8 @@ def test_allowlist_entries_open_exactly_what_they_name(make_app_with, internal):
 
 
 def test_address_policy_spellings_and_ranges():
-    assert str(parse_ip("2130706433")) == str(parse_ip("0177.0.0.1")) == str(parse_ip("0x7f.1")) == "127.0.0.1"
+    assert (str(parse_ip("2130706433")) == str(parse_ip("0177.0.0.1")) == str(parse_ip("0x7f.1"))
+            == "127.0.0.1")
     assert parse_ip("example.com") is None and parse_ip("1e3.example.com") is None
     assert not any(is_public(parse_ip(a)) for a in ("::ffff:10.0.0.1", "2002:a00:1::", "0.0.0.0", "224.0.0.1",
                                                     "169.254.169.254", "100.64.0.1", "fc00::1", "::1", "::",
@@ -205,13 +210,14 @@ def test_address_policy_spellings_and_ranges():
 
 def test_redirects_are_not_followed(app_config, make_app_with, thief):
     with Listener("redirect", redirect_to=thief.base_url) as redirector:
-        client, auth = make_app_with(PROVIDER_ALLOWED_HOSTS=f"127.0.0.1:{redirector.port},127.0.0.1:{thief.port}")
+        client, auth = make_app_with(
+            PROVIDER_ALLOWED_HOSTS=f"127.0.0.1:{redirector.port},127.0.0.1:{thief.port}")
         credential = create_credential(client, auth, redirector.base_url, organization="org-secret").json
         models = client.get("/openai/get_models", headers=auth, query_string={"credential": credential["id"]})
         assert models.status_code == 502
-        assert models.json["message"] == (f"the provider at {redirector.base_url} answered with a redirect "
-                                          "(HTTP 302) for the model list; redirects are not followed: set the "
-                                          "final URL as base_url")
+        assert models.json["message"] == (f"the provider at {redirector.base_url} answered with a "
+                                          "redirect (HTTP 302) for the model list; redirects are not "
+                                          "followed: set the final URL as base_url")
         assert len(redirector.requests) == 1 and thief.requests == []
 
 
@@ -219,7 +225,8 @@ MARKER = "PLANTED-7f3a"
 HOSTILE_REPLIES = [  # (status, content type, body): what a provider (or what sits in front of it) may send
     (500, "application/json", {"error": {"message": f"{MARKER} db password is hunter2", "type": f"{MARKER}-t",
                                          "code": f"{MARKER}-c", "param": MARKER}}),
-    (400, "application/json", {"error": {"message": f"{MARKER} {REAL_KEY}", "code": "context_length_exceeded"}}),
+    (400, "application/json", {"error": {"message": f"{MARKER} {REAL_KEY}",
+                                         "code": "context_length_exceeded"}}),
     (502, "text/html", f"<html><body><h1>502 Bad Gateway</h1>{MARKER}</body></html>"),
     (401, "application/json", {"error": {"message": f"Incorrect API key provided: {REAL_KEY} {MARKER}"}}),
     (200, "application/json", {"object": "list", "data": [{"id": f"<{MARKER}> internal"},
@@ -230,7 +237,8 @@ HOSTILE_REPLIES = [  # (status, content type, body): what a provider (or what si
 
 
 @pytest.mark.parametrize("status, content_type, body", HOSTILE_REPLIES)
-def test_nothing_of_a_providers_reply_but_the_answer_reaches_a_client(make_app_with, status, content_type, body):
+def test_nothing_of_a_providers_reply_but_the_answer_reaches_a_client(make_app_with, status, content_type,
+                                                                      body):
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
     with Listener("hostile", status=status, content_type=content_type, body=raw) as hostile:
         client, auth = make_app_with(PROVIDER_ALLOWED_HOSTS=f"127.0.0.1:{hostile.port}", OPENAI_MAX_RETRIES=0)

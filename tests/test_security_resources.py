@@ -24,7 +24,8 @@ from .listeners import Listener
 
 def credential_on(client, auth, base_url, api="chat_completions", **fields):
     response = client.post("/credentials", headers=auth, json={
-        "name": "p", "provider": "openai_compatible", "base_url": base_url, "api_key": "sk-k", "api": api, **fields})
+        "name": "p", "provider": "openai_compatible", "base_url": base_url, "api_key": "sk-k", "api": api,
+        **fields})
     assert response.status_code == 201, response.json
     return response.json["id"]
 
@@ -80,16 +81,19 @@ def test_no_database_connection_is_held_across_any_provider_call(app, client, au
     turn = {"agent_id": agent["id"], "thread_id": thread, "user_input": "hi"}
     completion = {"messages": [{"role": "user", "content": "hi"}]}
     remote_thread = {}
+
     def fresh_agent():  # on a credential of its own: its status is not cached yet
         return assistant_on(client, auth, credential_on(client, auth, fake.base_url))["id"]
 
     requests = {
-        "get_models": lambda: client.get("/openai/get_models", headers=auth, query_string={"credential": chat}),
+        "get_models": lambda: client.get("/openai/get_models", headers=auth,
+                                         query_string={"credential": chat}),
         "chat": lambda: client.post("/openai/chat", headers=auth, json=turn),
         "streamed chat": lambda: client.post("/openai/chat", headers=auth, json={**turn, "stream": True}),
         "agent status": lambda: client.get(f"{AGENTS}/{fresh_agent()}", headers=auth),
         "agents list": lambda: client.get(AGENTS, headers=auth),
-        "create agent": lambda: client.post(AGENTS, headers=auth, json={"model": "gpt-4", "credential": remote}),
+        "create agent": lambda: client.post(AGENTS, headers=auth,
+                                            json={"model": "gpt-4", "credential": remote}),
         "update agent": lambda: client.post(f"{AGENTS}/{twin['id']}", headers=auth, json={"name": "n"}),
         "stateless completion": lambda: client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=auth,
                                                     json=completion),
@@ -100,7 +104,7 @@ def test_no_database_connection_is_held_across_any_provider_call(app, client, au
         "delete remote thread": lambda: client.delete(
             f"/openai/threads/{remote_thread['r'].json['thread_id']}", headers=auth),
         "create twin": lambda: client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
-                                                                             "credential": remote}),
+                                                                              "credential": remote}),
         "update twin": lambda: client.put(f"/assistants/{twin['id']}", headers=auth,
                                           json={"details": {"model": "gpt-4o"}}),
         "delete twin": lambda: client.delete(f"/assistants/{twin['id']}?isDeleteBoth=true", headers=auth),
@@ -117,7 +121,8 @@ def test_an_update_whose_row_moved_during_the_provider_call_is_409(app, client, 
     fake.add_fault(Fault("delay", seconds=0.5, path=f"/assistants/{twin['details']['id']}"))
     result = {}
     slow = threading.Thread(target=lambda: result.setdefault("put", client.put(
-        f"/assistants/{twin['id']}", headers=auth, json={"details": {"model": "gpt-4o"}, "iconSrc": "/slow.png"})))
+        f"/assistants/{twin['id']}", headers=auth,
+        json={"details": {"model": "gpt-4o"}, "iconSrc": "/slow.png"})))
     slow.start()
     while not fake.requests_to(f"/assistants/{twin['details']['id']}"):
         time.sleep(0.01)
@@ -140,7 +145,8 @@ def test_a_hung_provider_does_not_starve_other_tenants(live_server):
     other_key = key_on(server.env["DATABASE_URL"], tenant="other", name="other")
     with Listener("hung") as hung:
         credentials = [server.request("POST", "/credentials", {
-            "name": f"hung {i}", "provider": "openai_compatible", "base_url": hung.base_url, "api_key": "k"}).body["id"]
+            "name": f"hung {i}", "provider": "openai_compatible", "base_url": hung.base_url,
+            "api_key": "k"}).body["id"]
             for i in range(40)]
         results = {}
 
@@ -153,7 +159,8 @@ def test_a_hung_provider_does_not_starve_other_tenants(live_server):
             thread.start()
         while len(hung.requests) < 40:
             time.sleep(0.05)
-        other = server.request("GET", "/assistants", headers={"Authorization": f"Bearer {other_key}"}, timeout=10)
+        other = server.request("GET", "/assistants", headers={"Authorization": f"Bearer {other_key}"},
+                               timeout=10)
         assert other.status == 200 and other.seconds < 2, other
         for thread in threads:
             thread.join()
@@ -179,8 +186,8 @@ def test_a_reply_over_the_size_cap_is_a_502(make_app_with):
         credential = credential_on(client, auth, big.base_url)
         models = client.get("/openai/get_models", headers=auth, query_string={"credential": credential})
         assert models.status_code == 502
-        assert models.json["message"] == (f"the reply of the provider at {big.base_url} for the model list was "
-                                          "larger than 1000000 bytes")
+        assert models.json["message"] == (f"the reply of the provider at {big.base_url} for the model list "
+                                          "was larger than 1000000 bytes")
         roomy, roomy_auth = make_app_with(PROVIDER_MAX_REPLY_BYTES=4_000_000)
         listed = roomy.get("/openai/get_models", headers=roomy_auth,
                            query_string={"credential": credential_on(roomy, roomy_auth, big.base_url)})
@@ -228,7 +235,8 @@ def test_a_remote_assistant_is_adopted_only_by_its_tenant(make_app_with, fake):
         f"details.id {remote_id!r}: no remote assistant of this tenant has that id."]
     assert fake.assistants[remote_id]["model"] == "gpt-4"
     theirs = assistant_on(client, other)
-    took = client.put(f"/assistants/{theirs['id']}", headers=other, json={"details": {"model": "x", "id": remote_id}})
+    took = client.put(f"/assistants/{theirs['id']}", headers=other,
+                      json={"details": {"model": "x", "id": remote_id}})
     assert took.status_code == 422 and fake.assistants[remote_id]["model"] == "gpt-4"
 
     # Its own tenant may re-link it (after deleting the local row only).
@@ -237,8 +245,10 @@ def test_a_remote_assistant_is_adopted_only_by_its_tenant(make_app_with, fake):
     assert again.status_code == 200 and fake.assistants[remote_id]["model"] == "gpt-4o"
     # One made outside this service (no metadata): not through the shared provider, but through
     # a credential of the tenant's own, a tenant adopts whatever its provider account has.
-    outside_id = openai.OpenAI(base_url=fake.base_url, api_key="sk-own").beta.assistants.create(model="gpt-4").id
-    refused = client.post("/assistants", headers=other, json={"details": {"model": "gpt-4", "id": outside_id}})
+    outside_id = openai.OpenAI(base_url=fake.base_url,
+                               api_key="sk-own").beta.assistants.create(model="gpt-4").id
+    refused = client.post("/assistants", headers=other,
+                          json={"details": {"model": "gpt-4", "id": outside_id}})
     assert refused.status_code == 422
     own = credential_on(client, other, fake.base_url, api="assistants")
     adopted = client.post("/assistants", headers=other, json={"details": {"model": "gpt-4", "id": outside_id},
@@ -249,10 +259,12 @@ def test_a_remote_assistant_is_adopted_only_by_its_tenant(make_app_with, fake):
 # ---------------------------------------------------------------------------- small guards
 
 
-@pytest.mark.parametrize("field, value", [("api_key", "sk-abc\n"), ("api_key", "sk-ab c"), ("api_key", "sk-é"),
-                                          ("organization", "org\r\nX-Injected: 1"), ("api_version", "v\t1")])
+@pytest.mark.parametrize("field, value", [("api_key", "sk-abc\n"), ("api_key", "sk-ab c"),
+                                          ("api_key", "sk-é"), ("organization", "org\r\nX-Injected: 1"),
+                                          ("api_version", "v\t1")])
 def test_header_values_with_control_or_non_ascii_characters_are_refused(client, auth, fake, field, value):
-    body = {"name": "p", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-k", field: value}
+    body = {"name": "p", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-k",
+            field: value}
     created = client.post("/credentials", headers=auth, json=body)
     assert created.status_code == 422 and list(created.json["errors"]["json"]) == [field]
     existing = credential_on(client, auth, fake.base_url)
@@ -307,7 +319,8 @@ def test_worker_memory_stays_flat_after_repeated_huge_model_lists(live_server):
     assert 4_000_000 < len(body) < 8 * 1024 * 1024
     with Listener("big", body=body) as big:
         credentials = [server.request("POST", "/credentials", {
-            "name": f"big {i}", "provider": "openai_compatible", "base_url": big.base_url, "api_key": "k"}).body["id"]
+            "name": f"big {i}", "provider": "openai_compatible", "base_url": big.base_url,
+            "api_key": "k"}).body["id"]
             for i in range(10)]
         [worker] = server.worker_pids()
         for i, credential in enumerate(credentials):

@@ -24,7 +24,8 @@ CALLER = turns.Caller("default", None, None, "conversations")
 def conversation(app):
     client, auth = app.test_client(), headers_for(make_key(app))
     assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"}}).json
-    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json["thread_id"]
+    thread = client.post("/openai/initialize", headers=auth,
+                         json={"agent_id": assistant["id"]}).json["thread_id"]
     return client, auth, assistant["id"], thread
 
 
@@ -65,7 +66,8 @@ def test_a_server_tool_runs_inside_the_turn(app, conversation, fake, stream):
     if stream:
         called = [e for e in events if isinstance(e, ServerToolCalled)]
         assert len(called) == 1 and called[0].result.details == {"query": "the answer"}
-        assert not [e for e in events if isinstance(e, ToolCallDelta)]  # the server tool's pieces are held back
+        # the server tool's pieces are held back
+        assert not [e for e in events if isinstance(e, ToolCallDelta)]
         assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Echo: What is the answer?"
     stored = client.get(f"/openai/threads/{thread_id}/messages", headers=auth).json["data"]
     assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
@@ -86,8 +88,8 @@ def test_a_round_that_also_calls_a_client_function_asks_the_client_for_it_alone(
     assert [c["name"] for c in stored[1]["tool_calls"]] == ["lookup", "get_weather"]
     weather_id = stored[1]["tool_calls"][1]["id"]
     answered = client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": thread_id,
-                                                              "tool_outputs": [{"tool_call_id": weather_id,
-                                                                                "output": "sun"}]})
+                                                               "tool_outputs": [{"tool_call_id": weather_id,
+                                                                                 "output": "sun"}]})
     assert answered.status_code == 200 and answered.json["status"] == "completed"
     sent = fake.requests_to("/chat/completions")[-1].json["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]  # each call answered once

@@ -66,7 +66,8 @@ def test_idle_session_expires(client, auth, fake, clock):
     assert chat(client, auth, agent["id"], [user("c")], store_in_session=session_id).status_code == 200
     clock.move(61)
     expired = chat(client, auth, agent["id"], [user("d")], store_in_session=session_id)
-    assert expired.status_code == 404 and "expired" in expired.json["detail"] and "60 seconds" in expired.json["detail"]
+    assert (expired.status_code == 404 and "expired" in expired.json["detail"]
+            and "60 seconds" in expired.json["detail"])
     # The same row is a seed-004 thread: it is expired there too.
     thread = client.get(f"/openai/threads/{session_id}/messages", headers=auth)
     assert thread.status_code == 404 and "expired" in thread.json["message"]
@@ -83,7 +84,8 @@ def test_streamed_turns_count_as_writes(client, auth, fake, clock):
 
 def test_seed_004_threads_expire_and_stream_without_keeping_the_lock(client, auth, fake, clock):
     agent = create_agent(client, auth, session_max_ttl=30)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                            headers=auth).json["thread_id"]
     turn = {"agent_id": agent["id"], "thread_id": thread_id, "user_input": "hi"}
     streamed = client.post("/openai/chat", json={**turn, "stream": True}, headers=auth)
     assert streamed.status_code == 200 and "event: done" in streamed.get_data(as_text=True)
@@ -168,7 +170,8 @@ def test_summarize_keeps_a_summary_first(client, auth, fake):
 def test_summary_goes_as_a_user_message_without_a_system_role(client, auth, fake):
     fake.reply = short_replies
     agent = create_agent(client, auth, instructions=INSTRUCTIONS, session_max_length=300,
-                         session_summarization_strategy="summarize", chat_system_instruction_mode="user-message")
+                         session_summarization_strategy="summarize",
+                         chat_system_instruction_mode="user-message")
     session_id = chat(client, auth, agent["id"], [user(question(0))], create_session=True).json["session_id"]
     for index in range(1, 6):
         chat(client, auth, agent["id"], [user(question(index))], store_in_session=session_id)
@@ -216,8 +219,10 @@ def test_a_turn_longer_than_the_limit_is_422(client, auth, fake):
 def test_the_limit_applies_to_seed_004_threads(client, auth, fake):
     fake.reply = short_replies
     agent = create_agent(client, auth, session_max_length=40)
-    client.post(f"{AGENTS}/{agent['id']}", json={"session_summarization_strategy": "delete_oldest"}, headers=auth)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    client.post(f"{AGENTS}/{agent['id']}", json={"session_summarization_strategy": "delete_oldest"},
+                headers=auth)
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                            headers=auth).json["thread_id"]
     questions = [question(index, width=10) for index in range(5)]
     for text in questions:
         response = client.post("/openai/chat", headers=auth, json={

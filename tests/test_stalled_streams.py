@@ -44,7 +44,8 @@ def stalled_run(port: int, key: str, assistant_id: str) -> tuple[socket.socket, 
 def test_stalled_stream_readers_do_not_take_the_database_from_other_tenants(live_server, fake):
     # All 36 in progress at once (the default TENANT_MAX_ACTIVE_RUNS, 32, would queue four of them).
     server = live_server(workers=2, MAX_REPLY_CHARS=str(20_000_000), TENANT_MAX_ACTIVE_RUNS="64")
-    other = server._flask("api-keys", "create", "--name", "other", "--tenant", "other").strip().splitlines()[-1]
+    other = server._flask("api-keys", "create", "--name", "other", "--tenant",
+                          "other").strip().splitlines()[-1]
     made = server.request("POST", "/v1/assistants", {"model": "gpt-4"},
                           headers={"Authorization": f"Bearer {server.api_key}"})
     assert made.status == 200, made.body

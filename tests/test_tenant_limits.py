@@ -49,10 +49,10 @@ def test_a_reply_past_max_reply_chars_fails_and_stores_nothing(make_app, fake):
     agent_id, thread_id = conversation(client, auth)
     fake.reply = lambda messages: LONG
     blocking = client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": thread_id,
-                                                              "user_input": "talk"})
+                                                               "user_input": "talk"})
     assert blocking.status_code == 502 and "MAX_REPLY_CHARS" in blocking.json["message"]
     streamed = client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": thread_id,
-                                                              "user_input": "talk", "stream": True})
+                                                               "user_input": "talk", "stream": True})
     body = streamed.get_data(as_text=True)
     assert streamed.status_code == 200 and "event: error" in body and "MAX_REPLY_CHARS" in body
     assert "event: done" not in body
@@ -67,7 +67,7 @@ def test_a_reply_past_max_reply_chars_fails_and_stores_nothing(make_app, fake):
         assert db.session.scalar(select(Message)) is None  # no session was kept either
     fake.reply = None  # the thread was freed: the next turn goes through
     assert client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": thread_id,
-                                                          "user_input": "short"}).status_code == 200
+                                                           "user_input": "short"}).status_code == 200
 
 
 def test_a_v2_run_past_max_reply_chars_ends_incomplete_with_the_reply_cut(make_app, fake):
@@ -91,7 +91,8 @@ def test_a_v2_run_past_max_reply_chars_ends_incomplete_with_the_reply_cut(make_a
             deltas.append(delta.value)
 
     beta.threads.messages.create(thread_id=thread.id, role="user", content="again")
-    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=Handler()) as s:
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id,
+                                  event_handler=Handler()) as s:
         s.until_done()
     assert "".join(deltas) == LONG[:100]
     assert events[-3:] == ["thread.message.incomplete", "thread.run.step.completed", "thread.run.incomplete"]
@@ -122,7 +123,7 @@ def test_message_pages_stop_before_max_page_bytes(make_app, fake):
     fake.reply = lambda messages: "y" * 120
     for n in range(3):
         assert client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": thread_id,
-                                                              "user_input": "x" * 100}).status_code == 200
+                                                               "user_input": "x" * 100}).status_code == 200
     first = history(client, auth, thread_id)
     assert len(first["data"]) == 2 and first["has_more"] and first["last_id"] == first["data"][-1]["id"]
     rest, after = [], first["last_id"]
@@ -153,8 +154,8 @@ def test_a_tenant_past_its_storage_quota_gets_429_and_the_others_go_on(make_app,
     with pytest.raises(openai.RateLimitError):
         beta.threads.create(messages=[{"role": "user", "content": "more"}])
     other_agent, other_thread = conversation(client, other)
-    assert client.post("/openai/chat", headers=other, json={"agent_id": other_agent, "thread_id": other_thread,
-                                                           "user_input": "hi"}).status_code == 200
+    assert client.post("/openai/chat", headers=other, json={
+        "agent_id": other_agent, "thread_id": other_thread, "user_input": "hi"}).status_code == 200
 
 
 # ---------------------------------------------------------------- budgets where a turn starts
@@ -196,7 +197,8 @@ def test_a_queued_run_whose_budget_ran_out_meanwhile_fails_when_it_would_start(m
     second = beta.threads.create(messages=[{"role": "user", "content": "five"}])
     fake.delay = 0.5
     running = beta.threads.runs.create(thread_id=first.id, assistant_id=assistant.id)
-    queued = beta.threads.runs.create(thread_id=second.id, assistant_id=assistant.id)  # the budget is not spent yet
+    # the budget is not spent yet
+    queued = beta.threads.runs.create(thread_id=second.id, assistant_id=assistant.id)
     wait_for_runs(app)
     ran = beta.threads.runs.retrieve(running.id, thread_id=first.id)
     assert ran.status == "completed", ran.last_error
@@ -234,7 +236,8 @@ def test_background_runs_are_bounded_per_tenant_and_the_rest_wait_queued(make_ap
         theirs = other.threads.create_and_run_poll(assistant_id=other_assistant.id, thread={
             "messages": [{"role": "user", "content": "mine"}]}, **POLL)
         mine = [beta.threads.runs.retrieve(r.id, thread_id=r.thread_id) for r in runs]
-        assert theirs.status == "completed" and sum(r.status == "completed" for r in mine) < 5  # not behind them
+        # not behind them
+        assert theirs.status == "completed" and sum(r.status == "completed" for r in mine) < 5
         wait_for_runs(app, timeout=30)
     finally:
         stop.set()
@@ -256,12 +259,12 @@ def test_turns_in_flight_are_bounded_per_tenant_in_a_worker(make_app, fake):
     frames = held.response  # the stream is open: its turn is in flight until it ends
     next(iter(frames))
     refused = client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": second,
-                                                             "user_input": "hi"})
+                                                              "user_input": "hi"})
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     assert "in progress" in refused.json["message"]
     other_agent, other_thread = conversation(client, other)
-    assert client.post("/openai/chat", headers=other, json={"agent_id": other_agent, "thread_id": other_thread,
-                                                           "user_input": "hi"}).status_code == 200
+    assert client.post("/openai/chat", headers=other, json={
+        "agent_id": other_agent, "thread_id": other_thread, "user_input": "hi"}).status_code == 200
     held.close()
     assert client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": second,
-                                                          "user_input": "hi"}).status_code == 200
+                                                           "user_input": "hi"}).status_code == 200

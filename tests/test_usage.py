@@ -43,17 +43,21 @@ def totals(client, auth, group_by="day", start=0, end=4102444800):
 def turns_of_every_api(client, auth, fake):
     """One recorded turn through each way in; what the fake provider reported for them."""
     agent = create_agent(client, auth, name="metered")
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                            headers=auth).json["thread_id"]
     replies = [client.post("/openai/chat", headers=auth,
                            json={"agent_id": agent["id"], "thread_id": thread_id, "user_input": "one two"})]
-    streamed = client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"], "thread_id": thread_id,
+    streamed = client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"],
+                                                               "thread_id": thread_id,
                                                                "user_input": "three", "stream": True})
     done = streamed.get_data(as_text=True).split("event: done\ndata: ", 1)[1]
     base = f"{AGENTS}/{agent['id']}/chat/completions"
     replies.append(client.post(base, headers=auth, json={"messages": [user("stateless turn")]}))
-    replies.append(client.post(base, headers=auth, json={"messages": [user("new session")], "create_session": True}))
+    replies.append(client.post(base, headers=auth,
+                               json={"messages": [user("new session")], "create_session": True}))
     session = replies[-1].json["session_id"]
-    replies.append(client.post(base, headers=auth, json={"messages": [user("again")], "store_in_session": session}))
+    replies.append(client.post(base, headers=auth,
+                               json={"messages": [user("again")], "store_in_session": session}))
     chunks = parse_stream(client.post(base, headers=auth, json={
         "messages": [user("streamed stateless")], "stream": True, "stream_options": {"include_usage": True}}))
     assert all(reply.status_code == 200 for reply in replies), [r.json for r in replies]
@@ -68,7 +72,8 @@ def test_every_api_records_each_turn_with_the_providers_tokens(app, client, auth
     with app.app_context():
         rows = db.session.scalars(select(TokenUsage).order_by(TokenUsage.id)).all()
         key_id = db.session.scalar(select(ApiKey.id))
-    assert [row.api for row in rows] == ["conversations", "conversations", "agents", "agents", "agents", "agents"]
+    assert [row.api for row in rows] == ["conversations", "conversations", "agents", "agents", "agents",
+                                         "agents"]
     assert {(row.tenant, row.assistant_id, row.model, row.api_key_id) for row in rows} == {
         ("default", agent["id"], "gpt-4", key_id)}
     assert [(row.prompt_tokens, row.completion_tokens) for row in rows] == [
@@ -84,10 +89,11 @@ def test_every_api_records_each_turn_with_the_providers_tokens(app, client, auth
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_failed_turn_counts_nothing(app, client, auth, fake, stream):
     agent = create_agent(client, auth)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                            headers=auth).json["thread_id"]
     fake.add_fault(Fault("status", status=500, times=5))
     reply = client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"], "thread_id": thread_id,
-                                                           "user_input": "hi", "stream": stream})
+                                                            "user_input": "hi", "stream": stream})
     assert reply.status_code == 502
     fake.clear_faults()
     fake.add_fault(Fault("cut", times=5))  # mid-stream: the 200 went out, the turn still failed
@@ -110,11 +116,13 @@ def test_usage_is_grouped_and_tenants_stay_apart(app, client, auth, other_auth, 
         clock.move(minutes=2)  # the second turn is on the next UTC day
     by_assistant = totals(client, auth, "assistant")
     assert [(g["assistant_id"], g["turns"]) for g in by_assistant] == [(mine["id"], 2)]
-    assert set(by_assistant[0]) == {"assistant_id", "turns", "prompt_tokens", "completion_tokens", "total_tokens"}
+    assert set(by_assistant[0]) == {"assistant_id", "turns", "prompt_tokens", "completion_tokens",
+                                    "total_tokens"}
     assert [(g["model"], g["turns"]) for g in totals(client, auth, "model")] == [("gpt-4", 2)]
     assert [g["turns"] for g in totals(client, auth, "api_key")] == [1, 1]
     assert [(g["day"], g["turns"]) for g in totals(client, auth)] == [("2026-03-14", 1), ("2026-03-15", 1)]
-    assert [(g["assistant_id"], g["turns"]) for g in totals(client, other_auth, "assistant")] == [(theirs["id"], 1)]
+    assert [(g["assistant_id"], g["turns"])
+            for g in totals(client, other_auth, "assistant")] == [(theirs["id"], 1)]
     # A window: [start, end), in unix seconds or ISO 8601.
     response = usage(client, auth, start="2026-03-15T00:00:00Z", end=int(START.timestamp()) + 3600)
     assert response.json == {"object": "list", "start": int(START.timestamp()) + 60,
@@ -159,7 +167,8 @@ def test_purge_deletes_records_before_a_date(app, client, auth, fake, clock):
 
 def budget_key(app, tokens):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["api-keys", "create", "--name", "metered", "--daily-token-budget", str(tokens)])
+    result = runner.invoke(args=["api-keys", "create", "--name", "metered", "--daily-token-budget",
+                                 str(tokens)])
     assert result.exit_code == 0, result.output
     return headers_for(result.output.strip().splitlines()[-1])
 
@@ -168,7 +177,8 @@ def test_budget_refuses_turns_until_the_next_utc_day(app, client, fake, clock):
     clock.now = datetime(2026, 3, 14, 22, 0, tzinfo=timezone.utc)
     auth = budget_key(app, 10)
     agent = create_agent(client, auth)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]}, headers=auth).json["thread_id"]
+    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
+                            headers=auth).json["thread_id"]
     turn = {"messages": [user("one two three four five six seven eight nine ten eleven")]}
     completions = f"{AGENTS}/{agent['id']}/chat/completions"
     assert client.post(completions, headers=auth, json=turn).status_code == 200  # under budget when it began
@@ -177,9 +187,9 @@ def test_budget_refuses_turns_until_the_next_utc_day(app, client, fake, clock):
         client.post(completions, headers=auth, json={**turn, "stream": True}),
         client.post(completions, headers=auth, json={**turn, "create_session": True}),
         client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"], "thread_id": thread_id,
-                                                       "user_input": "hi"}),
+                                                        "user_input": "hi"}),
         client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"], "thread_id": thread_id,
-                                                       "user_input": "hi", "stream": True}),
+                                                        "user_input": "hi", "stream": True}),
     ]
     calls = len(fake.requests_to("/chat/completions"))
     for reply in refusals:
@@ -190,7 +200,8 @@ def test_budget_refuses_turns_until_the_next_utc_day(app, client, fake, clock):
     assert calls == 1  # no provider call, no session kept, no message stored
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(TokenUsage)) == 1
-    assert [m["role"] for m in client.get(f"/openai/threads/{thread_id}/messages", headers=auth).json["data"]] == []
+    assert [m["role"] for m in client.get(f"/openai/threads/{thread_id}/messages",
+                                          headers=auth).json["data"]] == []
     assert client.get(f"/assistants/{agent['id']}", headers=auth).status_code == 200  # only turns are refused
     clock.move(hours=2)  # the next UTC day
     assert client.post(completions, headers=auth, json=turn).status_code == 200
@@ -222,14 +233,16 @@ def test_an_assistants_v2_run_is_billed_to_the_key_that_started_it(app, client, 
     key = make_key(app, name="v2 runner")
     beta = sdk(app, key).beta
     assistant = beta.assistants.create(model="gpt-4", instructions="Be brief.")
-    run = beta.threads.create_and_run_poll(assistant_id=assistant.id,
-                                          thread={"messages": [{"role": "user", "content": "count these words"}]})
+    run = beta.threads.create_and_run_poll(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "count these words"}]})
     wait_for_runs(app)
     assert run.status == "completed"
     with app.app_context():
         row = db.session.scalars(select(TokenUsage).where(TokenUsage.api == "assistants_v2")).one()
         key_id = db.session.scalar(select(ApiKey.id).where(ApiKey.name == "v2 runner"))
     assert (row.api_key_id, row.model) == (key_id, "gpt-4")
-    assert (row.prompt_tokens, row.completion_tokens) == (run.usage.prompt_tokens, run.usage.completion_tokens)
-    assert [(d["turns"], d["total_tokens"]) for d in totals(client, headers_for(key), group_by="assistant")] == [
+    assert (row.prompt_tokens, row.completion_tokens) == (run.usage.prompt_tokens,
+                                                          run.usage.completion_tokens)
+    assert [(d["turns"], d["total_tokens"])
+            for d in totals(client, headers_for(key), group_by="assistant")] == [
         (1, run.usage.total_tokens)]

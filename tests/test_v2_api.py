@@ -25,12 +25,14 @@ def test_assistants_crud_and_paging(beta):
     first = beta.assistants.list(limit=2)
     assert [a.name for a in first.data] == ["a4", "a3"] and first.has_more and first.last_id == made[3].id
     assert [a.name for a in beta.assistants.list(limit=2, after=first.last_id).data] == ["a2", "a1"]
-    assert [a.name for a in beta.assistants.list(order="asc", before=made[3].id, limit=2).data] == ["a1", "a2"]
-    assert [a.name for a in beta.assistants.list(order="asc")] == ["a0", "a1", "a2", "a3", "a4"]  # auto-paging
+    assert [a.name for a in beta.assistants.list(order="asc", before=made[3].id, limit=2).data] == [
+        "a1", "a2"]
+    # auto-paging
+    assert [a.name for a in beta.assistants.list(order="asc")] == ["a0", "a1", "a2", "a3", "a4"]
     changed = beta.assistants.update(made[0].id, instructions="Be brief.", temperature=0.3, top_p=0.9,
                                      tools=[{"type": "file_search"}], response_format={"type": "json_object"})
-    assert (changed.name, changed.instructions, changed.temperature, changed.metadata) == ("a0", "Be brief.", 0.3,
-                                                                                          {"i": "0"})
+    assert (changed.name, changed.instructions, changed.temperature, changed.metadata) == (
+        "a0", "Be brief.", 0.3, {"i": "0"})
     assert changed.tools[0].type == "file_search" and changed.response_format.type == "json_object"
     assert beta.assistants.retrieve(made[0].id).instructions == "Be brief."
     deleted = beta.assistants.delete(made[0].id)
@@ -40,7 +42,8 @@ def test_assistants_crud_and_paging(beta):
 
 
 def test_one_row_behind_every_api(client, auth, beta):
-    flowise = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4", "name": "shared"}}).json
+    flowise = client.post("/assistants", headers=auth,
+                          json={"details": {"model": "gpt-4", "name": "shared"}}).json
     v2 = beta.assistants.retrieve(flowise["details"]["id"])
     assert (v2.id, v2.name, v2.model) == (flowise["details"]["id"], "shared", "gpt-4")
     assert beta.assistants.retrieve(flowise["id"]).id == v2.id  # the row's own id works too
@@ -54,13 +57,15 @@ def test_one_row_behind_every_api(client, auth, beta):
 
 def test_threads_and_messages(beta):
     thread = beta.threads.create(messages=[{"role": "user", "content": "one", "metadata": {"m": "1"}},
-                                           {"role": "assistant", "content": [{"type": "text", "text": "two"}]}],
+                                           {"role": "assistant",
+                                            "content": [{"type": "text", "text": "two"}]}],
                                  metadata={"t": "1"})
     assert thread.object == "thread" and thread.metadata == {"t": "1"}
     assert beta.threads.update(thread.id, metadata={"t": "2"}).metadata == {"t": "2"}
     assert beta.threads.retrieve(thread.id).metadata == {"t": "2"}
     three = beta.threads.messages.create(thread_id=thread.id, role="user", content="three",
-                                         attachments=[{"file_id": "file-1", "tools": [{"type": "file_search"}]}])
+                                         attachments=[{"file_id": "file-1",
+                                                       "tools": [{"type": "file_search"}]}])
     assert three.content[0].text.value == "three" and three.attachments[0].file_id == "file-1"
     listed = beta.threads.messages.list(thread_id=thread.id, order="asc", limit=2)
     assert [m.content[0].text.value for m in listed.data] == ["one", "two"] and listed.has_more
@@ -72,7 +77,8 @@ def test_threads_and_messages(beta):
         three.id, listed.data[1].id]
     assert beta.threads.messages.list(thread_id=thread.id, before=three.id).data == []
     updated = beta.threads.messages.update(three.id, thread_id=thread.id, metadata={"x": "y"})
-    assert beta.threads.messages.retrieve(three.id, thread_id=thread.id).metadata == {"x": "y"} == updated.metadata
+    assert (beta.threads.messages.retrieve(three.id, thread_id=thread.id).metadata == {"x": "y"}
+            == updated.metadata)
     assert beta.threads.messages.delete(three.id, thread_id=thread.id).deleted
     with pytest.raises(openai.NotFoundError):
         beta.threads.messages.retrieve(three.id, thread_id=thread.id)
@@ -89,7 +95,8 @@ def test_errors_come_in_openais_shape_and_as_the_sdks_classes(app, client, key, 
                                  "param": "colour", "code": None}
     with pytest.raises(openai.BadRequestError) as caught:
         beta.assistants.create(model="gpt-4", temperature=5)
-    assert caught.value.body["param"] == "temperature" and "Invalid 'temperature'" in caught.value.body["message"]
+    assert (caught.value.body["param"] == "temperature"
+            and "Invalid 'temperature'" in caught.value.body["message"])
     with pytest.raises(openai.BadRequestError, match="Only text parts"):
         beta.threads.create(messages=[{"role": "user", "content": [{"type": "image_url",
                                                                     "image_url": {"url": "http://x"}}]}])
@@ -165,7 +172,8 @@ def test_tenants_see_only_their_own(app, beta):
     other = sdk(app, make_key(app, tenant="other", name="other")).beta
     assistant = beta.assistants.create(model="gpt-4", name="mine")
     thread = beta.threads.create(messages=[{"role": "user", "content": "secret"}])
-    run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20)
+    run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                            poll_interval_ms=20)
     assert other.assistants.list().data == []
     for call in (lambda: other.assistants.retrieve(assistant.id), lambda: other.threads.retrieve(thread.id),
                  lambda: other.threads.messages.list(thread_id=thread.id),

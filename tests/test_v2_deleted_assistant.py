@@ -33,7 +33,8 @@ def beta(app, key):
 
 def row_id(client, auth, public_id):
     """The assistant's own id (the Flowise and agents APIs name it so) from its asst_ id."""
-    return next(a["id"] for a in client.get("/assistants", headers=auth).json if a["details"]["id"] == public_id)
+    return next(a["id"] for a in client.get("/assistants", headers=auth).json
+                if a["details"]["id"] == public_id)
 
 
 DELETIONS = {
@@ -54,7 +55,8 @@ def test_runs_steps_and_replies_keep_the_deleted_assistants_id(client, auth, bet
     run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
     assert run.status == "completed"
     # What is the assistant's own: a conversations-API thread and an agents-API session.
-    own_thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant.id}).json["thread_id"]
+    own_thread = client.post("/openai/initialize", headers=auth,
+                             json={"agent_id": assistant.id}).json["thread_id"]
     session = chat(client, auth, assistant.id, [user("hi")], create_session=True).json["session_id"]
     steps = beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
     replies = beta.threads.messages.list(thread_id=thread.id, order="asc").data
@@ -70,12 +72,14 @@ def test_runs_steps_and_replies_keep_the_deleted_assistants_id(client, auth, bet
     assert steps[0].assistant_id == assistant.id
     assert beta.threads.runs.steps.retrieve(steps[0].id, run_id=run.id, thread_id=thread.id) == steps[0]
     assert beta.threads.messages.list(thread_id=thread.id, order="asc").data == replies
-    assert (replies[1].role, replies[1].assistant_id, replies[1].run_id) == ("assistant", assistant.id, run.id)
+    assert (replies[1].role, replies[1].assistant_id, replies[1].run_id) == ("assistant", assistant.id,
+                                                                             run.id)
     for gone in (own_thread, session):  # the assistant's own threads went with it
         assert client.get(f"/openai/threads/{gone}/messages", headers=auth).status_code == 404
     # The thread goes on with another assistant.
     other = beta.assistants.create(model="gpt-4")
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=other.id, **POLL).status == "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=other.id,
+                                             **POLL).status == "completed"
 
 
 def test_a_run_waiting_for_tool_outputs_fails_when_its_assistant_is_deleted(beta, fake):
@@ -87,7 +91,8 @@ def test_a_run_waiting_for_tool_outputs_fails_when_its_assistant_is_deleted(beta
     call, = run.required_action.submit_tool_outputs.tool_calls
     beta.assistants.delete(assistant.id)
     failed = beta.threads.runs.retrieve(run.id, thread_id=thread.id)
-    assert (failed.status, failed.last_error.model_dump(), failed.required_action) == ("failed", DELETED, None)
+    assert (failed.status, failed.last_error.model_dump(), failed.required_action) == (
+        "failed", DELETED, None)
     assert failed.failed_at and failed.assistant_id == assistant.id
     with pytest.raises(openai.BadRequestError, match="Runs in status 'failed' do not accept tool outputs"):
         beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id,
@@ -95,7 +100,8 @@ def test_a_run_waiting_for_tool_outputs_fails_when_its_assistant_is_deleted(beta
     # Its unanswered round left the history; the thread takes messages and runs again.
     beta.threads.messages.create(thread_id=thread.id, role="user", content="never mind")
     other = beta.assistants.create(model="gpt-4")
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=other.id, **POLL).status == "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=other.id,
+                                             **POLL).status == "completed"
     assert [m["role"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == ["user", "user"]
 
 
@@ -111,17 +117,20 @@ def test_a_run_waiting_on_the_provider_fails_and_writes_nothing(app, beta, fake)
     beta.assistants.delete(assistant.id)
     failed = beta.threads.runs.retrieve(run.id, thread_id=thread.id)
     assert (failed.status, failed.last_error.model_dump()) == ("failed", DELETED)
-    beta.threads.messages.create(thread_id=thread.id, role="user", content="again")  # the thread is free at once
+    # the thread is free at once
+    beta.threads.messages.create(thread_id=thread.id, role="user", content="again")
     wait_for_runs(app)  # the provider's late answer is abandoned: nothing written, the run stays failed
     assert beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "failed"
-    assert [m.content[0].text.value for m in beta.threads.messages.list(thread_id=thread.id, order="asc")] == [
+    assert [m.content[0].text.value
+            for m in beta.threads.messages.list(thread_id=thread.id, order="asc")] == [
         "hi", "again"]
 
 
 def test_a_thread_kept_at_the_provider_is_deleted_once_its_runs_assistants_are_gone(client, auth, beta, fake):
     """The provider's conversation is reached through a run's assistant's credential: with the only
     one deleted, no credential is known, and the thread's local rows go alone."""
-    credential = make_credential(client, auth, base_url=fake.base_url, api="responses", api_key="sk-v2-remote")
+    credential = make_credential(client, auth, base_url=fake.base_url, api="responses",
+                                 api_key="sk-v2-remote")
     made = client.post("/assistants", headers=auth, json={"credential": credential["id"],
                                                           "details": {"model": "gpt-4"}}).json
     thread = beta.threads.create(messages=[{"role": "user", "content": "one"}])

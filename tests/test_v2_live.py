@@ -16,7 +16,8 @@ WEATHER = {"type": "function", "function": {"name": "get_weather"}}
 
 
 def client_of(server, key=None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key or server.api_key, max_retries=0, timeout=30)
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key or server.api_key, max_retries=0,
+                         timeout=30)
 
 
 class Recorder(openai.AssistantEventHandler):
@@ -41,7 +42,8 @@ def test_the_main_flows_on_gunicorn(shared_live_server, fake):
     assert run.status == "completed"
     beta.threads.messages.create(thread_id=thread.id, role="user", content="more")
     handler = Recorder()
-    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant_id, event_handler=handler) as stream:
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant_id,
+                                  event_handler=handler) as stream:
         stream.until_done()
         assert [m.content[0].text.value for m in stream.get_final_messages()] == ["Echo: more"]
     assert handler.events[-1] == "thread.run.completed" and "thread.message.delta" in handler.events
@@ -51,7 +53,8 @@ def test_the_main_flows_on_gunicorn(shared_live_server, fake):
     assert run.status == "requires_action"
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     run = beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}], **POLL)
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}],
+        **POLL)
     assert run.status == "completed"
 
     run = beta.threads.create_and_run_poll(assistant_id=assistant_id,

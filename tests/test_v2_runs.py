@@ -32,15 +32,16 @@ def beta(app, key):
 
 
 def texts(beta, thread_id, **query):
-    return [(m.role, m.content[0].text.value) for m in beta.threads.messages.list(thread_id=thread_id, order="asc",
-                                                                                   **query)]
+    return [(m.role, m.content[0].text.value)
+            for m in beta.threads.messages.list(thread_id=thread_id, order="asc", **query)]
 
 
 def test_create_and_poll_answers_queued_then_completes_with_the_reply(app, beta, fake):
     assistant = beta.assistants.create(model="gpt-4", instructions="Be brief.")
     thread = beta.threads.create(messages=[{"role": "user", "content": "hello"}])
     queued = beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
-    assert queued.status == "queued" and queued.assistant_id == assistant.id and queued.instructions == "Be brief."
+    assert (queued.status == "queued" and queued.assistant_id == assistant.id
+            and queued.instructions == "Be brief.")
     run = beta.threads.runs.poll(queued.id, thread_id=thread.id, **POLL)
     assert run.status == "completed" and run.completed_at and run.started_at and run.last_error is None
     assert run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens > 0
@@ -57,7 +58,8 @@ def test_create_and_poll_answers_queued_then_completes_with_the_reply(app, beta,
     steps = beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id).data
     assert [s.type for s in steps] == ["message_creation"]
     message_id = steps[0].step_details.message_creation.message_id
-    assert beta.threads.messages.retrieve(message_id, thread_id=thread.id).content[0].text.value == "Echo: again"
+    assert beta.threads.messages.retrieve(message_id,
+                                          thread_id=thread.id).content[0].text.value == "Echo: again"
     assert beta.threads.runs.steps.retrieve(steps[0].id, thread_id=thread.id, run_id=run.id).id == steps[0].id
 
 
@@ -106,7 +108,8 @@ def test_stream_with_an_event_handler_sends_the_v2_events(beta):
     assistant = beta.assistants.create(model="gpt-4")
     thread = beta.threads.create(messages=[{"role": "user", "content": "hello there"}])
     handler = Recorder()
-    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id,
+                                  event_handler=handler) as stream:
         stream.until_done()
         final = stream.get_final_messages()
         run = stream.get_final_run()
@@ -137,7 +140,8 @@ def test_function_tools_require_action_then_tool_outputs_complete_the_run(beta, 
         beta.threads.runs.submit_tool_outputs(run.id, thread_id=thread.id,
                                               tool_outputs=[{"tool_call_id": "call_other", "output": "x"}])
     run = beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}], **POLL)
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}],
+        **POLL)
     assert run.status == "completed" and run.required_action is None
     assert fake.requests_to("/chat/completions")[-1].json["messages"][-1] == {
         "role": "tool", "content": "sunny", "tool_call_id": call.id}
@@ -159,7 +163,8 @@ def test_streamed_tool_calls_and_streamed_tool_outputs(beta, fake):
     fake.queue_tool_calls([{"name": "get_weather", "arguments": '{"city": "Oslo"}'},
                            {"name": "get_weather", "arguments": '{"city": "Bergen"}'}])
     handler = Recorder()
-    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id,
+                                  event_handler=handler) as stream:
         stream.until_done()
         run = stream.get_final_run()
         steps = stream.get_final_run_steps()
@@ -180,7 +185,8 @@ def test_streamed_tool_calls_and_streamed_tool_outputs(beta, fake):
     assert step.type == "tool_calls" and [c.function.arguments for c in step.step_details.tool_calls] == \
         ['{"city": "Oslo"}', '{"city": "Bergen"}']
     after = Recorder()
-    outputs = [{"tool_call_id": calls[0].id, "output": "rain"}, {"tool_call_id": calls[1].id, "output": "sun"}]
+    outputs = [{"tool_call_id": calls[0].id, "output": "rain"},
+               {"tool_call_id": calls[1].id, "output": "sun"}]
     with beta.threads.runs.submit_tool_outputs_stream(thread_id=thread.id, run_id=run.id, event_handler=after,
                                                       tool_outputs=outputs) as s:
         s.until_done()
@@ -191,7 +197,8 @@ def test_streamed_tool_calls_and_streamed_tool_outputs(beta, fake):
     assert after.callbacks[0] == ("run_step_done", "tool_calls", "completed")
     assert after.callbacks[-1] == ("run_step_done", "message_creation", "completed")
     listed = beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
-    assert [(s.type, s.status) for s in listed] == [("tool_calls", "completed"), ("message_creation", "completed")]
+    assert [(s.type, s.status) for s in listed] == [("tool_calls", "completed"),
+                                                    ("message_creation", "completed")]
     assert [c.function.output for c in listed[0].step_details.tool_calls] == ["rain", "sun"]
     assert listed[0].id == step.id
 
@@ -204,8 +211,9 @@ def test_create_and_run_poll_makes_the_thread_too(beta):
     assert beta.threads.retrieve(run.thread_id).metadata == {"a": "b"}
     assert texts(beta, run.thread_id) == [("user", "hi"), ("assistant", "Echo: hi")]
     handler = Recorder()
-    with beta.threads.create_and_run_stream(assistant_id=assistant.id, event_handler=handler,
-                                           thread={"messages": [{"role": "user", "content": "yo"}]}) as stream:
+    with beta.threads.create_and_run_stream(
+            assistant_id=assistant.id, event_handler=handler,
+            thread={"messages": [{"role": "user", "content": "yo"}]}) as stream:
         stream.until_done()
     assert handler.events[0] == "thread.created" and handler.events[-1] == "thread.run.completed"
 
@@ -221,7 +229,8 @@ def test_a_provider_failure_fails_the_run_writes_no_message_and_frees_the_thread
     assert beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id).data == []
     fake.add_fault(Fault("status", status=429, retry_after=1, path="/chat/completions", times=2))
     handler = Recorder()
-    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id,
+                                  event_handler=handler) as stream:
         stream.until_done()
         assert stream.get_final_run().last_error.code == "rate_limit_exceeded"
     assert handler.events[-1] == "thread.run.failed"
@@ -274,13 +283,14 @@ def test_cancel_in_a_second_requires_action_leaves_no_tool_message_behind(beta, 
     run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
     call, = run.required_action.submit_tool_outputs.tool_calls
     run = beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}], **POLL)
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}],
+        **POLL)
     assert run.status == "requires_action"
     assert [m["role"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == \
         ["user", "assistant", "tool"]
     assert beta.threads.runs.cancel(run.id, thread_id=thread.id).status == "cancelled"
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == \
-        "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                             **POLL).status == "completed"
     assert [m["role"] for m in fake.requests_to("/chat/completions")[-1].json["messages"]] == ["user"]
 
 
@@ -296,14 +306,15 @@ def test_a_run_whose_worker_died_is_failed_once_its_lock_is_stale(app, beta, key
 
         run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
         long_ago = run.created_at.replace(year=2000)
-        db.session.execute(update(Run).where(Run.id == run.id).values(status="in_progress", started_at=long_ago,
-                                                                      expires_at=long_ago))
+        db.session.execute(update(Run).where(Run.id == run.id)
+                           .values(status="in_progress", started_at=long_ago, expires_at=long_ago))
         db.session.execute(update(Thread).where(Thread.id == thread.id).values(turn_started_at=long_ago))
         db.session.commit()
         run_id = run.id
     seen = beta.threads.runs.retrieve(run_id, thread_id=thread.id)
     assert seen.status == "failed" and "worker" in seen.last_error.message
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                             **POLL).status == "completed"
 
 
 def test_a_cancelled_queued_run_never_starts(app, beta):
@@ -325,16 +336,18 @@ def test_a_cancelled_queued_run_never_starts(app, beta):
 @pytest.mark.parametrize("backend", ["responses", "assistants"])
 def test_runs_over_the_backends_that_keep_history_remotely(app, client, key, beta, fake, backend):
     auth = headers_for(key)
-    credential = make_credential(client, auth, base_url=fake.base_url, api=backend, api_key="sk-v2-backend-key")
-    made = client.post("/assistants", headers=auth, json={"credential": credential["id"],
-                                                          "details": {"model": "gpt-4", "instructions": "Hi."}})
+    credential = make_credential(client, auth, base_url=fake.base_url, api=backend,
+                                 api_key="sk-v2-backend-key")
+    made = client.post("/assistants", headers=auth, json={
+        "credential": credential["id"], "details": {"model": "gpt-4", "instructions": "Hi."}})
     assistant_id = made.json["details"]["id"]  # the same id at /v1
     thread = beta.threads.create(messages=[{"role": "user", "content": "one"}])
     run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id, **POLL)
     assert run.status == "completed", run.last_error
     beta.threads.messages.create(thread_id=thread.id, role="user", content="two")
     handler = Recorder()
-    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant_id, event_handler=handler) as stream:
+    with beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant_id,
+                                  event_handler=handler) as stream:
         stream.until_done()
     assert handler.events[-1] == "thread.run.completed"
     assert [text for _, text in texts(beta, thread.id)] == ["one", "Echo: one", "two", "Echo: two"]
@@ -344,8 +357,10 @@ def test_runs_over_the_backends_that_keep_history_remotely(app, client, key, bet
 def tool_run(beta, fake):
     assistant = beta.assistants.create(model="gpt-4", tools=[WEATHER])
     thread = beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
-    fake.queue_tool_calls([{"name": "get_weather", "arguments": "{}"}, {"name": "get_weather", "arguments": "{}"}])
-    return assistant, thread, beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
+    fake.queue_tool_calls([{"name": "get_weather", "arguments": "{}"},
+                           {"name": "get_weather", "arguments": "{}"}])
+    return assistant, thread, beta.threads.runs.create_and_poll(thread_id=thread.id,
+                                                                assistant_id=assistant.id, **POLL)
 
 
 def test_a_run_waiting_for_tool_outputs_blocks_new_messages_and_expires(app, beta, fake):
@@ -359,23 +374,25 @@ def test_a_run_waiting_for_tool_outputs_blocks_new_messages_and_expires(app, bet
     expired = beta.threads.runs.retrieve(run.id, thread_id=thread.id)
     assert expired.status == "expired" and expired.required_action is None
     beta.threads.messages.create(thread_id=thread.id, role="user", content="later")
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                             **POLL).status == "completed"
 
 
 def test_steps_paging(beta, fake):
     assistant, thread, run = tool_run(beta, fake)
     calls = run.required_action.submit_tool_outputs.tool_calls
     run = beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": c.id, "output": "x"} for c in calls], **POLL)
+        run_id=run.id, thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": c.id, "output": "x"} for c in calls], **POLL)
     steps = beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc").data
     assert [s.type for s in steps] == ["tool_calls", "message_creation"]
     assert [len(s.step_details.tool_calls) for s in steps[:1]] == [2]
     page = beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc", limit=1)
     assert [s.id for s in page.data] == [steps[0].id] and page.has_more
     assert [s.id for s in beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc",
-                                                        after=steps[0].id).data] == [steps[1].id]
+                                                       after=steps[0].id).data] == [steps[1].id]
     assert [s.id for s in beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc",
-                                                        before=steps[1].id).data] == [steps[0].id]
+                                                       before=steps[1].id).data] == [steps[0].id]
     with pytest.raises(openai.BadRequestError):
         beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, after="step_nothing")
     with pytest.raises(openai.NotFoundError):
@@ -394,7 +411,8 @@ def test_a_stream_closed_by_its_client_fails_the_run_and_frees_the_thread(app, c
     response.close()  # the client went away
     run = beta.threads.runs.list(thread_id=thread.id).data[0]
     assert run.status == "failed" and "stream was closed" in run.last_error.message
-    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL).status == "completed"
+    assert beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                             **POLL).status == "completed"
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the run's thread raised
@@ -451,10 +469,11 @@ def test_a_runs_settings_reach_the_provider(beta, fake):
     schema = {"name": "answer", "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
               "strict": True}
     run = beta.threads.runs.create_and_poll(
-        thread_id=thread.id, assistant_id=assistant.id, response_format={"type": "json_schema", "json_schema": schema},
+        thread_id=thread.id, assistant_id=assistant.id,
+        response_format={"type": "json_schema", "json_schema": schema},
         tool_choice="none", parallel_tool_calls=False,
-        reasoning_effort="low", max_completion_tokens=50, truncation_strategy={"type": "last_messages",
-                                                                               "last_messages": 2}, **POLL)
+        reasoning_effort="low", max_completion_tokens=50,
+        truncation_strategy={"type": "last_messages", "last_messages": 2}, **POLL)
     assert run.status == "completed" and run.response_format.type == "json_schema"
     assert texts(beta, thread.id)[-1] == ("assistant", '{"a": "text"}')  # structured output, not free text
     sent = fake.requests_to("/chat/completions")[-1].json
@@ -462,7 +481,9 @@ def test_a_runs_settings_reach_the_provider(beta, fake):
     assert sent["tool_choice"] == "none"
     assert (sent["parallel_tool_calls"], sent["reasoning_effort"], sent["max_tokens"]) == (False, "low", 50)
     assert [m["content"] for m in sent["messages"] if m["role"] == "user"] == ["message 4", "message 5"]
-    beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5, **POLL)
+    beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, max_prompt_tokens=5,
+                                      **POLL)
     sent = fake.requests_to("/chat/completions")[-1].json
-    # ~4 characters a token: 5 tokens (20 characters) keep the newest message (13) and drop the 6 before it.
+    # ~4 characters a token: 5 tokens (20 characters) keep the newest message (13) and drop the 6 before
+    # it.
     assert [(m["role"], m["content"]) for m in sent["messages"]] == [("assistant", '{"a": "text"}')]

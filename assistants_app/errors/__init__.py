@@ -6,5 +6,6 @@ from .exceptions import PROVIDER_STATUS, Conflict, NotFound, ServiceError, as_se
 from .shapes import BAD_REQUEST, DETAIL, SERVICE, ErrorShape, shape_for_blueprint, validation_details
 from .openai_shape import OPENAI
 
-__all__ = ["BAD_REQUEST", "DETAIL", "OPENAI", "PROVIDER_STATUS", "SERVICE", "Conflict", "ErrorShape", "NotFound",
-           "ServiceError", "as_service_error", "invalid", "shape_for_blueprint", "validation_details"]
+__all__ = ["BAD_REQUEST", "DETAIL", "OPENAI", "PROVIDER_STATUS", "SERVICE", "Conflict", "ErrorShape",
+           "NotFound", "ServiceError", "as_service_error", "invalid", "shape_for_blueprint",
+           "validation_details"]

@@ -65,15 +65,17 @@ class OpenAIAdapter:
 
     def init_app(self, app, before_call=None) -> None:
         """``before_call()`` runs before every provider operation (the app gives its database connection
-        back there: a provider may take minutes). Reads OPENAI_TIMEOUT, OPENAI_CONNECT_TIMEOUT, OPENAI_MAX_RETRIES,
-        OPENAI_RETRY_BACKOFF, PROVIDER_MAX_REPLY_BYTES, PROVIDER_MAX_TURN_BYTES, LOG_CONTENT and
-        PROVIDER_ALLOWED_HOSTS (config.py: typed, with their defaults), once: later config changes need a new
-        init_app."""
+        back there: a provider may take minutes). Reads OPENAI_TIMEOUT, OPENAI_CONNECT_TIMEOUT,
+        OPENAI_MAX_RETRIES, OPENAI_RETRY_BACKOFF, PROVIDER_MAX_REPLY_BYTES, PROVIDER_MAX_TURN_BYTES,
+        LOG_CONTENT and PROVIDER_ALLOWED_HOSTS (config.py: typed, with their defaults), once: later config
+        changes need a new init_app."""
         config = app.config
-        settings = Settings(timeout=config["OPENAI_TIMEOUT"], connect_timeout=config["OPENAI_CONNECT_TIMEOUT"],
+        settings = Settings(timeout=config["OPENAI_TIMEOUT"],
+                            connect_timeout=config["OPENAI_CONNECT_TIMEOUT"],
                             max_retries=config["OPENAI_MAX_RETRIES"], backoff=config["OPENAI_RETRY_BACKOFF"],
                             max_reply_bytes=config["PROVIDER_MAX_REPLY_BYTES"],
-                            max_turn_bytes=config["PROVIDER_MAX_TURN_BYTES"], log_content=config["LOG_CONTENT"])
+                            max_turn_bytes=config["PROVIDER_MAX_TURN_BYTES"],
+                            log_content=config["LOG_CONTENT"])
         policy = AddressPolicy.parse(config.get("PROVIDER_ALLOWED_HOSTS"))
         app.extensions[EXTENSION] = AdapterState(settings, policy, before_call or (lambda: None))
 
@@ -111,7 +113,8 @@ class OpenAIAdapter:
         client, call = self._begin(conn, "the model list", timeout=timeout)
         page = call.send(lambda t: client.models.list(timeout=t))
         with call.guard():
-            ids = {model.id for model in page.data if isinstance(model.id, str) and MODEL_ID.fullmatch(model.id)}
+            ids = {model.id for model in page.data
+                   if isinstance(model.id, str) and MODEL_ID.fullmatch(model.id)}
             return sorted(ids)[:MAX_MODELS]
 
     # ------------------------------------------------------------------ remote assistants

@@ -51,8 +51,8 @@ def normalize_host(host: str) -> str:
 # may deliver to: NAT64's well-known prefix (RFC 6052; a gateway in this network translates it,
 # from this network's side), SIIT's IPv4-translated ::ffff:0:a.b.c.d (RFC 2765) and the deprecated
 # IPv4-compatible ::a.b.c.d (RFC 4291). ::ffff:a.b.c.d, 6to4 and Teredo are read by ipaddress.
-IPV4_IN_LAST_32_BITS = tuple(ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::ffff:0:0:0/96",
-                                                                            "::/96"))
+IPV4_IN_LAST_32_BITS = tuple(ipaddress.IPv6Network(prefix)
+                             for prefix in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96"))
 # NAT64 local-use (RFC 8215): a prefix of the operator's own translator, where RFC 6052 may place
 # the IPv4 address at several offsets. It names no public host: refused whole.
 NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
@@ -111,7 +111,8 @@ class AddressPolicy:
                 try:
                     policy.networks.append(ipaddress.ip_network(entry, strict=False))
                 except ValueError:
-                    raise RuntimeError(f"PROVIDER_ALLOWED_HOSTS: {entry!r} is not a valid CIDR network") from None
+                    raise RuntimeError(f"PROVIDER_ALLOWED_HOSTS: {entry!r} is not a valid CIDR "
+                                       "network") from None
                 continue
             host, port = entry, None
             bracketed = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", entry)

@@ -59,7 +59,8 @@ RUN_OPTIONS = ("response_format", "tool_choice", "parallel_tool_calls", "reasoni
 
 
 def run_options(req: TurnRequest) -> dict:
-    refused = sorted(name for name, value in req.options.items() if value is not None and name not in RUN_OPTIONS)
+    refused = sorted(name for name, value in req.options.items()
+                     if value is not None and name not in RUN_OPTIONS)
     refused += [name for name in ("stop", "seed") if getattr(req, name) is not None]
     if refused:
         raise ProviderError("unsupported", f"the credential's backend (the Assistants API) does not take "
@@ -103,14 +104,14 @@ def stream_turn(client, req: TurnRequest, call: Call) -> Iterator[TextDelta | To
                 tool_calls = [ToolCall(c.id, c.function.name, c.function.arguments)
                               for c in run.required_action.submit_tool_outputs.tool_calls]
                 result = TurnDone(text="".join(parts), tool_calls=tool_calls, usage=usage_of(run),
-                                    finish_reason="tool_calls", response_id=run.id, pending_run_id=run.id)
+                                  finish_reason="tool_calls", response_id=run.id, pending_run_id=run.id)
             elif name == "thread.run.incomplete":
                 run = event.data
                 reason = run.incomplete_details.reason if run.incomplete_details is not None else None
                 if reason != "max_completion_tokens":
                     raise call.failed(f"stopped its run for {call.subject} early", reason)
                 result = TurnDone(text="".join(parts), usage=usage_of(run), finish_reason="length",
-                                    response_id=run.id)
+                                  response_id=run.id)
             elif name in RUN_FAILED:
                 error = event.data.last_error
                 raise call.failed(f"ended its run for {call.subject}: it {RUN_FAILED[name]}",

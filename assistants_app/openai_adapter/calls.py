@@ -67,8 +67,8 @@ class Call:
             return ProviderError("address_refused", f"{where(self.conn)} may not be reached: "
                                                     f"{self.reading.refused}")
         if self.reading.too_large:
-            return ProviderError("too_large", f"the reply of {where(self.conn)} for {self.subject} was larger "
-                                              f"than {self.reading.max_bytes} bytes")
+            return ProviderError("too_large", f"the reply of {where(self.conn)} for {self.subject} "
+                                              f"was larger than {self.reading.max_bytes} bytes")
         return translate(exc, self.conn, subject=self.subject, lookup=self.lookup, mid_stream=mid_stream,
                          budget=self.budget, log_text=self.settings.log_content)
 
@@ -107,7 +107,8 @@ class Call:
             except ProviderError:
                 raise
             except Exception as exc:
-                wait = None if self.reading.refused or self.reading.too_large else self._retry_wait(exc, attempt)
+                wait = (None if self.reading.refused or self.reading.too_large
+                        else self._retry_wait(exc, attempt))
                 if wait is None:
                     raise self.error(exc) from None
             finally:  # each attempt is one provider request

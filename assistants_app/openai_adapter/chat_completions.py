@@ -50,7 +50,8 @@ def build_messages(req: TurnRequest) -> list[dict]:
         previous = messages[-1] if messages else None
         if (previous is not None and wire.get("tool_calls") and not wire["content"]
                 and previous.get("tool_calls") and not previous["content"]):
-            previous["tool_calls"] = previous["tool_calls"] + wire["tool_calls"]  # one call an item: one message
+            # one call an item: one message
+            previous["tool_calls"] = previous["tool_calls"] + wire["tool_calls"]
             continue
         messages.append(wire)
     if prepend is not None:
@@ -92,7 +93,8 @@ def post(client, body: dict, call: Call, *, stream: bool = False) -> httpx2.Resp
     """POST /chat/completions with the openai client's base URL, auth headers and Azure handling,
     without the typed method's parameter transform and response model, nor its per-call request
     building (prepared.py: milliseconds a turn). The reply is read here, as JSON or as server-sent events."""
-    return call.send(lambda timeout: post_json(client, "/chat/completions", body, timeout=timeout, stream=stream))
+    return call.send(lambda timeout: post_json(client, "/chat/completions", body, timeout=timeout,
+                                               stream=stream))
 
 
 def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:

@@ -49,7 +49,8 @@ class ProviderError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.provider_status = provider_status
-        self.code = code  # the provider's error code, when it is one of KNOWN_CODES (context_length_exceeded...)
+        # the provider's error code, when it is one of KNOWN_CODES (context_length_exceeded...)
+        self.code = code
 
     def __repr__(self) -> str:
         return f"ProviderError({self.kind!r}, {self.message!r}, provider_status={self.provider_status!r})"
@@ -179,7 +180,8 @@ def translate(exc: BaseException, conn, *, subject: str, lookup: bool = False, m
         if status == 429:
             wait = retry_after_seconds(exc.response.headers)
             hint = f"; retry after {wait:g} s" if wait is not None else ""
-            return ProviderError("rate_limited", f"{provider} is rate limiting this credential ({said}){hint}",
+            return ProviderError("rate_limited",
+                                 f"{provider} is rate limiting this credential ({said}){hint}",
                                  retry_after=wait, provider_status=status)
         if status in (401, 403):
             return ProviderError("credential_rejected", f"{provider} rejected the credential ({said})",
@@ -187,11 +189,12 @@ def translate(exc: BaseException, conn, *, subject: str, lookup: bool = False, m
         if status == 404 and lookup:
             return ProviderError("not_found", f"{provider} has no {subject} ({said})", provider_status=status)
         if 300 <= status < 400:
-            return ProviderError("provider_error", f"{provider} answered with a redirect ({said}) for {subject}; "
-                                                   "redirects are not followed: set the final URL as base_url",
+            return ProviderError("provider_error",
+                                 f"{provider} answered with a redirect ({said}) for {subject}; "
+                                 "redirects are not followed: set the final URL as base_url",
                                  provider_status=status)
-        return ProviderError("provider_error", f"{provider} answered {said} for {subject}", provider_status=status,
-                             code=code)
+        return ProviderError("provider_error", f"{provider} answered {said} for {subject}",
+                             provider_status=status, code=code)
     if isinstance(exc, openai.APIResponseValidationError):
         return ProviderError("bad_response", f"the reply of {provider} for {subject} could not be read",
                              provider_status=exc.status_code)

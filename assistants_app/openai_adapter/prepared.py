@@ -53,7 +53,8 @@ def post_json(client: openai.OpenAI, path: str, body: dict, *, timeout: httpx2.T
     """POST ``body`` to ``path`` of the client's base URL; the response of a 2xx, else the SDK's
     APIStatusError. Connection failures raise APIConnectionError, timeouts APITimeoutError."""
     if _dynamic_auth(client):
-        return client.post(path, cast_to=httpx2.Response, body=body, options={"timeout": timeout}, stream=stream)
+        return client.post(path, cast_to=httpx2.Response, body=body, options={"timeout": timeout},
+                           stream=stream)
     url, headers = _template(client, path, str(body.get("model", "")))
     request = httpx2.Request("POST", url, headers=headers, content=dumps_bytes(body),
                              extensions={"timeout": timeout.as_dict()})

@@ -49,15 +49,16 @@ def input_items(messages) -> list[dict]:
 
 
 # Chat Completions options the Responses API takes under the same name, and those it has no room for.
-SAME_NAME = ("parallel_tool_calls", "service_tier", "user", "prompt_cache_key", "safety_identifier", "top_logprobs",
-             "prompt_cache_retention")
+SAME_NAME = ("parallel_tool_calls", "service_tier", "user", "prompt_cache_key", "safety_identifier",
+             "top_logprobs", "prompt_cache_retention")
 NO_EQUIVALENT = ("frequency_penalty", "presence_penalty", "logit_bias", "modalities", "prediction", "audio",
                  "web_search_options", "moderation", "prompt_cache_options", "functions", "function_call")
 
 
 def tool_choice(choice):
     """A Chat Completions tool_choice in the Responses format."""
-    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("function"), dict):
+    if (isinstance(choice, dict) and choice.get("type") == "function"
+            and isinstance(choice.get("function"), dict)):
         return {"type": "function", "name": choice["function"].get("name")}
     return choice
 
@@ -105,8 +106,8 @@ def request_params(req: TurnRequest) -> dict:
     """With a remote conversation, this turn's input in it; without one (a stateless turn), the whole
     history with store false: the state stays with this service."""
     if req.remote_thread_id:
-        params = {"model": req.model, "input": input_items(req.new_messages), "conversation": req.remote_thread_id,
-                  "store": True}
+        params = {"model": req.model, "input": input_items(req.new_messages),
+                  "conversation": req.remote_thread_id, "store": True}
     else:
         params = {"model": req.model, "input": input_items([*req.history, *req.new_messages]), "store": False}
     params.update(option_params(req))
@@ -144,7 +145,7 @@ def turn_result(response, text: str, call: Call) -> TurnDone:
         usage = Usage(usage.input_tokens or 0, usage.output_tokens or 0,
                       usage.total_tokens or (usage.input_tokens or 0) + (usage.output_tokens or 0))
     return TurnDone(text=text, tool_calls=tool_calls, usage=usage,
-                      finish_reason="tool_calls" if tool_calls else finish, response_id=response.id)
+                    finish_reason="tool_calls" if tool_calls else finish, response_id=response.id)
 
 
 def run_turn(client, req: TurnRequest, call: Call) -> TurnDone:

@@ -129,7 +129,8 @@ class GuardedTransport(httpx2.HTTPTransport):
         )
 
 
-def http_client(policy: AddressPolicy | None, timeout: httpx2.Timeout, ssl_context: ssl.SSLContext) -> httpx2.Client:
+def http_client(policy: AddressPolicy | None, timeout: httpx2.Timeout,
+                ssl_context: ssl.SSLContext) -> httpx2.Client:
     """The httpx2 client an openai client sends through: redirects are never followed (a
     redirect would carry the key's headers to wherever the provider points)."""
     return httpx2.Client(transport=GuardedTransport(policy, ssl_context), timeout=timeout,

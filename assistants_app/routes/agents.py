@@ -57,6 +57,7 @@ class Agents(MethodView):
         db.session.commit()
         return agents.with_status(assistant)
 
+
 @blp.route("/<agent_id>")
 class AgentById(MethodView):
     @blp.response(200, AgentSchema)
@@ -83,6 +84,7 @@ class AgentById(MethodView):
         db.session.commit()
         return deleted
 
+
 @blp.route("/<agent_id>/chat/completions", methods=["POST"])
 @blp.arguments(ChatCompletionRequestSchema())
 @blp.response(200, ChatCompletionSchema,
@@ -91,7 +93,9 @@ class AgentById(MethodView):
                         "mid-stream is data: {\"error\": {...}}."))
 @documents(404, 409, 429, 502, 504)
 def chat_completions(body, agent_id):
-    """Create a chat completion with an agent (OpenAI-compatible; sessions via create_session / store_in_session)"""
+    """Create a chat completion with an agent (OpenAI-compatible)
+
+    Sessions via create_session / store_in_session."""
     reply = completions.complete(agent_id, body)
     if isinstance(reply, dict):
         return reply

@@ -61,7 +61,8 @@ class AssistantById(MethodView):
         """Update an assistant; fields left out keep their values"""
         assistant = get_owned(Assistant, assistant_id)
         blp.check_etag(assistant, AssistantSchema)
-        service.update_assistant(assistant, fields, precondition=lambda row: blp.check_etag(row, AssistantSchema))
+        service.update_assistant(assistant, fields,
+                                 precondition=lambda row: blp.check_etag(row, AssistantSchema))
         db.session.commit()
         return assistant
 

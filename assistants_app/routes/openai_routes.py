@@ -75,7 +75,8 @@ def initialize(body):
 @blp.route("/chat", methods=["POST"])
 @blp.arguments(ChatRequestSchema(), error_status_code=400)
 @blp.response(200, ChatResponseSchema,
-              description="The reply; with stream=true, text/event-stream of delta events, then done or error.")
+              description="The reply; with stream=true, text/event-stream of delta events, then done or "
+                          "error.")
 @blp.doc(**event_stream("event: delta {\"delta\"} per piece of text, then event: done (the ids and usage) "
                         "or event: error (the error body).", ("delta", "done", "error")))
 @documents(404, 409, 429, 502, 504, described={

@@ -17,8 +17,8 @@ from ..services.responses import compact, run, store, tokens
 from ..spec import error_docs
 
 blp = Blueprint("responses", __name__, url_prefix="/v1",
-                description="The OpenAI Responses API: responses kept here, previous_response_id, background mode, "
-                            "over any provider.")
+                description="The OpenAI Responses API: responses kept here, previous_response_id, "
+                            "background mode, over any provider.")
 OPENAI.register(blp)
 documents = error_docs(blp)
 STREAMED = "The response; with stream: true, text/event-stream of the Responses events."

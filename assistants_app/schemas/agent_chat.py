@@ -17,8 +17,10 @@ class MessageContent(fields.Field):
         if isinstance(value, list):
             texts = []
             for part in value:
-                if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                    raise ValidationError('Only text content is supported: a string or [{"type": "text", "text": ...}].')
+                if (not isinstance(part, dict) or part.get("type") != "text"
+                        or not isinstance(part.get("text"), str)):
+                    raise ValidationError('Only text content is supported: a string or '
+                                          '[{"type": "text", "text": ...}].')
                 texts.append(part["text"])
             value = "".join(texts)
         if not isinstance(value, str):
@@ -85,7 +87,8 @@ class ChatCompletionRequestSchema(ChatOptionsSchema):
     """Every field of OpenAI's chat-completion request: the generation options go to the provider,
     metadata and store are accepted (a turn is stored only in a session: create_session, store_in_session)."""
 
-    messages = fields.List(fields.Nested(ChatMessageSchema), required=True, validate=validate.Length(min=1, max=1000))
+    messages = fields.List(fields.Nested(ChatMessageSchema), required=True,
+                           validate=validate.Length(min=1, max=1000))
     model = fields.String(validate=validate.Length(min=1, max=256), allow_none=True,
                           metadata={"description": "Optional; when given, it must be the agent's model."})
     stream = fields.Boolean(load_default=False, allow_none=True)
@@ -102,10 +105,11 @@ class ChatCompletionRequestSchema(ChatOptionsSchema):
     store = fields.Boolean(allow_none=True, metadata={
         "description": "Accepted; a turn is stored only in a session (create_session, store_in_session)."})
     create_session = fields.Boolean(load_default=False, allow_none=True,
-                                    metadata={"description": "Start a session: the reply's session_id continues it."})
+                                    metadata={"description": "Start a session: the reply's session_id "
+                                                             "continues it."})
     store_in_session = fields.String(validate=validate.Length(min=1, max=128), allow_none=True,
-                                     metadata={"description": "A session_id: its history goes to the model first, "
-                                                              "and this turn is added to it."})
+                                     metadata={"description": "A session_id: its history goes to the "
+                                                              "model first, and this turn is added to it."})
 
     @validates_schema
     def one_session_option(self, data, **kwargs):
@@ -141,4 +145,5 @@ class ChatCompletionSchema(StrictSchema):
     model = fields.String()
     choices = fields.List(fields.Nested(CompletionChoiceSchema))
     usage = fields.Nested(UsageSchema)
-    session_id = fields.String(allow_none=True, metadata={"description": "The session this turn was stored in."})
+    session_id = fields.String(allow_none=True,
+                               metadata={"description": "The session this turn was stored in."})

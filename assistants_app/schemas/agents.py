@@ -52,9 +52,11 @@ class AgentFieldsSchema(StrictSchema):
                                 "expire (404) and are deleted by `flask threads purge`. null: never.")
     completion_role = fields.String(validate=validate.Length(min=1, max=64), allow_none=True,
                                     metadata={"description": "Response role for completions (deprecated)."})
-    tools = fields.List(fields.Nested(AgentToolSchema), validate=validate.Length(max=128), attribute="agent_tools",
+    tools = fields.List(fields.Nested(AgentToolSchema), validate=validate.Length(max=128),
+                        attribute="agent_tools",
                         metadata={"description": "A list of tools to be used by the agent (stored)."})
-    index_id = fields.UUID(allow_none=True, metadata={"description": "Index to be used by the agent (stored)."})
+    index_id = fields.UUID(allow_none=True,
+                           metadata={"description": "Index to be used by the agent (stored)."})
     index_top_n = _positive("Top N chunks to request from the index (stored).")
     index_similarity_cutoff = fields.Float(validate=validate.Range(min=0, max=1), allow_none=True,
                                            metadata={"description": "Chunk similarity cutoff, 0-1 (stored)."})
@@ -77,11 +79,12 @@ class AgentCreateSchema(AgentFieldsSchema):
     model = fields.String(required=True, validate=validate.Length(min=1, max=256),
                           metadata={"description": "ID of the model to be used by the agent."})
     metadata = _metadata(allow_null_values=False)
-    tools = fields.List(fields.Nested(AgentToolSchema), validate=validate.Length(max=128), attribute="agent_tools",
-                        load_default=list)
+    tools = fields.List(fields.Nested(AgentToolSchema), validate=validate.Length(max=128),
+                        attribute="agent_tools", load_default=list)
     completion_role = fields.String(validate=validate.Length(min=1, max=64), allow_none=True,
                                     load_default="assistant")
-    session_summarization_strategy = fields.String(validate=validate.OneOf(STRATEGIES), load_default="delete_oldest")
+    session_summarization_strategy = fields.String(validate=validate.OneOf(STRATEGIES),
+                                                   load_default="delete_oldest")
     chat_system_instruction_mode = fields.String(validate=validate.OneOf(INSTRUCTION_MODES),
                                                  load_default="system-message")
 
@@ -139,7 +142,8 @@ class AgentListQuerySchema(StrictSchema):
                           metadata={"description": "By created_at."})
     set_num_objects = fields.Boolean(load_default=False,
                                      metadata={"description": "Fill num_objects with the total count."})
-    name = fields.String(validate=validate.Length(max=256), metadata={"description": "Only agents of this name."})
+    name = fields.String(validate=validate.Length(max=256),
+                         metadata={"description": "Only agents of this name."})
 
 
 class AgentListSchema(StrictSchema):

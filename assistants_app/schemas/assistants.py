@@ -46,7 +46,8 @@ class AssistantSchema(AssistantFieldsSchema):
     updatedDate = fields.DateTime(attribute="updated_at", format="iso")
 
 
-SERVER_OWNED = {"description": "Server-owned: accepted (Flowise clients send whole objects back) and ignored."}
+SERVER_OWNED = {"description": "Server-owned: accepted (Flowise clients send whole objects back) and "
+                               "ignored."}
 
 
 class AssistantCreateSchema(AssistantFieldsSchema):
@@ -64,7 +65,8 @@ class AssistantCreateSchema(AssistantFieldsSchema):
 class AssistantUpdateSchema(AssistantCreateSchema):
     """PUT: fields left out keep their values; `details`, when given, is replaced whole."""
 
-    details = JsonObjectOrString(AssistantDetailsSchema, metadata=AssistantFieldsSchema._declared_fields["details"].metadata)
+    details = JsonObjectOrString(AssistantDetailsSchema,
+                                 metadata=AssistantFieldsSchema._declared_fields["details"].metadata)
     type = fields.String(validate=validate.OneOf(ASSISTANT_TYPES))
 
 

@@ -30,9 +30,11 @@ class ChatRequestSchema(StrictSchema):
     agent_id = fields.String(required=True, validate=ID)
     thread_id = fields.String(required=True, validate=ID)
     stream = fields.Boolean(load_default=False,
-                            metadata={"description": "true: answer text/event-stream (delta, done | error events)."})
+                            metadata={"description": "true: answer text/event-stream (delta, done | error "
+                                                     "events)."})
     tool_outputs = fields.List(fields.Nested(ToolOutputSchema), validate=validate.Length(min=1, max=128),
-                               metadata={"description": "Answers to the tool_calls of a requires_action reply."})
+                               metadata={"description": "Answers to the tool_calls of a requires_action "
+                                                        "reply."})
 
     @validates_schema
     def one_input(self, data, **kwargs):

@@ -65,7 +65,8 @@ class ToolField(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             if value not in self.TOOL_TYPES:
-                raise ValidationError(f"Must be one of {', '.join(self.TOOL_TYPES)}, or a function tool object.")
+                raise ValidationError(f"Must be one of {', '.join(self.TOOL_TYPES)}, or a function tool "
+                                      "object.")
             return value
         if isinstance(value, Mapping):
             if value.get("type") != "function" or set(value) - {"type", "function"}:

@@ -6,7 +6,7 @@ from .common import StrictSchema
 # Keys and header values go into HTTP headers as they are: a control character (a pasted
 # newline) would make the HTTP library quote the header, key and all, in its error.
 HEADER_SAFE = validate.Regexp(r"^[\x21-\x7e]+\Z", error="Only printable ASCII characters, without spaces: "
-                                                         "check for a pasted newline or space.")
+                                                        "check for a pasted newline or space.")
 
 PROVIDERS = ("openai", "azure", "openai_compatible")
 APIS = ("chat_completions", "responses", "assistants")

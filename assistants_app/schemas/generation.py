@@ -29,7 +29,8 @@ class ResponseFormatField(fields.Field):
             return {"type": value["type"]}
         schema = value.get("json_schema")
         if set(value) != {"type", "json_schema"} or not isinstance(schema, Mapping):
-            raise ValidationError('A json_schema response_format is {"type": "json_schema", "json_schema": {...}}.')
+            raise ValidationError('A json_schema response_format is '
+                                  '{"type": "json_schema", "json_schema": {...}}.')
         return {"type": "json_schema", "json_schema": JsonSchemaFormat().load(schema)}
 
 
@@ -50,7 +51,8 @@ class ToolChoiceField(fields.Field):
             function = value.get("function")
             if value["type"] == "function" and not (isinstance(function, Mapping)
                                                     and isinstance(function.get("name"), str)):
-                raise ValidationError('A function tool_choice is {"type": "function", "function": {"name": ...}}.')
+                raise ValidationError('A function tool_choice is '
+                                      '{"type": "function", "function": {"name": ...}}.')
             return dict(value)
         raise ValidationError('Must be "none", "auto", "required" or a tool object.')
 
@@ -87,7 +89,8 @@ class ChatOptionsSchema(StrictSchema):
     reasoning_effort = _optional(fields.String, validate=validate.OneOf(REASONING_EFFORTS))
     service_tier = _optional(fields.String, validate=validate.OneOf(SERVICE_TIERS))
     user = _optional(fields.String, validate=validate.Length(max=512))
-    modalities = _optional(fields.List, cls_or_instance=fields.String(validate=validate.OneOf(("text", "audio"))),
+    modalities = _optional(fields.List,
+                           cls_or_instance=fields.String(validate=validate.OneOf(("text", "audio"))),
                            validate=validate.Length(max=2))
     prediction = _optional(fields.Dict)
     audio = _optional(fields.Dict)

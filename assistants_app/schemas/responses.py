@@ -40,7 +40,8 @@ class InputItem(fields.Field):
             content = item.get("content")
             if isinstance(content, str):
                 _text(content, "content")
-            elif isinstance(content, list) and all(isinstance(part, Mapping) and isinstance(part.get("type"), str)
+            elif isinstance(content, list) and all(isinstance(part, Mapping)
+                                                   and isinstance(part.get("type"), str)
                                                    for part in content):
                 for part in content:
                     if part["type"] in ("input_text", "output_text"):
@@ -88,7 +89,8 @@ class FileSearchRankingSchema(StrictSchema):
     ranker = fields.String(validate=validate.Length(max=64), allow_none=True)
     score_threshold = fields.Float(validate=validate.Range(min=0, max=1), allow_none=True)
     hybrid_search = fields.Dict(allow_none=True, metadata={
-        "description": "Accepted; keyword and vector rankings are fused by reciprocal rank, equally weighted."})
+        "description": "Accepted; keyword and vector rankings are fused by reciprocal rank, equally "
+                       "weighted."})
 
 
 class FileSearchToolSchema(StrictSchema):
@@ -219,7 +221,8 @@ class ResponseObjectSchema(StrictSchema):
     id = fields.String()
     object = fields.String(metadata={"example": "response"})
     created_at = fields.Integer()
-    status = fields.String(metadata={"description": "queued, in_progress, completed, incomplete, failed, cancelled"})
+    status = fields.String(metadata={"description": "queued, in_progress, completed, incomplete, failed, "
+                                                    "cancelled"})
     background = fields.Boolean()
     completed_at = fields.Integer(allow_none=True)
     error = _raw("{code, message} of a failed response")
@@ -228,7 +231,8 @@ class ResponseObjectSchema(StrictSchema):
     max_output_tokens = fields.Integer(allow_none=True)
     max_tool_calls = fields.Integer(allow_none=True)
     model = fields.String()
-    output = fields.List(fields.Dict(), metadata={"description": "message, function_call, file_search_call items"})
+    output = fields.List(fields.Dict(),
+                         metadata={"description": "message, function_call, file_search_call items"})
     parallel_tool_calls = fields.Boolean()
     previous_response_id = fields.String(allow_none=True)
     prompt = _raw()

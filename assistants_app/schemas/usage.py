@@ -29,14 +29,16 @@ class Moment(fields.Field):
                     moment = moment.replace(tzinfo=timezone.utc)
                 moment = moment.astimezone(timezone.utc)
         except (ValueError, OverflowError, OSError):
-            raise ValidationError("Not a time: give unix seconds or ISO 8601 (2026-11-30T00:00:00Z).") from None
+            raise ValidationError("Not a time: give unix seconds or ISO 8601 "
+                                  "(2026-11-30T00:00:00Z).") from None
         if not EARLIEST <= moment <= LATEST:
             raise ValidationError("The time must be between 1970 and 9999.")
         return moment
 
 
 class UsageQuerySchema(StrictSchema):
-    start = Moment(metadata={"description": "Unix seconds or ISO 8601, included. Default: 30 days before end.",
+    start = Moment(metadata={"description": "Unix seconds or ISO 8601, included. Default: 30 days "
+                                            "before end.",
                              "example": "2026-11-01T00:00:00Z"})
     end = Moment(metadata={"description": "Unix seconds or ISO 8601, excluded. Default: now.",
                            "example": 1764547200})

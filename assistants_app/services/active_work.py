@@ -17,8 +17,8 @@ from ..retrieval_models import VectorStoreFile
 
 
 def in_progress(tenant: str):
-    """The tenant's work in progress: its runs and background responses in_progress, and its files claimed for indexing whose
-    claim is alive (a claim that lapsed belongs to a worker that died)."""
+    """The tenant's work in progress: its runs and background responses in_progress, and its files
+    claimed for indexing whose claim is alive (a claim that lapsed belongs to a worker that died)."""
     runs = select(func.count()).select_from(Run).where(Run.tenant == tenant, Run.status == "in_progress")
     responses = (select(func.count()).select_from(Response)
                  .where(Response.tenant == tenant, Response.status == "in_progress", Response.background))

@@ -58,8 +58,8 @@ def update_agent(assistant: Assistant, fields: dict) -> Assistant:
             else:
                 merged[key] = value
         if len(merged) > METADATA_PAIRS:
-            raise invalid("metadata", f"At most {METADATA_PAIRS} metadata pairs are allowed; this update would "
-                                      f"leave {len(merged)}. Set keys to null to remove them.")
+            raise invalid("metadata", f"At most {METADATA_PAIRS} metadata pairs are allowed; this update "
+                                      f"would leave {len(merged)}. Set keys to null to remove them.")
         fields["agent_metadata"] = merged
     return update_assistant(assistant, fields)
 
@@ -76,7 +76,8 @@ def list_agents(args: dict) -> dict:
     query = select(Assistant).where(Assistant.tenant == tenant())
     if "name" in args:
         query = query.where(Assistant.details["name"].as_string() == args["name"])
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) if args["set_num_objects"] else None
+    total = (db.session.scalar(select(func.count()).select_from(query.subquery()))
+             if args["set_num_objects"] else None)
 
     def cursor_of(agent_id):
         row = find_assistant(agent_id)
@@ -87,4 +88,5 @@ def list_agents(args: dict) -> dict:
     for row in rows.rows:
         row.live_status, row.live_status_errors = statuses[row.id]
     return {"object": "list", "data": rows.rows, "first_id": rows.rows[0].id if rows.rows else None,
-            "last_id": rows.rows[-1].id if rows.rows else None, "has_more": rows.has_more, "num_objects": total}
+            "last_id": rows.rows[-1].id if rows.rows else None, "has_more": rows.has_more,
+            "num_objects": total}

@@ -37,7 +37,8 @@ def function_tools(details: dict) -> list[dict]:
 
 
 def remote_spec(assistant_id: str, details: dict) -> AssistantSpec:
-    tools = [{"type": tool} for tool in details.get("tools") or [] if tool in ("code_interpreter", "file_search")]
+    tools = [{"type": tool} for tool in details.get("tools") or []
+             if tool in ("code_interpreter", "file_search")]
     return AssistantSpec(
         model=details["model"],
         name=details.get("name"),
@@ -153,8 +154,9 @@ def update_assistant(assistant: Assistant, fields: dict, precondition=None) -> A
         conn = connection_for(credential)
         if adopt_id:
             _check_not_linked(assistant.id, adopt_id)
-        fields["details_id"] = _write_twin(conn, credential, assistant.id, fields.get("details", assistant.details),
-                                           remote_id, adopt=bool(adopt_id) and adopt_id != assistant.details_id)
+        fields["details_id"] = _write_twin(conn, credential, assistant.id,
+                                           fields.get("details", assistant.details), remote_id,
+                                           adopt=bool(adopt_id) and adopt_id != assistant.details_id)
         lock_row(assistant, unchanged_since=read_version)
     else:
         lock_row(assistant)

@@ -126,4 +126,3 @@ def wait_all(app, timeout: float = 20.0) -> None:
             worker.join(max(0.0, deadline - time.monotonic()))
             if worker.is_alive():
                 raise TimeoutError(f"background work {worker.name} did not end")
-

@@ -32,7 +32,8 @@ def complete(agent_id: str, body: dict) -> dict | Iterator[str]:
         autocommit_if_fresh()
     assistant = find_agent(agent_id)
     if body.get("model") not in (None, assistant.model):
-        raise invalid("model", f"This agent uses model {assistant.model!r}: leave model out or send that one.")
+        raise invalid("model", f"This agent uses model {assistant.model!r}: leave model out or send "
+                               "that one.")
     turn = turn_input(body)
     caller = turns.Caller.of_request(API)
     thread, created = _session(assistant, body)
@@ -40,7 +41,8 @@ def complete(agent_id: str, body: dict) -> dict | Iterator[str]:
     try:
         if not body.get("stream"):
             done = turns.complete(caller, assistant, turn, thread).done
-            if thread is None:  # a stored turn logs its content itself (thread_turn.py), when LOG_CONTENT is on
+            if thread is None:
+                # a stored turn logs its content itself (thread_turn.py), when LOG_CONTENT is on
                 log_turn_content(None, turn.messages, done.text)
             return completion(assistant, done, session_id)
         stream = turns.stream(caller, assistant, turn, thread)
@@ -55,7 +57,8 @@ def complete(agent_id: str, body: dict) -> dict | Iterator[str]:
 
 
 def turn_input(body: dict) -> turns.TurnInput:
-    messages = [ChatMessage(role="system" if m["role"] == "developer" else m["role"], content=m.get("content"),
+    messages = [ChatMessage(role="system" if m["role"] == "developer" else m["role"],
+                            content=m.get("content"),
                             tool_calls=[{"id": c["id"], "name": c["function"]["name"],
                                          "arguments": c["function"]["arguments"]}
                                         for c in m.get("tool_calls") or ()] or None,
@@ -81,7 +84,8 @@ def _session(assistant: Assistant, body: dict) -> tuple[Thread | None, bool]:
         try:
             return threads.find_thread(body["store_in_session"], assistant), False
         except NotFound as err:  # the seed calls threads sessions
-            raise NotFound(err.message.replace("thread", "session", 1).replace("Thread", "Session", 1)) from None
+            raise NotFound(err.message.replace("thread", "session", 1)
+                           .replace("Thread", "Session", 1)) from None
     return None, False
 
 
@@ -105,7 +109,8 @@ def _tool_calls(result: TurnDone) -> list[dict]:
 
 
 def _usage(result: TurnDone) -> dict:
-    return vars(result.usage) if result.usage else {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return (vars(result.usage) if result.usage
+            else {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
 
 
 def _role(assistant: Assistant) -> str:
@@ -113,10 +118,12 @@ def _role(assistant: Assistant) -> str:
 
 
 def completion(assistant: Assistant, result: TurnDone, session_id: str | None) -> dict:
-    message = {"role": _role(assistant), "content": result.text if result.text or not result.tool_calls else None}
+    message = {"role": _role(assistant),
+               "content": result.text if result.text or not result.tool_calls else None}
     if result.tool_calls:
         message["tool_calls"] = _tool_calls(result)
-    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": result.logprobs}
+    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason,
+              "logprobs": result.logprobs}
     return {"id": new_token_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
             "model": assistant.model, "choices": [choice], "usage": _usage(result), "session_id": session_id}
 
@@ -155,7 +162,8 @@ def _chunks(stream: turns.TurnStream, model: str, role: str, session_id: str | N
             yield sse({**base, "choices": [], "usage": _usage(done), "session_id": session_id})
         completed = True
         yield sse("[DONE]")
-    except (ProviderError, ServiceError) as err:  # mid-stream: OpenAI's error event (the openai client raises it)
+    # mid-stream: OpenAI's error event (the openai client raises it)
+    except (ProviderError, ServiceError) as err:
         yield DETAIL.sse_error(err)
     finally:
         stream.close()  # frees the turn lock now, inside the request's context

@@ -71,7 +71,8 @@ def add_items(thread: Thread, given: list[dict]) -> list[dict]:
     try:
         token, last_position = turn_lock.take(thread)
     except Conflict:
-        raise Conflict("A response is in progress on this conversation; add items when it has finished.") from None
+        raise Conflict("A response is in progress on this conversation; "
+                       "add items when it has finished.") from None
     for offset, row in enumerate(rows):
         row.position = last_position + 1 + offset
     db.session.add_all(rows)
@@ -105,7 +106,8 @@ def _row_of(thread: Thread, item_id: str) -> Message | None:
     row = db.session.scalar(_visible(thread).where(Message.id == item_id))
     if row is not None:
         return row
-    for row in db.session.scalars(_visible(thread).where(Message.item.is_not(None) | Message.tool_calls.is_not(None))):
+    with_items = Message.item.is_not(None) | Message.tool_calls.is_not(None)
+    for row in db.session.scalars(_visible(thread).where(with_items)):
         if any(found["id"] == item_id for found in items.row_items(row)):
             return row
     return None
@@ -150,6 +152,7 @@ def _forget_served_call(thread: Thread, call_id: str | None) -> None:
                 db.session.delete(asking)
             else:
                 asking.tool_calls = kept or None
-                served = [served_id for served_id in (asking.item or {}).get("served", ()) if served_id != call_id]
+                served = [served_id for served_id in (asking.item or {}).get("served", ())
+                          if served_id != call_id]
                 asking.item = {**(asking.item or {}), "served": served}
             return

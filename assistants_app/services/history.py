@@ -50,14 +50,16 @@ class StoredMessage(NamedTuple):
 
 def decoded(rows) -> list[StoredMessage]:
     return [StoredMessage(id_, position, role, content,
-                          None if calls is None or calls == "null" else json.loads(calls), call_id, is_summary)
+                          None if calls is None or calls == "null" else json.loads(calls), call_id,
+                          is_summary)
             for id_, position, role, content, calls, call_id, is_summary in rows]
 
 
 def size(message) -> int:
     """A message's length in characters: its text and its tool calls' names and arguments."""
     calls = message.tool_calls or ()
-    return len(message.content or "") + sum(len(c.get("name") or "") + len(c.get("arguments") or "") for c in calls)
+    return len(message.content or "") + sum(len(c.get("name") or "") + len(c.get("arguments") or "")
+                                            for c in calls)
 
 
 def summary_role(assistant: Assistant) -> str:
@@ -128,8 +130,8 @@ def _fit(conn: Connection, thread: Thread, rows: list[StoredMessage], new_messag
     incoming = sum(size(m) for m in new_messages)
     budget = limit - incoming
     if budget < 0:
-        raise invalid("messages", f"This turn's messages are {incoming} characters long, more than the agent's "
-                                  f"session_max_length ({limit}).")
+        raise invalid("messages", f"This turn's messages are {incoming} characters long, more than the "
+                                  f"agent's session_max_length ({limit}).")
     if sum(size(row) for row in rows) <= budget:
         return as_chats(rows, assistant), None
     summarizing = assistant.session_summarization_strategy == "summarize"

@@ -56,7 +56,8 @@ def serve(done: TurnDone, tools: dict[str, ServerTool]) -> Served | None:
     if not ours:
         return None
     asked = ChatMessage(role="assistant", content=done.text or None,
-                        tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls])
+                        tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
+                                    for c in done.tool_calls])
     # The asking row names the calls the service answered (a conversation shows them as its own items).
     events, recorded, answers = [], [(asked, {"item": {"served": [call.id for call in ours]}})], []
     for call in ours:

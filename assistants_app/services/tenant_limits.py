@@ -26,9 +26,9 @@ from .sessions import current_time
 EXTENSION = "tenant_limits"
 STORAGE_CACHE_SECONDS = 10.0  # a tenant's stored bytes are summed at most this often per worker
 
-USED_SINCE = select(func.coalesce(func.sum(TokenUsage.prompt_tokens + TokenUsage.completion_tokens), 0)).where(
-    TokenUsage.api_key_id == bindparam("api_key_id"),
-    TokenUsage.created_at >= bindparam("since", type_=TokenUsage.created_at.type))
+USED_SINCE = (select(func.coalesce(func.sum(TokenUsage.prompt_tokens + TokenUsage.completion_tokens), 0))
+              .where(TokenUsage.api_key_id == bindparam("api_key_id"),
+                     TokenUsage.created_at >= bindparam("since", type_=TokenUsage.created_at.type)))
 
 
 def stored_bytes_query(dialect: str):

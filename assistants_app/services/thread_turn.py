@@ -1,8 +1,10 @@
 """A turn on a stored thread, from its lock to its one commit (turns.py drives it):
 
-    with ThreadTurn(thread, turn_input, caller) as owner:   # the lock, the history read, the connection given back
+    # the lock, the history read, the connection given back
+    with ThreadTurn(thread, turn_input, caller) as owner:
         done = <the provider's answer to owner.request, through owner.conn>
-        reply = owner.record(done)                         # messages + reply + usage + lock release: one commit
+        # messages + reply + usage + lock release: one commit
+        reply = owner.record(done)
 
 A second turn meanwhile gets 409. A failed turn frees the lock and writes nothing. Without a thread a
 turn is stateless (stateless_request()): its messages are the whole conversation."""
@@ -48,7 +50,8 @@ class ThreadTurn:
         else:
             self.last_position = turn_lock.last_position(self.thread.id)
         try:  # read after taking the lock, so the previous turn's messages are in
-            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn, self.assistant)
+            self.conn, self.request, self.new_messages, self.reduction = _prepare(self.thread, self.turn,
+                                                                                  self.assistant)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -132,7 +135,8 @@ def truncated(past: list[ChatMessage], new_messages: list[ChatMessage], turn: Tu
     return kept
 
 
-def turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage], **thread_state) -> TurnRequest:
+def turn_request(assistant: Assistant, turn: TurnInput, new_messages: list[ChatMessage],
+                 **thread_state) -> TurnRequest:
     details = assistant.details
     return TurnRequest(
         model=turn.model or details["model"],

@@ -8,10 +8,11 @@ to a TurnInput and the turn's events to its own wire format.
     outcome = turns.complete(caller, assistant, turn_input, thread)   # blocking: the same at once
 
 Keyword options of both: ``lock_token`` (a lock taken earlier: a v2 run's); ``before_record(reply_row,
-done, incomplete)`` writes more in the record's transaction, or raises Abandoned to write nothing; ``keep_going()`` returning False
-abandons the turn (a cancelled run; asked at most once a second); ``on_overflow``: a reply longer than
-MAX_REPLY_CHARS fails the turn ("fail": 502, nothing stored) or is cut there and recorded ("truncate":
-outcome.incomplete). A turn without a thread is stateless: its messages are the whole conversation.
+done, incomplete)`` writes more in the record's transaction, or raises Abandoned to write nothing;
+``keep_going()`` returning False abandons the turn (a cancelled run; asked at most once a second);
+``on_overflow``: a reply longer than MAX_REPLY_CHARS fails the turn ("fail": 502, nothing stored) or is
+cut there and recorded ("truncate": outcome.incomplete). A turn without a thread is stateless: its
+messages are the whole conversation.
 
 A thread's turn is owned by a ThreadTurn (thread_turn.py): its lock (a second turn meanwhile gets 409),
 its reads, the database connection given back while the provider answers, and its one commit."""
@@ -74,7 +75,8 @@ def stream(caller: Caller, assistant: Assistant, turn: TurnInput, thread: Thread
         meter.failed(err)
         tenant_limits.free_turn_slot(caller.tenant)
         raise
-    settings = _Settings(before_record, keep_going, on_overflow, current_app.config["MAX_REPLY_CHARS"], blocking)
+    settings = _Settings(before_record, keep_going, on_overflow, current_app.config["MAX_REPLY_CHARS"],
+                         blocking)
     return TurnStream(first, items, owner, thread, meter, settings)
 
 
@@ -178,7 +180,7 @@ class TurnStream:
         owner = self._owner
         if owner.conn.api == "chat_completions":
             request = dataclasses.replace(owner.request, new_messages=[*owner.request.new_messages,
-                                                                      *(message for message, _ in rounds)])
+                                                                       *(message for message, _ in rounds)])
         else:
             request = dataclasses.replace(owner.request, new_messages=served.tool_messages,
                                           pending_run_id=done.pending_run_id)
@@ -189,8 +191,9 @@ class TurnStream:
     def _overflow(self, text: str) -> TurnDone:
         limit = self._settings.max_chars
         if self._settings.on_overflow != "truncate":
-            raise ProviderError("too_large", f"the reply was longer than {limit} characters, the most this "
-                                             "service stores of one reply (MAX_REPLY_CHARS): nothing was stored")
+            raise ProviderError("too_large", f"the reply was longer than {limit} characters, the most "
+                                             "this service stores of one reply (MAX_REPLY_CHARS): nothing "
+                                             "was stored")
         return TurnDone(text=text, finish_reason="length")
 
     def _finish(self) -> None:
@@ -248,8 +251,8 @@ def _total(usages: list) -> Usage | None:
     known = [u for u in usages if u is not None]
     if not known:
         return None
-    return Usage(*(sum(getattr(u, name) for u in known) for name in ("prompt_tokens", "completion_tokens",
-                                                                      "total_tokens")))
+    return Usage(*(sum(getattr(u, name) for u in known)
+                   for name in ("prompt_tokens", "completion_tokens", "total_tokens")))
 
 
 def _once(item) -> Iterator:
@@ -268,7 +271,8 @@ class _Stateless:
         autocommit = before_record is None
         if before_record is not None:
             before_record(None)
-        usage.record_usage(tenant=self.caller.tenant, assistant_id=self.assistant.id, model=self.request.model,
+        usage.record_usage(tenant=self.caller.tenant, assistant_id=self.assistant.id,
+                           model=self.request.model,
                            done=done, api_key_id=self.caller.api_key_id, api=self.caller.api,
                            autocommit=autocommit)
         return None

@@ -115,7 +115,8 @@ def usage_report(tenant: str, start: datetime, end: datetime, group_by: str) -> 
         select(column.label("group"), func.count(), prompt, completion)
         .where(TokenUsage.tenant == tenant, TokenUsage.created_at >= start, TokenUsage.created_at < end)
         .group_by(column).order_by(column))
-    return [{key: str(group) if group_by == "day" else group, "turns": turns, "prompt_tokens": int(p), "completion_tokens": int(c),
+    return [{key: str(group) if group_by == "day" else group, "turns": turns, "prompt_tokens": int(p),
+             "completion_tokens": int(c),
              "total_tokens": int(p) + int(c)} for group, turns, p, c in rows]
 
 

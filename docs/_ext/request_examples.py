@@ -44,7 +44,7 @@ REQUEST_EXAMPLES = {
     # Seed 003: both /agents and /assistants spellings of every route.
     **{f"POST /api/v1/compatibility/openai/v1/{kind}": AGENT for kind in ("agents", "assistants")},
     **{f"POST /api/v1/compatibility/openai/v1/{kind}/{{agent_id}}": {"instructions": "Answer in French.",
-                                                                        "metadata": {"team": None}}
+                                                                     "metadata": {"team": None}}
        for kind in ("agents", "assistants")},
     **{f"POST /api/v1/compatibility/openai/v1/{kind}/{{agent_id}}/chat/completions": {
         "model": "gpt-4.1-mini",

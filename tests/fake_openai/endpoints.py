@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .wire import (HTTPError, Reply, count, forced_calls, new_id, now, page, split_words, sse, structured_reply,
-                   text_of)
+from .wire import (HTTPError, Reply, count, forced_calls, new_id, now, page, split_words, sse,
+                   structured_reply, text_of)
 
 
 class ChatEndpoints:
@@ -29,13 +29,13 @@ class ChatEndpoints:
     def _get_model(self, body, query, mid):
         if mid not in self.models:
             raise HTTPError(404, f"The model `{mid}` does not exist or you do not have access to it.",
-                             code="model_not_found", param="model")
+                            code="model_not_found", param="model")
         return self._model_obj(mid)
 
     def _check_model(self, model: Any) -> None:
         if model not in self.models:
             raise HTTPError(404, f"The model `{model}` does not exist or you do not have access to it.",
-                             code="model_not_found", param="model")
+                            code="model_not_found", param="model")
 
     # ------------------------------------------------------------------ chat completions
     def _chat(self, body, query):
@@ -44,9 +44,10 @@ class ChatEndpoints:
         if not isinstance(messages, list) or not messages:
             raise HTTPError(400, "'messages' must be a non-empty array.", param="messages")
         conversation = [{**m, "content": text_of(m.get("content"))} for m in messages]
-        if self.context_window is not None and sum(len(m["content"]) for m in conversation) > self.context_window:
-            raise HTTPError(400, "This model's maximum context length was exceeded.", code="context_length_exceeded",
-                            param="messages")
+        if (self.context_window is not None
+                and sum(len(m["content"]) for m in conversation) > self.context_window):
+            raise HTTPError(400, "This model's maximum context length was exceeded.",
+                            code="context_length_exceeded", param="messages")
         calls = self._next_tool_calls() or forced_calls(body, self.call_offered_tools)
         text = None if calls else (structured_reply(body, conversation) or self._model_text(conversation))
         prompt = sum(count(m["content"]) for m in conversation)
@@ -241,8 +242,8 @@ class ResponsesEndpoints:
         for idx, item in enumerate(resp["output"]):  # a failed Response has none
             loc = {"item_id": item["id"], "output_index": idx}
             if item["type"] == "message":
-                emit("response.output_item.added", output_index=idx, item={**item, "status": "in_progress",
-                                                                            "content": []})
+                emit("response.output_item.added", output_index=idx,
+                     item={**item, "status": "in_progress", "content": []})
                 part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
                 emit("response.content_part.added", **loc, content_index=0, part=part)
                 for piece in split_words(text or ""):
@@ -250,8 +251,8 @@ class ResponsesEndpoints:
                 emit("response.output_text.done", **loc, content_index=0, text=text, logprobs=[])
                 emit("response.content_part.done", **loc, content_index=0, part={**part, "text": text})
             else:
-                emit("response.output_item.added", output_index=idx, item={**item, "status": "in_progress",
-                                                                            "arguments": ""})
+                emit("response.output_item.added", output_index=idx,
+                     item={**item, "status": "in_progress", "arguments": ""})
                 emit("response.function_call_arguments.delta", **loc, delta=item["arguments"])
                 emit("response.function_call_arguments.done", **loc, arguments=item["arguments"],
                      name=item["name"])
@@ -274,7 +275,7 @@ class AssistantsEndpoints:
     def _create_assistant(self, body, query):
         if body.get("model") not in self.models:
             raise HTTPError(400, f"The requested model '{body.get('model')}' does not exist.",
-                             code="model_not_found", param="model")
+                            code="model_not_found", param="model")
         obj = {"id": new_id("asst_"), "object": "assistant", "created_at": now(), "name": None,
                "description": None, "instructions": None, "tools": [], "metadata": {}, "temperature": 1.0,
                "top_p": 1.0, "response_format": "auto", "tool_resources": {}}
@@ -470,7 +471,8 @@ class AssistantsEndpoints:
                 delta = {"id": msg["id"], "object": "thread.message.delta", "delta": {"content": [part]}}
                 frames.append(sse(delta, "thread.message.delta"))
             frames.append(sse(msg, f"thread.message.{msg['status']}"))  # completed or incomplete
-        if final["status"] == "requires_action":  # the calls as a tool_calls step's deltas, as OpenAI streams them
+        # the calls as a tool_calls step's deltas, as OpenAI streams them
+        if final["status"] == "requires_action":
             frames += self._tool_call_step_frames(final)
         last = {"completed": "thread.run.completed", "incomplete": "thread.run.incomplete",
                 "failed": "thread.run.failed"}.get(final["status"], "thread.run.requires_action")

@@ -270,7 +270,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Embeddi
         if not auth or auth.strip() == "Bearer sk-bad":
             shown = (auth or "").split(" ")[-1]
             raise HTTPError(401, f"Incorrect API key provided: {shown[:3]}****. You can find your API key "
-                             "at https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+                            "at https://platform.openai.com/account/api-keys.", code="invalid_api_key")
         sub = path[3:]
         for method, pattern, func in self._routes:
             m = re.fullmatch(pattern, sub)

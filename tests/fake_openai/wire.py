@@ -169,7 +169,8 @@ def example_of(schema: Any) -> Any:
     kind = kind[0] if isinstance(kind, list) else kind
     if kind == "object" or "properties" in schema:
         return {name: example_of(sub) for name, sub in (schema.get("properties") or {}).items()}
-    return {"string": "text", "integer": 1, "number": 1.5, "boolean": True, "array": [], "null": None}.get(kind)
+    return {"string": "text", "integer": 1, "number": 1.5, "boolean": True, "array": [],
+            "null": None}.get(kind)
 
 
 def structured_reply(body: dict, conversation: list[dict]) -> str | None:
@@ -181,7 +182,8 @@ def structured_reply(body: dict, conversation: list[dict]) -> str | None:
         last = default_reply(conversation)[len("Echo: "):]
         start, end = last.find("{"), last.rfind("}")
         try:
-            return json.dumps(json.loads(last[start:end + 1])) if 0 <= start < end else json.dumps({"echo": last})
+            return (json.dumps(json.loads(last[start:end + 1])) if 0 <= start < end
+                    else json.dumps({"echo": last}))
         except ValueError:
             return json.dumps({"echo": last})
     return None

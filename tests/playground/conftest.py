@@ -39,13 +39,15 @@ def missing() -> str | None:
 def require_browser() -> None:
     reason = missing()
     if reason:  # only reached with CI=true: elsewhere the tests are skipped at collection
-        pytest.fail(f"CI=true and {reason}: the browser tests must run in CI ({HOW_TO_INSTALL})", pytrace=False)
+        pytest.fail(f"CI=true and {reason}: the browser tests must run in CI ({HOW_TO_INSTALL})",
+                    pytrace=False)
 
 
 def pytest_collection_modifyitems(config, items):
     reason = missing()
     if reason and not IN_CI:
-        skip = pytest.mark.skip(reason=f"browser tests need Chromium: {reason}; to run them: {HOW_TO_INSTALL}")
+        skip = pytest.mark.skip(reason=f"browser tests need Chromium: {reason}; to run them: "
+                                       f"{HOW_TO_INSTALL}")
         here = os.path.dirname(__file__)
         for item in items:
             if str(item.fspath).startswith(here):

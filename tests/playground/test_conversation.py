@@ -75,7 +75,8 @@ def test_a_finished_paragraph_is_drawn_once(page, server, fake):
     expect(reply).not_to_have_attribute("aria-busy", "true")
     expect(reply.locator(".body p")).to_have_text([first, second])
     assert page.evaluate("""() => [window.kept?.textContent, window.removed,
-        window.kept === document.querySelector('article.assistant:last-of-type .body p')]""") == [first, 0, True]
+        window.kept === document.querySelector('article.assistant:last-of-type .body p')]""") == [
+            first, 0, True]
 
 
 def test_stop_aborts_the_reply_and_nothing_of_it_is_kept(page, server, fake, console):
@@ -136,7 +137,8 @@ def test_provider_failures_show_an_alert_and_keep_the_message(page, server, fake
 
     fake.add_fault(Fault("status", status=429, retry_after=2, path="/chat/completions"))
     send(page, "Hello?")
-    expect(alert).to_contain_text("is rate limiting this credential (HTTP 429, rate_limit_exceeded); retry after 2 s")
+    expect(alert).to_contain_text("is rate limiting this credential (HTTP 429, rate_limit_exceeded); "
+                                  "retry after 2 s")
     expect(field).to_have_value("Hello?")
     expect(conversation(page).locator("article")).to_have_count(0)
 
@@ -181,7 +183,8 @@ def test_a_tool_call_shows_a_form_that_sends_the_outputs_back(page, server, fake
     expect(output).to_be_focused()
 
     page.reload()  # still waiting for the output after a reload
-    expect(page.get_by_role("form", name="Tool outputs").get_by_label("Output of get_weather")).to_be_visible()
+    expect(page.get_by_role("form", name="Tool outputs")
+           .get_by_label("Output of get_weather")).to_be_visible()
     page.get_by_label("Output of get_weather").fill("18 °C, sunny")
     page.get_by_role("button", name="Send outputs").click()
     expect(conversation(page).locator("article.tool")).to_contain_text("18 °C, sunny")

@@ -21,7 +21,8 @@ def test_a_wrong_key_is_refused_then_the_right_one_connects_and_stays_in_this_ta
     make_assistant(server, "Helper")
     connect(page, server.api_key)
     expect(page.get_by_role("alert")).to_have_count(0)
-    expect(page.get_by_role("list", name="Assistants").get_by_role("button", name="Helper", exact=True)).to_be_visible()
+    expect(page.get_by_role("list", name="Assistants")
+           .get_by_role("button", name="Helper", exact=True)).to_be_visible()
     storage = page.evaluate("() => ({session: sessionStorage.getItem('assistants_app.apiKey'),"
                             " local: localStorage.length, cookie: document.cookie})")
     assert storage == {"session": server.api_key, "local": 0, "cookie": ""}
@@ -56,7 +57,8 @@ def test_create_see_live_status_edit_and_delete_an_assistant(page, server, fake)
 
     item = page.get_by_role("listitem").filter(has=page.get_by_role("button", name="Helper", exact=True))
     expect(item.locator(".badge")).to_have_text("AVAILABLE")
-    expect(page.get_by_role("list", name="Assistants").get_by_role("button", name="Helper", exact=True)).to_be_focused()
+    expect(page.get_by_role("list", name="Assistants")
+           .get_by_role("button", name="Helper", exact=True)).to_be_focused()
     [stored] = server.request("GET", "/assistants").body
     assert {k: stored["details"][k] for k in ("name", "model", "instructions", "temperature")} == {
         "name": "Helper", "model": "gpt-4o-mini", "instructions": "Answer briefly.", "temperature": 0.4}

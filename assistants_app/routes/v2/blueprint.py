@@ -21,8 +21,8 @@ class MultipartParser(FlaskParser):
 
 
 blp = Blueprint("assistants_v2", __name__, url_prefix="/v1",
-                description="The OpenAI Assistants API v2, wire-compatible: point an openai client's base_url "
-                            "at /v1 (the OpenAI-Beta: assistants=v2 header is accepted).")
+                description="The OpenAI Assistants API v2, wire-compatible: point an openai client's "
+                            "base_url at /v1 (the OpenAI-Beta: assistants=v2 header is accepted).")
 
 blp.ARGUMENTS_PARSER = MultipartParser()
 blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {**Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,

@@ -6,9 +6,9 @@ from flask.views import MethodView
 from ... import streaming
 from ...extensions import db
 from ...schemas.v2.common import ListQuerySchema
-from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunListV2Schema, RunStepListV2Schema,
-                                RunStepV2Schema, RunV2Schema, StepListQuerySchema, SubmitToolOutputsV2Schema,
-                                ThreadAndRunV2Schema, includes)
+from ...schemas.v2.runs import (RunCreateV2Schema, RunIncludeQuerySchema, RunListV2Schema,
+                                RunStepListV2Schema, RunStepV2Schema, RunV2Schema, StepListQuerySchema,
+                                SubmitToolOutputsV2Schema, ThreadAndRunV2Schema, includes)
 from ...schemas.v2.threads import MetadataOnlySchema
 from ...services.tenant_limits import Caller
 from ...services.v2 import runner, runs, steps, threads
@@ -21,9 +21,10 @@ V2_EVENTS = event_stream(
     "the Assistants API v2 events (thread.run.created ... thread.run.completed, thread.run.requires_action, "
     "thread.run.incomplete or thread.run.failed), then event: done, data: [DONE].",
     ("thread.created", "thread.run.created", "thread.run.queued", "thread.run.in_progress",
-     "thread.run.step.created", "thread.run.step.in_progress", "thread.run.step.delta", "thread.message.created",
-     "thread.message.in_progress", "thread.message.delta", "thread.message.completed", "thread.message.incomplete",
-     "thread.run.step.completed", "thread.run.completed", "thread.run.requires_action", "thread.run.incomplete",
+     "thread.run.step.created", "thread.run.step.in_progress", "thread.run.step.delta",
+     "thread.message.created", "thread.message.in_progress", "thread.message.delta",
+     "thread.message.completed", "thread.message.incomplete", "thread.run.step.completed",
+     "thread.run.completed", "thread.run.requires_action", "thread.run.incomplete",
      "thread.run.failed", "done"))
 
 
@@ -71,7 +72,8 @@ class ThreadAndRun(MethodView):
     def post(self, fields):
         """Create a thread and run it"""
         thread, run = runs.create_with_thread(Caller.of_request(API), fields)
-        return _start(run, run.turn_token, fields.get("stream"), prelude=[("thread.created", threads.present(thread))])
+        return _start(run, run.turn_token, fields.get("stream"),
+                      prelude=[("thread.created", threads.present(thread))])
 
 
 @blp.route("/threads/<thread_id>/runs/<run_id>")

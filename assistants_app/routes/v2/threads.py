@@ -4,8 +4,8 @@ from flask.views import MethodView
 from ...extensions import db
 from ...schemas.v2.common import DeletedSchema
 from ...schemas.v2.threads import (MessageCreateV2Schema, MessageListQuerySchema, MessageListV2Schema,
-                                   MessageV2Schema, MetadataOnlySchema, ThreadCreateV2Schema, ThreadModifyV2Schema,
-                                   ThreadV2Schema)
+                                   MessageV2Schema, MetadataOnlySchema, ThreadCreateV2Schema,
+                                   ThreadModifyV2Schema, ThreadV2Schema)
 from ...services.v2 import threads as service
 from .blueprint import blp, documents
 

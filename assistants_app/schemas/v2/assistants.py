@@ -15,7 +15,8 @@ class AssistantFieldsV2(StrictSchema):
     temperature = fields.Float(validate=validate.Range(min=0, max=2), allow_none=True)
     top_p = fields.Float(validate=validate.Range(min=0, max=1), allow_none=True)
     response_format = ResponseFormat()
-    reasoning_effort = fields.String(validate=validate.OneOf(("minimal", "low", "medium", "high")), allow_none=True)
+    reasoning_effort = fields.String(validate=validate.OneOf(("minimal", "low", "medium", "high")),
+                                     allow_none=True)
 
 
 class AssistantCreateV2Schema(AssistantFieldsV2):

@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate
 from ..common import FunctionToolDefinition, StrictSchema
 from ..generation import Metadata  # noqa: F401 - the v2 schemas' metadata is OpenAI's everywhere
 
+
 class ToolV2(fields.Field):
     """{"type": "function", "function": {...}}, {"type": "code_interpreter"} or
     {"type": "file_search", "file_search"?: {...}}: the last two are stored, not executed."""

@@ -19,11 +19,13 @@ class RunSettings(StrictSchema):
     max_prompt_tokens = fields.Integer(validate=validate.Range(min=1), allow_none=True,
                                        metadata={"description": "Accepted, not enforced."})
     stream = fields.Boolean(load_default=False, allow_none=True)
-    tool_choice = fields.Raw(allow_none=True, metadata={"description": '"none", "auto", "required" or a function.'})
+    tool_choice = fields.Raw(allow_none=True,
+                             metadata={"description": '"none", "auto", "required" or a function.'})
     parallel_tool_calls = fields.Boolean(allow_none=True)
     truncation_strategy = fields.Dict(allow_none=True)
     response_format = ResponseFormat()
-    reasoning_effort = fields.String(validate=validate.OneOf(("minimal", "low", "medium", "high")), allow_none=True)
+    reasoning_effort = fields.String(validate=validate.OneOf(("minimal", "low", "medium", "high")),
+                                     allow_none=True)
 
 
 class RunCreateV2Schema(RunSettings):
@@ -60,7 +62,8 @@ class ToolOutputV2Schema(StrictSchema):
 
 
 class SubmitToolOutputsV2Schema(StrictSchema):
-    tool_outputs = fields.List(fields.Nested(ToolOutputV2Schema), required=True, validate=validate.Length(min=1, max=128))
+    tool_outputs = fields.List(fields.Nested(ToolOutputV2Schema), required=True,
+                               validate=validate.Length(min=1, max=128))
     stream = fields.Boolean(load_default=False, allow_none=True)
 
 
@@ -100,7 +103,8 @@ class RunV2Schema(StrictSchema):
     failed_at = UnixTime(allow_none=True)
     completed_at = UnixTime(allow_none=True)
     incomplete_details = fields.Function(
-        lambda run: {"reason": "max_completion_tokens"} if run.status == "incomplete" else None, allow_none=True,
+        lambda run: {"reason": "max_completion_tokens"} if run.status == "incomplete" else None,
+        allow_none=True,
         metadata={"description": "Why the run is incomplete: its reply reached max_completion_tokens "
                                  "(the provider's) or MAX_REPLY_CHARS."})
     model = fields.String()
@@ -112,10 +116,12 @@ class RunV2Schema(StrictSchema):
     top_p = fields.Function(_option("top_p"), allow_none=True)
     max_prompt_tokens = fields.Function(_option("max_prompt_tokens"), allow_none=True)
     max_completion_tokens = fields.Function(_option("max_completion_tokens"), allow_none=True)
-    truncation_strategy = fields.Function(_option("truncation_strategy", {"type": "auto", "last_messages": None}))
+    truncation_strategy = fields.Function(_option("truncation_strategy",
+                                                  {"type": "auto", "last_messages": None}))
     response_format = fields.Function(_option("response_format", "auto"))
     tool_choice = fields.Function(_option("tool_choice", "auto"))
-    parallel_tool_calls = fields.Function(lambda run: (run.options or {}).get("parallel_tool_calls") is not False)
+    parallel_tool_calls = fields.Function(
+        lambda run: (run.options or {}).get("parallel_tool_calls") is not False)
 
 
 class RunStepV2Schema(StrictSchema):

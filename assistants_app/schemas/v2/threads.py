@@ -6,7 +6,8 @@ from .common import ListQuerySchema, Metadata, list_schema
 
 
 class TextPart(StrictSchema):
-    type = fields.String(required=True, validate=validate.Equal("text", error="Only text parts are supported."))
+    type = fields.String(required=True,
+                         validate=validate.Equal("text", error="Only text parts are supported."))
     text = fields.String(required=True, validate=validate.Length(max=256_000))
 
 

@@ -58,21 +58,23 @@ class ResponseEvents:
         if isinstance(event, TextDelta):
             made = [] if self.message is not None else self._message_added()
             self.text.append(event.text)
-            where = {"item_id": self.draft.message_id, "output_index": self.message["index"], "content_index": 0}
+            where = {"item_id": self.draft.message_id, "output_index": self.message["index"],
+                     "content_index": 0}
             return made + [self.event("response.output_text.delta", **where, delta=event.text,
                                       logprobs=_logprobs(event.logprobs))]
         if isinstance(event, ToolCallDelta):
             made = self._message_done() if self.message is not None else []
             call = self.calls.get(event.index)
             if call is None:
-                call = self.calls[event.index] = {"index": self._next_index(), "arguments": [], "name": event.name,
-                                                  "call_id": event.id}
+                call = self.calls[event.index] = {"index": self._next_index(), "arguments": [],
+                                                  "name": event.name, "call_id": event.id}
                 item = {"type": "function_call", "id": self.draft.call_id(event.index), "call_id": event.id,
                         "name": event.name, "arguments": "", "status": "in_progress"}
                 made.append(self.event("response.output_item.added", output_index=call["index"], item=item))
             if event.arguments:
                 call["arguments"].append(event.arguments)
-                made.append(self.event("response.function_call_arguments.delta", item_id=self.draft.call_id(event.index),
+                made.append(self.event("response.function_call_arguments.delta",
+                                       item_id=self.draft.call_id(event.index),
                                        output_index=call["index"], delta=event.arguments))
             return made
         if isinstance(event, ServerToolCalled) and "item" in event.result.details:
@@ -131,11 +133,13 @@ class ResponseEvents:
         item = {"type": "message", "id": self.draft.message_id, "status": "completed", "role": "assistant",
                 "content": [part]}
         self.message = None
-        added = [self.event("response.output_text.annotation.added", **where, content_index=0, annotation_index=number,
-                            annotation=annotation) for number, annotation in enumerate(cited)]
-        return added + [self.event("response.output_text.done", **where, content_index=0, text=text, logprobs=[]),
-                self.event("response.content_part.done", **where, content_index=0, part=part),
-                self.event("response.output_item.done", output_index=index, item=item)]
+        added = [self.event("response.output_text.annotation.added", **where, content_index=0,
+                            annotation_index=number, annotation=annotation)
+                 for number, annotation in enumerate(cited)]
+        return added + [
+            self.event("response.output_text.done", **where, content_index=0, text=text, logprobs=[]),
+            self.event("response.content_part.done", **where, content_index=0, part=part),
+            self.event("response.output_item.done", output_index=index, item=item)]
 
 
 def _logprobs(chat_logprobs: dict | None) -> list:

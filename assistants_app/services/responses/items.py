@@ -35,7 +35,8 @@ def parts_of(content) -> list[dict]:
 
 def chat_content(role: str, parts: list[dict]):
     """Parts as a chat message's content: a string when they are all text, else chat content parts."""
-    texts = [part.get("text") or "" for part in parts if part.get("type") in ("input_text", "output_text", "text")]
+    texts = [part.get("text") or "" for part in parts
+             if part.get("type") in ("input_text", "output_text", "text")]
     if all(part.get("type") in ("input_text", "output_text", "text", "refusal") for part in parts):
         refusals = [part.get("refusal") or "" for part in parts if part.get("type") == "refusal"]
         return "".join(texts + refusals)
@@ -84,7 +85,8 @@ def as_messages(items: list[dict]) -> tuple[list[ChatMessage], list[dict]]:
             if not isinstance(text, str):
                 raise invalid_input("A function_call_output's output must be text here.")
             messages.append(ChatMessage(role="tool", content=text, tool_call_id=item["call_id"]))
-            columns.append({"item_type": "function_call_output", "item": {"id": item.get("id") or new_token_id("fco_")}})
+            columns.append({"item_type": "function_call_output",
+                            "item": {"id": item.get("id") or new_token_id("fco_")}})
         elif kind == "compaction":
             messages.append(ChatMessage(role="system", content=compaction.as_context(item)))
             kept = {key: item[key] for key in ("type", "id", "encrypted_content")}
@@ -110,7 +112,8 @@ def row_items(row: Message) -> list[dict]:
         text_type = "output_text" if row.role == "assistant" else "input_text"
         parts = item.get("content") or [{"type": text_type, "text": row.content or ""}]
         if row.role == "assistant":
-            parts = [{**part, "annotations": part.get("annotations", []), "logprobs": part.get("logprobs", [])}
+            parts = [{**part, "annotations": part.get("annotations", []),
+                      "logprobs": part.get("logprobs", [])}
                      if part.get("type") == "output_text" else part for part in parts]
         found.append({"type": "message", "id": item.get("id") or row.id, "status": "completed", "role": role,
                       "content": parts, **({"phase": item["phase"]} if item.get("phase") else {})})
@@ -118,7 +121,8 @@ def row_items(row: Message) -> list[dict]:
     for index, call in enumerate(row.tool_calls or ()):
         if call["id"] in served:
             continue
-        found.append({"type": "function_call", "id": ids[index] if index < len(ids) else f"fc_{row.id[4:]}_{index}",
+        found.append({"type": "function_call",
+                      "id": ids[index] if index < len(ids) else f"fc_{row.id[4:]}_{index}",
                       "call_id": call["id"], "name": call["name"], "arguments": call["arguments"],
                       "status": "completed"})
     return found
@@ -135,7 +139,8 @@ def output_items(done, message_id: str, call_ids: list[str], incomplete: bool, b
     output = list(before)
     if done.text or not done.tool_calls:
         cited = file_search.annotations(done.text, searches)
-        output.append({"type": "message", "id": message_id, "status": "incomplete" if incomplete else "completed",
+        output.append({"type": "message", "id": message_id,
+                       "status": "incomplete" if incomplete else "completed",
                        "role": "assistant", "content": [{"type": "output_text", "text": done.text,
                                                          "annotations": cited, "logprobs": []}]})
     output += [function_call_item(call, call_ids[index]) for index, call in enumerate(done.tool_calls)]

@@ -43,12 +43,15 @@ def response_object(response_id: str, status: str, echo: dict, *, created_at: in
         "prompt_cache_key": echo.get("prompt_cache_key"),
         "reasoning": {"effort": (echo.get("reasoning") or {}).get("effort"),
                       "summary": (echo.get("reasoning") or {}).get("summary")},
-        "safety_identifier": echo.get("safety_identifier"), "service_tier": echo.get("service_tier") or "default",
+        "safety_identifier": echo.get("safety_identifier"),
+        "service_tier": echo.get("service_tier") or "default",
         "store": echo.get("store") is not False,
         "temperature": 1.0 if echo.get("temperature") is None else echo["temperature"],
-        "text": {"format": text.get("format") or {"type": "text"}, "verbosity": text.get("verbosity") or "medium"},
+        "text": {"format": text.get("format") or {"type": "text"},
+                 "verbosity": text.get("verbosity") or "medium"},
         "tool_choice": echo.get("tool_choice") or "auto", "tools": echo.get("tools") or [],
-        "top_logprobs": echo.get("top_logprobs") or 0, "top_p": 1.0 if echo.get("top_p") is None else echo["top_p"],
+        "top_logprobs": echo.get("top_logprobs") or 0,
+        "top_p": 1.0 if echo.get("top_p") is None else echo["top_p"],
         "presence_penalty": 0.0, "frequency_penalty": 0.0, "truncation": echo.get("truncation") or "disabled",
         "usage": usage, "user": echo.get("user"), "metadata": metadata or {},
         "conversation": {"id": conversation_id} if conversation_id else None,
@@ -56,8 +59,9 @@ def response_object(response_id: str, status: str, echo: dict, *, created_at: in
 
 
 def stored_object(row: Response) -> dict:
-    return response_object(row.id, row.status, row.request, created_at=timestamp(row.created_at), model=row.model,
-                           output=row.output, usage=row.usage, error=row.error,
-                           completed_at=timestamp(row.completed_at), previous_response_id=row.previous_response_id,
+    return response_object(row.id, row.status, row.request, created_at=timestamp(row.created_at),
+                           model=row.model, output=row.output, usage=row.usage, error=row.error,
+                           completed_at=timestamp(row.completed_at),
+                           previous_response_id=row.previous_response_id,
                            conversation_id=row.conversation_id or row.request.get("conversation_id"),
                            background=row.background, metadata=row.response_metadata)

@@ -30,7 +30,8 @@ class Plan:
     conversation: Thread | None = None
     previous: Response | None = None
     echo: dict = field(default_factory=dict)  # the request's settings, as the response object shows them
-    searches: list[dict] = field(default_factory=list)  # the file_search calls run, as they run (their details)
+    # the file_search calls run, as they run (their details)
+    searches: list[dict] = field(default_factory=list)
     context: list[dict] = field(default_factory=list)  # the previous_response_id chain's items, oldest first
 
 
@@ -68,7 +69,8 @@ def plan(fields: dict, kept: dict | None = None) -> Plan:
         truncation={"type": "auto"} if fields.get("truncation") == "auto" else None, local_history=True,
         server_tools=server_tools)
     echo = {name: fields.get(name) for name in ("instructions", "tools", "tool_choice", "text", "temperature",
-                                                "top_p", "max_output_tokens", "max_tool_calls", "parallel_tool_calls",
+                                                "top_p", "max_output_tokens", "max_tool_calls",
+                                                "parallel_tool_calls",
                                                 "truncation", "reasoning", "user", "safety_identifier",
                                                 "prompt_cache_key", "service_tier", "top_logprobs", "prompt",
                                                 "store", "include")}
@@ -183,7 +185,8 @@ def _tools(fields: dict, assistant: Assistant, searches: list[dict], first_call:
     tools, server_tools, shown = [], {}, []
     for tool in fields["tools"]:
         if tool["type"] == "file_search" and "file_search" not in server_tools:
-            server_tools["file_search"] = file_search.server_tool(tool, fields.get("include"), searches, first_call)
+            server_tools["file_search"] = file_search.server_tool(tool, fields.get("include"), searches,
+                                                                  first_call)
             shown.append(file_search.shown(tool))
             continue
         if tool["type"] != "function":

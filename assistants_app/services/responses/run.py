@@ -95,21 +95,21 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
     and items on a conversation, and the response row (new, or a background one brought to its end; not
     saved: kept in ``kept`` when given, never added to the session)."""
     def record(reply_row, done, incomplete):
-        output = items.output_items(done, draft.message_id, [draft.call_id(i) for i in range(len(done.tool_calls))],
-                                    incomplete, draft.before or [call["item"] for call in plan.searches],
-                                    draft.searches)
+        call_ids = [draft.call_id(i) for i in range(len(done.tool_calls))]
+        output = items.output_items(done, draft.message_id, call_ids, incomplete,
+                                    draft.before or [call["item"] for call in plan.searches], draft.searches)
         if reply_row is not None:
-            reply_row.update(id=draft.message_id, item={"ids": [draft.call_id(i) for i in range(len(done.tool_calls))]})
+            reply_row.update(id=draft.message_id, item={"ids": call_ids})
         status = "incomplete" if incomplete or done.finish_reason == "length" else "completed"
         usage, now = usage_object(done.usage), utcnow()
-        finished["response"] = response_object(response_id, status, plan.echo, output=output, usage=usage,
-                                                completed_at=timestamp(now), **common)
+        finished["response"] = response_object(response_id, status, plan.echo, output=output,
+                                               usage=usage, completed_at=timestamp(now), **common)
         if existing:
             if not store.end(response_id, status, commit=False, output=output, usage=usage, completed_at=now):
                 raise turns.Abandoned()  # cancelled meanwhile: nothing is written
         elif saved:
-            db.session.add(_row(plan, response_id, created_at, common, status=status, output=output, usage=usage,
-                                completed_at=now))
+            db.session.add(_row(plan, response_id, created_at, common, status=status, output=output,
+                                usage=usage, completed_at=now))
         elif kept is not None:  # with its whole context: the rows of its chain may be gone from `kept`
             row = _row(plan, response_id, created_at, common, status=status, output=output)
             kept[response_id] = row
@@ -119,7 +119,8 @@ def _recorder(plan: request.Plan, draft: Draft, finished: dict, saved: bool, res
 
 def _row(plan: request.Plan, response_id: str, created_at, common: dict, **values) -> Response:
     return Response(id=response_id, tenant=g.tenant, created_at=created_at, model=common["model"],
-                    previous_response_id=common["previous_response_id"], conversation_id=common["conversation_id"],
+                    previous_response_id=common["previous_response_id"],
+                    conversation_id=common["conversation_id"],
                     assistant_id=plan.assistant.id or None, background=common["background"],
                     request={**plan.echo, "conversation_id": common["conversation_id"]},
                     input_items=plan.input_items, response_metadata=common["metadata"] or {},
@@ -137,7 +138,8 @@ def _save_failed(plan: request.Plan, response_id: str, created_at, common: dict,
 
 # ---------------------------------------------------------------- background
 
-def _in_background(caller: Caller, plan: request.Plan, fields: dict, response_id: str, created_at, common: dict):
+def _in_background(caller: Caller, plan: request.Plan, fields: dict, response_id: str, created_at,
+                   common: dict):
     """Stored queued, carried out by a greenlet; answered queued, or streamed from its stored events."""
     row = _row(plan, response_id, created_at, common, status="queued", expires_at=utcnow() + stale_after())
     row.request = {**row.request, "create": {k: v for k, v in fields.items() if k not in ("input", "stream")}}
@@ -152,7 +154,8 @@ def _in_background(caller: Caller, plan: request.Plan, fields: dict, response_id
 
 
 def execute(response_id: str, caller: Caller) -> None:
-    """Carry out a queued background response: wait for a slot, run its turn, store its events as they come."""
+    """Carry out a queued background response: wait for a slot, run its turn, store its events as they
+    come."""
     g.tenant = caller.tenant
     g.api_key_id = caller.api_key_id
     token = new_turn_token()
@@ -188,7 +191,8 @@ def execute(response_id: str, caller: Caller) -> None:
         return _flush(response_id, pending)
     except (ProviderError, ServiceError) as err:
         store.end(response_id, "failed", error=_error(err))
-        pending += events.ended(response_object(response_id, "failed", row.request, error=_error(err), **common))
+        pending += events.ended(response_object(response_id, "failed", row.request, error=_error(err),
+                                                **common))
     _flush(response_id, pending)
 
 

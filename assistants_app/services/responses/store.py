@@ -34,7 +34,8 @@ def get(response_id: str) -> Response:
 
 def end(response_id: str, status: str, *, commit: bool = True, **values) -> bool:
     """Move an active response to a final status, unless it ended meanwhile (then False)."""
-    changed = db.session.execute(update(Response).where(Response.id == response_id, Response.status.in_(ACTIVE))
+    changed = db.session.execute(update(Response)
+                                 .where(Response.id == response_id, Response.status.in_(ACTIVE))
                                  .values(status=status, turn_token=None, **values)
                                  .execution_options(synchronize_session=False)).rowcount == 1
     if commit:
@@ -126,5 +127,6 @@ class ResponseSlot:
 
 def renew(response_id: str) -> None:
     db.session.execute(update(Response).where(Response.id == response_id, Response.status.in_(ACTIVE))
-                       .values(expires_at=utcnow() + stale_after()).execution_options(synchronize_session=False))
+                       .values(expires_at=utcnow() + stale_after())
+                       .execution_options(synchronize_session=False))
     db.session.commit()

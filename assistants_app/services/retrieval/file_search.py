@@ -62,7 +62,8 @@ def tool(tenant: str, store_ids: list[str], max_num_results: int | None = None, 
                                     {"call": call, "query": query, "ranking_options": options, "results": []})
         finally:
             release_connection()  # the turn goes on to the provider: no connection held meanwhile
-        results = [{"file_id": r.file_id, "file_name": r.filename, "score": r.score, "attributes": r.attributes,
+        results = [{"file_id": r.file_id, "file_name": r.filename, "score": r.score,
+                    "attributes": r.attributes,
                     "content": [{"type": "text", "text": r.text}]} for r in found]
         details = {"call": call, "query": query, "ranking_options": options, "results": results}
         return ServerToolResult(_output(call, query, results), details)
@@ -117,7 +118,7 @@ def check_tool_resources(tool_resources: dict | None, tenant: str) -> dict:
                                 "vector store ids.",
                            {"json": {"tool_resources": ["Invalid vector_store_ids."]}})
     known = set(db.session.scalars(select(VectorStore.id).where(VectorStore.tenant == tenant,
-                                                                 VectorStore.id.in_(ids))))
+                                                                VectorStore.id.in_(ids))))
     for store_id in ids:
         if store_id not in known:
             raise ServiceError(404, f"No vector store found with id '{store_id}'.")

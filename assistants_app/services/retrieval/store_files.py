@@ -56,7 +56,7 @@ def check_stale(row: VectorStoreFile) -> None:
     if row.status == "in_progress" and row.expires_at is not None and row.expires_at < utcnow():
         row.status = "failed"
         row.last_error = {"code": "server_error", "message": "The worker indexing this file stopped before "
-                                                            "it finished; attach the file again."}
+                                                             "it finished; attach the file again."}
 
 
 def modify(row: VectorStoreFile, attributes: dict | None) -> VectorStoreFile:

@@ -24,7 +24,8 @@ def present(assistant: Assistant) -> dict:
     details = assistant.details
     return {
         "id": assistant.details_id, "object": "assistant", "created_at": timestamp(assistant.created_at),
-        "name": details.get("name"), "description": details.get("description"), "model": details.get("model", ""),
+        "name": details.get("name"), "description": details.get("description"),
+        "model": details.get("model", ""),
         "instructions": details.get("instructions"), "tools": v2_tools(details),
         "tool_resources": details.get("tool_resources") or {}, "metadata": assistant.agent_metadata or {},
         "temperature": details.get("temperature"), "top_p": details.get("top_p"),
@@ -75,4 +76,3 @@ def listed(params: dict) -> dict:
 
     found = pages.page(query, (Assistant.created_at, Assistant.id), cursor_of, params)
     return listing([present(row) for row in found.rows], found.has_more)
-

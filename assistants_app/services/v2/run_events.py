@@ -26,7 +26,8 @@ def message(run: dict, message_id: str, status: str, text: str | None = None, ci
     content = [] if text is None else [{"type": "text", "text": {"value": text, "annotations": list(cited)}}]
     now = timestamp(utcnow())
     return {"id": message_id, "object": "thread.message", "created_at": now, "thread_id": run["thread_id"],
-            "status": status, "incomplete_details": {"reason": "max_tokens"} if status == "incomplete" else None,
+            "status": status,
+            "incomplete_details": {"reason": "max_tokens"} if status == "incomplete" else None,
             "completed_at": now if status == "completed" else None,
             "incomplete_at": now if status == "incomplete" else None, "role": "assistant", "content": content,
             "assistant_id": run["assistant_id"], "run_id": run["id"], "attachments": [], "metadata": {}}
@@ -98,8 +99,8 @@ class RunEvents:
         self.message_closed = True
         yield f"thread.message.{status}", message(self.run, self.message_id, status, text,
                                                   annotations(text, self.searches))
-        yield "thread.run.step.completed", steps.step(self.run, "message_creation", self.message_id, "completed",
-                                                      completed_at=timestamp(utcnow()))
+        yield "thread.run.step.completed", steps.step(self.run, "message_creation", self.message_id,
+                                                      "completed", completed_at=timestamp(utcnow()))
 
     def _tool_step_started(self) -> Iterator[tuple[str, dict]]:
         self.tool_step_open = True

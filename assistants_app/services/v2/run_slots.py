@@ -57,5 +57,6 @@ def free_thread(run: Run) -> None:
         db.session.execute(update(Thread).where(Thread.id == run.thread_id)
                            .values(pending_tool_calls=None, pending_run_id=None))
     elif run.turn_token:
-        db.session.execute(update(Thread).where(Thread.id == run.thread_id, Thread.turn_token == run.turn_token)
+        db.session.execute(update(Thread).where(Thread.id == run.thread_id,
+                                                Thread.turn_token == run.turn_token)
                            .values(turn_token=None, turn_started_at=None))

@@ -26,8 +26,8 @@ def server_tools(run: Run, thread: Thread) -> dict:
     options = settings.get("file_search") or {}
     ranking = options.get("ranking_options") or {}
     # Calls numbered after the run's earlier tool answers (a run resumed after requires_action).
-    earlier = db.session.scalar(select(func.count()).select_from(Message).where(Message.run_id == run.id,
-                                                                                  Message.role == "tool"))
+    earlier = db.session.scalar(select(func.count()).select_from(Message)
+                                .where(Message.run_id == run.id, Message.role == "tool"))
     tool = file_search.tool(run.tenant, store_ids(run, thread), options.get("max_num_results"),
                             float(ranking.get("score_threshold") or 0.0), first_call=earlier)
     return {file_search.NAME: tool}

@@ -98,7 +98,8 @@ def execute(run_id: str, token: str, caller: Caller,
 
 def _slot(run_id: str, token: str) -> RunSlot | None:
     run = db.session.scalar(select(Run).where(Run.id == run_id))
-    slot = RunSlot(run_id, run.tenant, run.thread_id, token) if run is not None and run.status == "queued" else None
+    slot = (RunSlot(run_id, run.tenant, run.thread_id, token)
+            if run is not None and run.status == "queued" else None)
     db.session.commit()
     return slot
 
@@ -164,14 +165,15 @@ def _finish(run_id: str, message_id: str, ended: dict):
             values.update(status="incomplete", completed_at=now)
         else:
             values.update(status="completed", completed_at=now)
-        if db.session.execute(update(Run).where(Run.id == run_id, Run.status == "in_progress").values(**values)
+        if db.session.execute(update(Run).where(Run.id == run_id, Run.status == "in_progress")
+                              .values(**values)
                               .execution_options(synchronize_session=False)).rowcount != 1:
             raise turns.Abandoned()
         ended.update(status=values["status"], usage=usage, required_action=values.get("required_action"),
                      completed_at=timestamp(values.get("completed_at")),
                      expires_at=timestamp(values.get("expires_at")),
-                     incomplete_details={"reason": "max_completion_tokens"} if values["status"] == "incomplete"
-                     else None)
+                     incomplete_details={"reason": "max_completion_tokens"}
+                     if values["status"] == "incomplete" else None)
     return write
 
 

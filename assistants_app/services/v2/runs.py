@@ -80,12 +80,14 @@ def create(caller: Caller, thread: Thread, fields: dict, assistant=None) -> Run:
         if fields.get("additional_instructions"):
             instructions = "\n\n".join(filter(None, (instructions, fields["additional_instructions"])))
         tools = fields.get("tools")
-        run = Run(tenant=tenant(), thread_id=thread.id, assistant=assistant, status="queued", turn_token=token,
+        run = Run(tenant=tenant(), thread_id=thread.id, assistant=assistant, status="queued",
+                  turn_token=token,
                   assistant_public_id=assistant.details_id,
                   model=fields.get("model") or assistant.model, instructions=instructions,
                   tools=assistants_v2.v2_tools(assistant.details) if tools is None else tools,
                   options={name: fields[name] for name in OPTIONS if fields.get(name) is not None},
-                  run_metadata=fields.get("metadata") or {}, created_at=utcnow(), api_key_id=caller.api_key_id)
+                  run_metadata=fields.get("metadata") or {}, created_at=utcnow(),
+                  api_key_id=caller.api_key_id)
         run.expires_at = run.created_at + stale_after()
         db.session.add(run)
         commit_keeping_loaded()  # presented at once, without reading it again
@@ -126,7 +128,8 @@ def _unsent(thread: Thread, assistant) -> list:
 def get(thread: Thread, run_id: str) -> Run:
     run = None
     if is_plausible_id(run_id):
-        run = db.session.scalar(select(Run).where(Run.id == run_id, Run.thread_id == thread.id, Run.tenant == tenant()))
+        run = db.session.scalar(select(Run).where(Run.id == run_id, Run.thread_id == thread.id,
+                                                  Run.tenant == tenant()))
     if run is None:
         raise ServiceError(404, f"No run found with id '{run_id[:128]}'.")
     check_stale(run)
@@ -138,8 +141,9 @@ def check_stale(run: Run) -> None:
     now = utcnow()
     # An active run's worker renews expires_at while it waits for a slot and while it runs.
     if run.status in ("queued", "in_progress") and (run.expires_at or run.created_at + stale_after()) < now:
-        end(run, "failed", {"code": "server_error", "message": "The worker running this run stopped before it "
-                                                                "finished; the thread is usable again."})
+        end(run, "failed", {"code": "server_error", "message": "The worker running this run stopped "
+                                                               "before it finished; the thread is usable "
+                                                               "again."})
     elif run.status == "requires_action" and run.expires_at is not None and run.expires_at < now:
         end(run, "expired")
 
@@ -207,4 +211,3 @@ def listed(thread: Thread, params: dict) -> dict:
     for run in found.rows:
         check_stale(run)
     return listing(found.rows, found.has_more)  # the route dumps them (RunV2Schema)
-

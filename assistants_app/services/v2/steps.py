@@ -32,7 +32,8 @@ def step(run: dict, kind: str, message_id: str, status: str, created_at: int | N
          completed_at: int | None = None, details: dict | None = None) -> dict:
     """A run step of ``run`` (run_ids() or a presented run); times in unix seconds."""
     return {
-        "id": step_id(message_id, kind), "object": "thread.run.step", "created_at": created_at or run["created_at"],
+        "id": step_id(message_id, kind), "object": "thread.run.step",
+        "created_at": created_at or run["created_at"],
         "run_id": run["id"], "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "type": kind,
         "status": status, "cancelled_at": None, "completed_at": completed_at, "expired_at": None,
         "failed_at": None, "last_error": None, "usage": None, "metadata": {},
@@ -43,15 +44,18 @@ def step(run: dict, kind: str, message_id: str, status: str, created_at: int | N
 def tool_calls_details(calls: list[dict], outputs: dict) -> dict:
     return {"type": "tool_calls", "tool_calls": [
         {"id": call["id"], "type": "function",
-         "function": {"name": call["name"], "arguments": call["arguments"], "output": outputs.get(call["id"])}}
+         "function": {"name": call["name"], "arguments": call["arguments"],
+                      "output": outputs.get(call["id"])}}
         for call in calls]}
 
 
 def file_search_step(run: dict, call_id: str, details: dict, status: str, at: int | None,
                      with_content: bool = False) -> dict:
     """The tool_calls step of one file_search call the service ran (its id derived from the call's)."""
-    shown = ("file_id", "file_name", "score", "content") if with_content else ("file_id", "file_name", "score")
-    results = [{key: result[key] for key in shown if key in result} for result in details.get("results") or ()]
+    shown = (("file_id", "file_name", "score", "content") if with_content
+             else ("file_id", "file_name", "score"))
+    results = [{key: result[key] for key in shown if key in result}
+               for result in details.get("results") or ()]
     found = step(run, "tool_calls", "msg_", status, at, at if status == "completed" else None, {
         "type": "tool_calls", "tool_calls": [{"id": call_id, "type": "file_search", "file_search": {
             "ranking_options": details.get("ranking_options") or {"ranker": "auto", "score_threshold": 0.0},
@@ -62,7 +66,8 @@ def file_search_step(run: dict, call_id: str, details: dict, status: str, at: in
 
 def derived(run: Run, with_content: bool = False) -> list[dict]:
     """The run's steps, oldest first."""
-    rows = list(db.session.scalars(select(Message).where(Message.run_id == run.id).order_by(Message.position)))
+    rows = list(db.session.scalars(select(Message).where(Message.run_id == run.id)
+                                   .order_by(Message.position)))
     outputs = {row.tool_call_id: row.content for row in rows if row.role == "tool"}
     served = {row.tool_call_id: row.message_metadata["details"] for row in rows
               if row.role == "tool" and (row.message_metadata or {}).get("server_tool") == "file_search"}
@@ -76,7 +81,8 @@ def derived(run: Run, with_content: bool = False) -> list[dict]:
         calls = [call for call in row.tool_calls or () if call["id"] not in served]
         if calls:
             answered = all(call["id"] in outputs for call in calls)
-            status = "completed" if answered else ("in_progress" if run.status == "requires_action" else run.status)
+            status = ("completed" if answered
+                      else ("in_progress" if run.status == "requires_action" else run.status))
             steps.append(step(ids, "tool_calls", row.id, status, at, at if answered else None,
                               tool_calls_details(calls, outputs)))
         if row.content is not None:
@@ -106,5 +112,6 @@ def listed(run: Run, params: dict, with_content: bool = False) -> dict:
             else:
                 stop = ids.index(params[name])
     window = steps[start:stop]
-    chosen = window[-params["limit"]:] if "before" in params and "after" not in params else window[:params["limit"]]
+    chosen = (window[-params["limit"]:] if "before" in params and "after" not in params
+              else window[:params["limit"]])
     return listing(chosen, len(window) > len(chosen))

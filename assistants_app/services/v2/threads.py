@@ -91,7 +91,8 @@ def add_messages(thread: Thread, messages: list[dict]) -> list[Message]:
     if running is not None:
         turn_lock.free(thread.id, token)
         raise ActiveRun(thread.id, running.id)
-    rows = [_message_row(thread, last_position + 1 + offset, message) for offset, message in enumerate(messages)]
+    rows = [_message_row(thread, last_position + 1 + offset, message)
+            for offset, message in enumerate(messages)]
     db.session.add_all(rows)
     db.session.execute(turn_lock.RELEASE, {"thread_id": thread.id, "token": token})  # with the rows' commit
     thread.last_active_at = current_time()
