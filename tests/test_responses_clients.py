@@ -38,6 +38,7 @@ def compliance(server) -> list[dict]:
                            "--base-url", f"{server.url}/v1", "--api-key", server.api_key, "--model", "gpt-4",
                            "--json"],
                           cwd=SUITE, capture_output=True, text=True, timeout=120)
+    assert "{" in done.stdout, f"no results (npm ci --prefix tests/openresponses?):\n{done.stderr}"
     results = json.loads(done.stdout[done.stdout.index("{"):])
     return results["results"] if isinstance(results, dict) else results
 
@@ -45,6 +46,7 @@ def compliance(server) -> list[dict]:
 @pytest.mark.slow
 def test_the_open_responses_compliance_suite_and_the_node_client(live_server, fake):
     installed_or_skip(SUITE, "tsx")
+    installed_or_skip(SUITE, "ws")  # the WebSocket client the suite's WebSocket tests use
     node = installed_or_skip(NODE_DIR, "openai")
     server = live_server()
     fake.call_offered_tools = True  # the suite's tool-calling test offers get_weather and expects a call
