@@ -53,6 +53,11 @@ def headers_for(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
+def auth_for(app, tenant="default", name="test") -> dict:
+    """Headers of a new key of the app (make_key's defaults: tenant "default", name "test")."""
+    return headers_for(make_key(app, tenant, name))
+
+
 def empty_tables() -> None:
     """Delete every row (inside an app context)."""
     for table in TABLES:
@@ -151,21 +156,53 @@ class Clock:
 
 
 # ---------------------------------------------------------------- objects through the API
+# Factories for a test's setup: each posts its defaults merged with the fields given, asserts the
+# creation succeeded (the response's text in the message) and returns the JSON.
+
+def created(response, status: int = 200) -> dict:
+    """The JSON of a creation that must have answered `status`."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.json
+
 
 def make_credential(client, auth, **overrides) -> dict:
+    """POST /credentials: name "fake", openai_compatible at http://127.0.0.1:9/v1, a made-up api_key."""
     body = {"name": "fake", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
             "api_key": "sk-credential-secret-1234"}
     body.update(overrides)
-    response = client.post("/credentials", json=body, headers=auth)
-    assert response.status_code == 201, response.json
-    return response.json
+    return created(client.post("/credentials", json=body, headers=auth), 201)
+
+
+def make_assistant(client, auth, credential=None, extra=None, **details) -> dict:
+    """POST /assistants (Flowise's): details {"model": "gpt-4", **details}; `credential` (an id) if given,
+    and `extra`'s other top-level fields (iconSrc, type)."""
+    body = {"details": {"model": "gpt-4", **details}, **(extra or {})}
+    if credential is not None:
+        body["credential"] = credential
+    return created(client.post("/assistants", json=body, headers=auth))
+
+
+def make_thread(client, auth, agent_id: str) -> str:
+    """POST /openai/initialize (the conversations API) for `agent_id`: the new thread's id."""
+    return created(client.post("/openai/initialize", json={"agent_id": agent_id}, headers=auth))["thread_id"]
+
+
+def make_v2_thread(client, auth, *texts: str, **fields) -> dict:
+    """POST /v1/threads: one user message per text given (none by default), plus `fields`."""
+    messages = [{"role": "user", "content": text} for text in texts]
+    body = {"messages": messages, **fields} if messages else fields
+    return created(client.post("/v1/threads", json=body, headers=auth))
+
+
+def make_conversation(client, auth, *items: dict) -> dict:
+    """POST /v1/conversations: with the items given (none by default)."""
+    return created(client.post("/v1/conversations", json={"items": list(items)} if items else {},
+                               headers=auth))
 
 
 def create_agent(client, auth, base=AGENTS, **fields) -> dict:
-    body = {"model": "gpt-4", **fields}
-    response = client.post(base, json=body, headers=auth)
-    assert response.status_code == 201, response.json
-    return response.json
+    """POST {base} (seed 003's agents API): {"model": "gpt-4", **fields}."""
+    return created(client.post(base, json={"model": "gpt-4", **fields}, headers=auth), 201)
 
 
 def assert_validation_error(response, *locs):

@@ -5,7 +5,7 @@ import time
 from cryptography.fernet import Fernet
 
 from .fake_openai import FakeOpenAI, Fault
-from .helpers import AGENTS, Clock, create_agent, headers_for, make_credential, make_key
+from .helpers import AGENTS, Clock, auth_for, create_agent, make_assistant, make_credential
 
 STATUS_TIMEOUT = 1.0
 
@@ -22,10 +22,7 @@ def agent_on(client, auth, fake, base_url=None, model="gpt-4", **credential_fiel
     """An agent created through seed 000 (no status check on the way), on its own credential."""
     credential = make_credential(client, auth, base_url=base_url or fake.base_url, api="chat_completions",
                                  **credential_fields)
-    response = client.post("/assistants", headers=auth, json={"details": {"model": model},
-                                                              "credential": credential["id"]})
-    assert response.status_code == 200, response.json
-    return response.json, credential
+    return make_assistant(client, auth, credential["id"], model=model), credential
 
 
 def test_listed_model_is_available(client, auth, fake):
@@ -60,7 +57,7 @@ def test_undecryptable_credential(make_app, client, auth, fake):
 
 def test_no_provider_configured(make_app, fake):
     unconfigured = make_app(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)
-    headers = headers_for(make_key(unconfigured))
+    headers = auth_for(unconfigured)
     agent = create_agent(unconfigured.test_client(), headers)
     assert agent["status"] == "UNAVAILABLE" and "OPENAI_API_KEY" in agent["status_errors"][0]
 
@@ -138,10 +135,8 @@ def test_cache_period_ends(app, client, auth, fake):
 
 def test_assistants_backend_checks_the_remote_assistant(client, auth, fake):
     credential = make_credential(client, auth, base_url=fake.base_url, api="assistants")
-    kept = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
-                                                          "credential": credential["id"]}).json
-    gone = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
-                                                          "credential": credential["id"]}).json
+    kept = make_assistant(client, auth, credential["id"])
+    gone = make_assistant(client, auth, credential["id"])
     del fake.assistants[gone["details"]["id"]]
     assert status_of(client, auth, kept["id"])[:2] == ("AVAILABLE", [])
     status, errors, _ = status_of(client, auth, gone["id"])

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from .helpers import (AGENTS, ASSISTANTS, BASES, NOT_FOUND, assert_validation_error, create_agent,
-                      headers_for, make_credential, make_key)
+from .helpers import (AGENTS, ASSISTANTS, BASES, NOT_FOUND, assert_validation_error, auth_for, create_agent,
+                      make_assistant, make_credential)
 
 # The seed's agent object, field by field, with the JSON type of each.
 SEED_FIELDS = {
@@ -80,8 +80,7 @@ def test_one_row_behind_seed_000_and_seed_003(client, auth):
     seed_000 = client.get(f"/assistants/{agent['id']}", headers=auth).json
     assert {k: seed_000["details"][k] for k in ("name", "description", "instructions", "model")} == {
         "name": "n", "description": "d", "instructions": "i", "model": "gpt-4"}
-    made_by_000 = client.post("/assistants", headers=auth, json={
-        "details": {"model": "gpt-4o", "name": "old", "temperature": 0.5}}).json
+    made_by_000 = make_assistant(client, auth, model="gpt-4o", name="old", temperature=0.5)
     as_agent = client.get(f"{AGENTS}/{made_by_000['id']}", headers=auth).json
     assert (as_agent["name"], as_agent["model"], as_agent["object"]) == ("old", "gpt-4o", "agent")
     client.post(f"{AGENTS}/{made_by_000['id']}", json={"description": "new"}, headers=auth)
@@ -297,7 +296,7 @@ FUZZ_FIELDS = ["name", "description", "instructions", "model", "session_max_ttl"
 
 def test_random_inputs_never_answer_500(make_app, fake):
     unlimited = make_app(RATELIMIT_ENABLED=False)
-    client, headers = unlimited.test_client(), headers_for(make_key(unlimited))
+    client, headers = unlimited.test_client(), auth_for(unlimited)
     agent = create_agent(client, headers, session_max_length=50, session_summarization_strategy="summarize")
     session_id = client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=headers, json={
         "messages": [{"role": "user", "content": "hi"}], "create_session": True}).json["session_id"]

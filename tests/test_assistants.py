@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .helpers import make_credential
+from .helpers import make_assistant, make_credential
 
 SEED_BODY = {
     "id": "d290f1ee-6c54-4b01-90e6-d701748f0851",
@@ -127,7 +127,7 @@ def test_unknown_credential_is_422(client, auth):
 
 
 def test_server_owned_fields_cannot_be_overwritten_by_put(client, auth):
-    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=auth).json
+    created = make_assistant(client, auth)
     response = client.put(f"/assistants/{created['id']}", headers=auth, json={
         "id": "d290f1ee-6c54-4b01-90e6-d701748f0851", "createdDate": "2001-01-01T00:00:00Z",
         "updatedDate": "2001-01-01T00:00:00Z", "details": {"model": "gpt-4", "id": "asst_stolen"},
@@ -140,8 +140,7 @@ def test_server_owned_fields_cannot_be_overwritten_by_put(client, auth):
 
 
 def test_put_keeps_fields_left_out(client, auth):
-    created = client.post("/assistants", headers=auth, json={
-        "details": {"model": "gpt-4", "name": "a"}, "iconSrc": "/i.png", "type": "CUSTOM"}).json
+    created = make_assistant(client, auth, name="a", extra={"iconSrc": "/i.png", "type": "CUSTOM"})
     response = client.put(f"/assistants/{created['id']}", json={"iconSrc": "/j.png"}, headers=auth)
     assert response.status_code == 200
     assert response.json["details"] == created["details"]
@@ -152,9 +151,7 @@ def test_list_pagination_and_type_filter(client, auth):
     ids = []
     for index in range(5):
         kind = "AZURE" if index % 2 else "OPENAI"
-        ids.append(client.post("/assistants", headers=auth,
-                               json={"details": {"model": "gpt-4", "name": f"a{index}"},
-                                     "type": kind}).json["id"])
+        ids.append(make_assistant(client, auth, name=f"a{index}", extra={"type": kind})["id"])
     page = client.get("/assistants?page=2&page_size=2", headers=auth)
     assert page.status_code == 200
     assert [a["id"] for a in page.json] == ids[2:4]
@@ -168,7 +165,7 @@ def test_list_pagination_and_type_filter(client, auth):
 
 
 def test_other_tenants_cannot_see_or_touch(client, auth, other_auth):
-    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=auth).json
+    created = make_assistant(client, auth)
     assert client.get(f"/assistants/{created['id']}", headers=other_auth).status_code == 404
     assert client.put(f"/assistants/{created['id']}", json={"iconSrc": "x"},
                       headers=other_auth).status_code == 404

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from assistants_app.extensions import db
 from assistants_app.models import ApiKey
 
-from .helpers import SEED_003, make_key, routes, wait_for_runs
+from .helpers import (SEED_003, make_assistant, make_conversation, make_credential, make_key, make_thread,
+                      make_v2_thread, routes, wait_for_runs)
 
 
 @pytest.fixture
@@ -91,15 +92,12 @@ class Tenant:
     def __init__(self, client, headers, fake, name, app):
         self.headers = headers
         self.name = name
-        self.credential = client.post("/credentials", headers=headers, json={
-            "name": f"{name}-credential-name", "provider": "openai_compatible", "base_url": fake.base_url,
-            "api_key": f"sk-{name}-provider-key"}).json["id"]
-        details = {"model": "gpt-4", "name": f"{name}-assistant-name", "instructions": f"{name} instructions"}
-        assistant = client.post("/assistants", headers=headers,
-                                json={"details": details, "credential": self.credential}).json
+        self.credential = make_credential(client, headers, name=f"{name}-credential-name",
+                                          base_url=fake.base_url, api_key=f"sk-{name}-provider-key")["id"]
+        assistant = make_assistant(client, headers, self.credential, name=f"{name}-assistant-name",
+                                   instructions=f"{name} instructions")
         self.assistant, self.details_id = assistant["id"], assistant["details"]["id"]
-        self.thread = client.post("/openai/initialize", headers=headers,
-                                  json={"agent_id": self.assistant}).json["thread_id"]
+        self.thread = make_thread(client, headers, self.assistant)
         turn = {"agent_id": self.assistant, "thread_id": self.thread, "user_input": f"{name} secret question"}
         assert client.post("/openai/chat", headers=headers, json=turn).status_code == 200
         session = client.post(f"{SEED_003}/agents/{self.assistant}/chat/completions", headers=headers, json={
@@ -107,8 +105,7 @@ class Tenant:
         assert session.status_code == 200, session.json
         self.session = session.json["session_id"]
         # The Assistants API v2: a thread with a message, a run (a tool call answered) and its steps.
-        self.v2_thread = client.post("/v1/threads", headers=headers, json={
-            "messages": [{"role": "user", "content": f"{name} v2 question"}]}).json["id"]
+        self.v2_thread = make_v2_thread(client, headers, f"{name} v2 question")["id"]
         fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
         tools = [{"type": "function", "function": {"name": "lookup"}}]
         self.v2_run = client.post(f"/v1/threads/{self.v2_thread}/runs", headers=headers,
@@ -124,8 +121,8 @@ class Tenant:
                                      headers=headers).json["first_id"]
         self.v2_step = client.get(f"{run_url}/steps", headers=headers).json["last_id"]
         # The Responses API: a conversation with an item, and a response in it.
-        self.conversation = client.post("/v1/conversations", headers=headers, json={"items": [
-            {"type": "message", "role": "user", "content": f"{name} conversation item"}]}).json["id"]
+        self.conversation = make_conversation(client, headers, {
+            "type": "message", "role": "user", "content": f"{name} conversation item"})["id"]
         self.response = client.post("/v1/responses", headers=headers, json={
             "model": "gpt-4", "input": f"{name} response question",
             "conversation": self.conversation}).json["id"]

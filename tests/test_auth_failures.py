@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from .helpers import AGENTS, REDIS_URL, headers_for, make_key, redis_or_skip
+from .helpers import AGENTS, REDIS_URL, auth_for, headers_for, redis_or_skip
 
 WRONG = headers_for("sk-asst-not-a-key-of-this-service")
 DEFAULT_LIMIT = 20
@@ -82,7 +82,7 @@ def test_failures_are_counted_in_redis_and_shared_by_workers(make_app, redis_add
         refused = client.get("/assistants", headers=WRONG, **from_address(address))
         assert refused.status_code == 429
         assert_retry_after(refused)
-    valid = headers_for(make_key(later))
+    valid = auth_for(later)
     assert later.test_client().get("/assistants", headers=valid, **from_address(address)).status_code == 200
 
 

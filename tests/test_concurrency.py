@@ -6,6 +6,7 @@ import time
 import pytest
 
 from .fake_openai import Fault
+from .helpers import make_assistant
 from .live_server import parallel
 
 INITIAL_ICON = "/images/initial.png"
@@ -83,7 +84,7 @@ def test_parallel_puts_with_one_if_match_have_one_winner(shared_live_server):
 
 
 def test_etag_and_if_match_on_assistant_updates(client, auth):
-    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=auth).json
+    created = make_assistant(client, auth)
     url = f"/assistants/{created['id']}"
     fetched = client.get(url, headers=auth)
     etag = fetched.headers["ETag"]

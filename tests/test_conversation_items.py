@@ -3,6 +3,8 @@ that are not text, paging with a cursor, ids that cannot be an item's, and delet
 calls a reply made together (the other stays)."""
 import pytest
 
+from .helpers import make_conversation
+
 CALLS = [{"name": "weather", "arguments": '{"city": "Oslo"}'},
          {"name": "weather", "arguments": '{"city": "Rome"}'}]
 WEATHER = {"type": "function", "name": "weather", "parameters": {"type": "object"}}
@@ -10,9 +12,7 @@ WEATHER = {"type": "function", "name": "weather", "parameters": {"type": "object
 
 @pytest.fixture
 def conversation(client, auth):
-    made = client.post("/v1/conversations", headers=auth, json={})
-    assert made.status_code == 200, made.json
-    return made.json["id"]
+    return make_conversation(client, auth)["id"]
 
 
 def items_url(conversation_id: str, item_id: str = "") -> str:

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from assistants_app.extensions import db
 from assistants_app.models import Credential
 
-from .helpers import make_credential
+from .helpers import make_assistant, make_credential
 
 SECRET = "sk-proj-VERYSECRETvalue-9876"
 
@@ -49,8 +49,7 @@ def test_key_is_encrypted_at_rest(app, client, auth):
 
 def test_delete_in_use_is_409(client, auth):
     credential = make_credential(client, auth)
-    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]},
-                headers=auth)
+    make_assistant(client, auth, credential["id"])
     response = client.delete(f"/credentials/{credential['id']}", headers=auth)
     assert response.status_code == 409 and response.json["code"] == 409
     assert client.get(f"/credentials/{credential['id']}", headers=auth).status_code == 200

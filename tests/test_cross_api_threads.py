@@ -3,21 +3,20 @@ sessions are one kind (a session is a thread there, README says so), the Assista
 another. Each pair answers a 404 in the asking API's shape, never a 500, and changes nothing."""
 import pytest
 
-from .helpers import chat, parse_stream, user
+from .helpers import chat, make_assistant, make_thread, make_v2_thread, parse_stream, user
 
 
 @pytest.fixture
 def threads(client, auth):
     """An assistant, and one thread of each kind: conversations API, agents-API session, v2."""
-    assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"}}).json
-    conversation = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json
+    assistant = make_assistant(client, auth)
+    conversation = make_thread(client, auth, assistant["id"])
     turn = client.post("/openai/chat", headers=auth, json={
-        "agent_id": assistant["id"], "thread_id": conversation["thread_id"], "user_input": "hello"})
+        "agent_id": assistant["id"], "thread_id": conversation, "user_input": "hello"})
     assert turn.status_code == 200, turn.json
     session = chat(client, auth, assistant["id"], [user("hi")], create_session=True).json["session_id"]
-    v2 = client.post("/v1/threads", headers=auth,
-                     json={"messages": [{"role": "user", "content": "v2 hi"}]}).json
-    return {"assistant": assistant["id"], "conversation": conversation["thread_id"], "session": session,
+    v2 = make_v2_thread(client, auth, "v2 hi")
+    return {"assistant": assistant["id"], "conversation": conversation, "session": session,
             "v2": v2["id"]}
 
 

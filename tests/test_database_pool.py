@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 
 from assistants_app.database import PING_AFTER_IDLE_SECONDS, db
 
-from .helpers import headers_for, make_key
+from .helpers import auth_for, make_assistant
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
@@ -27,10 +27,8 @@ def backend_pid(app) -> int:
 def one_connection_app(make_app):
     """An app whose pool holds one connection (each request reuses it), a key, and an assistant."""
     app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
-    client, headers = app.test_client(), headers_for(make_key(app))
-    created = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers)
-    assert created.status_code == 200
-    return app, client, headers, created.json
+    client, headers = app.test_client(), auth_for(app)
+    return app, client, headers, make_assistant(client, headers)
 
 
 def test_a_connection_dropped_while_idle_is_replaced_before_a_request_uses_it(make_app):

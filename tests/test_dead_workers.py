@@ -15,7 +15,7 @@ from assistants_app.models import Assistant, Message, Run, Thread
 from assistants_app.workers import HOST_TAG, after_worker_death, new_turn_token, worker_id
 
 from .fake_openai import Fault
-from .helpers import app_on
+from .helpers import app_on, make_assistant, make_thread
 
 # The target: a thread whose worker was killed takes a new turn within this many seconds.
 FREED_WITHIN = 10.0
@@ -88,9 +88,8 @@ def lock(thread_id: str, token: str) -> None:
 
 
 def test_a_dead_workers_locks_are_freed_and_no_one_elses(app, client, auth, fake):
-    agent_id = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=auth).json["id"]
-    threads = [client.post("/openai/initialize", json={"agent_id": agent_id}, headers=auth).json["thread_id"]
-               for _ in range(5)]
+    agent_id = make_assistant(client, auth)["id"]
+    threads = [make_thread(client, auth, agent_id) for _ in range(5)]
     dead, alive = worker_id(4242), worker_id(42)
     tokens = {threads[0]: f"{dead}/{'a' * 24}", threads[1]: f"{dead}/{'b' * 24}",
               threads[2]: f"{alive}/{'c' * 24}",  # a live worker of this host whose pid begins the same
@@ -119,8 +118,8 @@ def test_a_turn_lock_names_this_worker(app):
 def test_worker_exit_frees_the_locks_of_the_pid_it_is_given(app, client, auth, capfd, monkeypatch):
     from assistants_app import worker_exit
 
-    agent_id = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=auth).json["id"]
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent_id}, headers=auth).json["thread_id"]
+    agent_id = make_assistant(client, auth)["id"]
+    thread_id = make_thread(client, auth, agent_id)
     with app.app_context():
         lock(thread_id, f"{worker_id(31337)}/{'f' * 24}")
     for name in ("DATABASE_URL", "ASSISTANTS_SECRET_KEYS"):  # what the master's environment holds

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .helpers import AGENTS, ASSISTANTS, headers_for, make_key
+from .helpers import AGENTS, ASSISTANTS, auth_for, make_assistant, make_credential
 
 
 def assert_contract(response, status):
@@ -51,11 +51,8 @@ def test_the_agents_api_answers_a_path_it_lacks_as_fastapi_does(client, auth, ba
 
 
 def test_409(client, auth):
-    credential = client.post("/credentials", headers=auth, json={
-        "name": "c", "provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
-        "api_key": "k"}).json
-    client.post("/assistants", json={"details": {"model": "gpt-4"}, "credential": credential["id"]},
-                headers=auth)
+    credential = make_credential(client, auth, name="c", api_key="k")
+    make_assistant(client, auth, credential["id"])
     assert_contract(client.delete(f"/credentials/{credential['id']}", headers=auth), 409)
 
 
@@ -67,7 +64,7 @@ def test_413_body_over_the_limit(client, auth):
 
 def test_413_limit_is_configurable(make_app):
     small = make_app(ASSISTANTS_MAX_BODY_BYTES=100)
-    headers = headers_for(make_key(small))
+    headers = auth_for(small)
     response = small.test_client().post("/assistants", json={"details": {"model": "m" * 200}},
                                         headers=headers)
     assert_contract(response, 413)
@@ -92,7 +89,7 @@ def test_500_leaks_no_internals(make_app):
     def boom():
         raise RuntimeError("secret internal detail /etc/passwd")
 
-    response = app.test_client().get("/boom", headers=headers_for(make_key(app)))
+    response = app.test_client().get("/boom", headers=auth_for(app))
     body = assert_contract(response, 500)
     assert "secret internal detail" not in response.get_data(as_text=True)
     assert body["message"] == "An internal error occurred."

@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 
-from .helpers import headers_for, make_key, sdk, wait_for_runs
+from .helpers import auth_for, make_key, sdk, wait_for_runs
 from .retrieval_fixtures import CONTENT, pdf_of, store_with
 
 POLL = {"poll_interval_ms": 20}
@@ -95,7 +95,7 @@ def test_a_streamed_run_shows_the_file_search_step(client, fake):
 
 def test_the_flowise_assistant_shape_maps_to_file_search(app, client, fake):
     store = store_with(client, ("handbook.pdf", HANDBOOK))
-    http, auth = app.test_client(), headers_for(make_key(app, name="flowise"))
+    http, auth = app.test_client(), auth_for(app, name="flowise")
     made = http.post("/assistants", headers=auth, json={"details": json.dumps({
         "model": "gpt-4", "tools": ["file_search"], "tool_resources": searching(store.id)})})
     assert made.status_code == 200, made.json

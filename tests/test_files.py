@@ -5,7 +5,7 @@ import io
 import openai
 import pytest
 
-from .helpers import headers_for, make_key, sdk
+from .helpers import auth_for, headers_for, make_key, sdk
 from .retrieval_fixtures import upload
 
 
@@ -70,7 +70,7 @@ def test_a_file_past_file_max_bytes_is_413_and_nothing_is_kept(make_app):
     assert refused.value.body["message"] == ("The file is larger than 1000 bytes, the most this service "
                                              "keeps of one file (FILE_MAX_BYTES).")
     body = io.BytesIO(b"x" * 200_000)  # a declared body far past the cap: refused before it is read
-    too_long = app.test_client().post("/v1/files", headers=headers_for(make_key(app, name="k2")),
+    too_long = app.test_client().post("/v1/files", headers=auth_for(app, name="k2"),
                                       data={"purpose": "assistants", "file": (body, "big.txt")})
     assert too_long.status_code == 413 and too_long.json["error"]["message"].startswith("The file is larger")
     assert upload(client, "fits.txt", "x" * 1000).bytes == 1000

@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, ensure_
                                                response_schema_conformance, status_code_conformance,
                                                use_after_free)
 
-from .helpers import AGENTS, ASSISTANTS, spec_and_routes, wait_for_runs
+from .helpers import (AGENTS, ASSISTANTS, make_assistant, make_credential, make_thread, make_v2_thread,
+                      spec_and_routes, wait_for_runs)
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -88,20 +89,17 @@ def app_config(app_config):
 
 def seed(client, auth, fake) -> dict:
     """Real objects of the key's tenant, so the fuzzer also reaches past 'not found'."""
-    credential = client.post("/credentials", headers=auth, json={
-        "name": "fuzz", "provider": "openai_compatible", "base_url": fake.base_url,
-        "api": "chat_completions", "api_key": "sk-fuzz-provider-key"}).json
-    assistant = client.post("/assistants", headers=auth, json={
-        "details": {"model": "gpt-4", "instructions": "Be brief."}, "credential": credential["id"]}).json
-    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json
-    return {"agent_id": assistant["id"], "assistant_id": assistant["id"], "thread_id": thread["thread_id"],
+    credential = make_credential(client, auth, name="fuzz", base_url=fake.base_url, api="chat_completions",
+                                 api_key="sk-fuzz-provider-key")
+    assistant = make_assistant(client, auth, credential["id"], instructions="Be brief.")
+    thread_id = make_thread(client, auth, assistant["id"])
+    return {"agent_id": assistant["id"], "assistant_id": assistant["id"], "thread_id": thread_id,
             "credential": credential["id"], "credential_id": credential["id"]}
 
 
 def seed_v2(client, auth, app, ids: dict) -> dict:
     """The Assistants API v2's objects (/v1): a thread with a message, a finished run, its step."""
-    v2_thread = client.post("/v1/threads", headers=auth, json={
-        "messages": [{"role": "user", "content": "hi"}]}).json["id"]
+    v2_thread = make_v2_thread(client, auth, "hi")["id"]
     run = client.post(f"/v1/threads/{v2_thread}/runs", headers=auth,
                       json={"assistant_id": ids["assistant_id"]}).json
     wait_for_runs(app)

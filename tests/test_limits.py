@@ -10,7 +10,8 @@ import pytest
 
 from assistants_app.auth import digest
 
-from .helpers import AGENTS, REDIS_URL, headers_for, make_key, redis_or_skip, spec_and_routes, wait_for_runs
+from .helpers import (AGENTS, REDIS_URL, auth_for, headers_for, make_assistant, make_credential, make_key,
+                      make_thread, redis_or_skip, spec_and_routes, wait_for_runs)
 
 ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 DETAIL_REF = {"$ref": "#/components/schemas/Detail"}
@@ -66,7 +67,7 @@ def test_the_agents_api_answers_413_in_its_detail_shape(make_app_with):
 
 
 def test_keys_are_limited_independently(app, client, auth):
-    other_same_tenant = headers_for(make_key(app, name="second"))
+    other_same_tenant = auth_for(app, name="second")
     for _ in range(3):
         client.get("/assistants", headers=auth)
     assert_429(client.get("/assistants", headers=auth))
@@ -146,7 +147,7 @@ def test_a_dead_redis_app_leaves_later_apps_counting_in_redis(make_app, redis_co
 
 def test_redis_down_limits_in_memory_instead_of_failing(make_app):
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
-    key = headers_for(make_key(app, name="redis-down"))
+    key = auth_for(app, name="redis-down")
     client = app.test_client()
     for _ in range(3):
         assert client.get("/assistants", headers=key).status_code == 200
@@ -278,12 +279,9 @@ def requests_for(rule, method, text, real: dict):
 @pytest.mark.parametrize("kind", PAYLOADS)
 @pytest.mark.parametrize(("rule", "method"), ROUTES, ids=[f"{m} {r}" for r, m in ROUTES])
 def test_no_500_on_any_route(unlimited, client, auth, fake, rule, method, kind):
-    credential = client.post("/credentials", headers=auth, json={
-        "name": "c", "provider": "openai_compatible", "base_url": fake.base_url, "api_key": "sk-x"})
-    credential = credential.json["id"]
-    assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
-                                                               "credential": credential}).json["id"]
-    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant}).json["thread_id"]
+    credential = make_credential(client, auth, name="c", base_url=fake.base_url, api_key="sk-x")["id"]
+    assistant = make_assistant(client, auth, credential)["id"]
+    thread = make_thread(client, auth, assistant)
     real = {"credential": credential, "assistant": assistant, "thread": thread}
     sent = 0
     for path, query, body in requests_for(rule, method, PAYLOADS[kind], real):

@@ -16,7 +16,7 @@ from assistants_app.extensions import db
 from assistants_app.models import Thread
 
 from .fake_openai import Fault
-from .helpers import AGENTS, create_agent, headers_for, make_key, user
+from .helpers import AGENTS, auth_for, create_agent, make_thread, user
 
 FAMILIES = ("assistants_http_requests", "assistants_http_request_duration_seconds", "assistants_chat_turns",
             "assistants_chat_turn_duration_seconds", "assistants_provider_request_duration_seconds",
@@ -106,8 +106,7 @@ def test_a_short_token_is_refused_at_start(make_app):
 def test_counts_follow_turns_provider_calls_and_requests(app, client, auth, fake):
     before, _ = scrape(client)
     agent = create_agent(client, auth, instructions=SECRET_WORDS)  # its status: the model list, a cache miss
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
-                            headers=auth).json["thread_id"]
+    thread_id = make_thread(client, auth, agent["id"])
     turn = {"agent_id": agent["id"], "thread_id": thread_id, "user_input": f"tell me {SECRET_WORDS}"}
     replies = [client.post("/openai/chat", headers=auth, json=turn),
                client.post("/openai/chat", headers=auth, json={**turn, "stream": True})]
@@ -193,7 +192,7 @@ def test_model_labels_are_bounded(fresh_model_labels):
 def test_one_tenant_adds_at_most_its_share_of_model_labels(app, client, auth, fake, fresh_model_labels):
     # The hog's own provider (here the fake) answers for any model name its assistants give.
     before, _ = scrape(client)  # this process's counters: earlier tests' models are in them too
-    hog = headers_for(make_key(app, tenant="hog", name="hog"))
+    hog = auth_for(app, tenant="hog", name="hog")
     names = [f"hog-model-{n:02}" for n in range(fresh_model_labels.MAX_MODELS_PER_TENANT + 3)]
     fake.models.extend(names)
     for name in names:

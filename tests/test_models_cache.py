@@ -2,7 +2,7 @@
 import pytest
 
 from .fake_openai import Fault
-from .helpers import REDIS_URL, headers_for, make_credential, make_key, redis_or_skip
+from .helpers import REDIS_URL, auth_for, make_credential, redis_or_skip
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def redis_url():
 
 def test_two_workers_share_the_models_cache_through_redis(make_app, fake, redis_url):
     workers = [make_app(REDIS_URL=redis_url) for _ in range(2)]  # two processes' worth of app state
-    headers = headers_for(make_key(workers[0]))
+    headers = auth_for(workers[0])
     # A credential of this run: no other run's (or suite's) cache entry can answer for it.
     credential = make_credential(workers[0].test_client(), headers, base_url=fake.base_url)
     for worker in workers:
@@ -33,7 +33,7 @@ def test_a_failing_provider_is_asked_once_per_period(client, auth, fake):
 
 def test_redis_down_falls_back_to_asking_the_provider(make_app, fake):
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
-    client, headers = app.test_client(), headers_for(make_key(app))
+    client, headers = app.test_client(), auth_for(app)
     for _ in range(2):
         response = client.get("/openai/get_models", headers=headers)
         assert response.status_code == 200 and response.json == {"models": sorted(fake.models)}

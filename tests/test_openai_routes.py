@@ -11,7 +11,7 @@ from assistants_app.extensions import db
 from assistants_app.models import Assistant, Message, Thread
 
 from .fake_openai import Fault
-from .helpers import Clock, make_credential
+from .helpers import Clock, make_assistant, make_credential, make_thread
 
 BACKENDS = ("chat_completions", "responses", "assistants")
 INSTRUCTIONS = "You answer in one line."
@@ -26,18 +26,8 @@ def app_config(app_config):
 def make_agent(client, auth, fake, backend, **details):
     credential = make_credential(client, auth, base_url=fake.base_url, api=backend,
                                  api_key="sk-route-test-key")
-    body = {"credential": credential["id"],
-            "details": {"model": "gpt-4", "instructions": INSTRUCTIONS, "temperature": 0.3, "top_p": 0.9,
-                        **details}}
-    response = client.post("/assistants", json=body, headers=auth)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def initialize(client, auth, agent_id):
-    response = client.post("/openai/initialize", json={"agent_id": agent_id}, headers=auth)
-    assert response.status_code == 200, response.json
-    return response.json["thread_id"]
+    details = {"instructions": INSTRUCTIONS, "temperature": 0.3, "top_p": 0.9, **details}
+    return make_assistant(client, auth, credential["id"], **details)
 
 
 def chat(client, auth, agent_id, thread_id, text, **extra):
@@ -68,7 +58,7 @@ def provider_turns(fake, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_three_turns_keep_the_whole_history(client, auth, fake, backend):
     agent = make_agent(client, auth, fake, backend)
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     assert thread_id.startswith("thread_")
     for index in range(3):
         response = chat(client, auth, agent["id"], thread_id, f"question {index}")
@@ -110,7 +100,7 @@ def test_three_turns_keep_the_whole_history(client, auth, fake, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_streaming_equals_blocking(client, auth, fake, backend):
     agent = make_agent(client, auth, fake, backend)
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     blocking = chat(client, auth, agent["id"], thread_id, "tell me three words").json
     streamed = chat(client, auth, agent["id"], thread_id, "tell me three words", stream=True)
     assert streamed.status_code == 200
@@ -158,7 +148,7 @@ def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fa
     fault = Fault(**vars(fault))  # a fresh copy: the fake counts down its uses
     fake.reply = lambda conversation: LONG_REPLY
     agent = make_agent(client, auth, fake, backend)
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     chat(client, auth, agent["id"], thread_id, "before")
     before = messages(client, auth, thread_id)
     fault.path = {"chat_completions": "/chat/completions", "responses": "/responses",
@@ -193,7 +183,7 @@ def test_faults_give_their_status_and_write_nothing(app_config, client, auth, fa
 
 def test_refused_connection_is_502(client, auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     client.put(f"/credentials/{agent['credential']}", headers=auth,
                json={"base_url": fake.refused_base_url(), "api_key": "sk-moved"})
     response = chat(client, auth, agent["id"], thread_id, "hello")
@@ -207,7 +197,7 @@ def test_refused_connection_is_502(client, auth, fake):
 def test_second_turn_on_a_busy_thread_is_409(app, auth, fake):
     client = app.test_client()
     agent = make_agent(client, auth, fake, "chat_completions")
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     arrived, release = threading.Event(), threading.Event()
 
     def held_reply(conversation):  # the provider holds the first turn until the test lets it go
@@ -241,7 +231,7 @@ def test_tool_call_round_trip(client, auth, fake):
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
     for backend in BACKENDS:
         agent = make_agent(client, auth, fake, backend, tools=[tool])
-        thread_id = initialize(client, auth, agent["id"])
+        thread_id = make_thread(client, auth, agent["id"])
         fake.queue_tool_calls([{"name": "get_weather", "arguments": '{"city": "Oslo"}'}])
         first = chat(client, auth, agent["id"], thread_id, "weather in Oslo?")
         assert first.status_code == 200, first.json
@@ -272,7 +262,7 @@ def test_tool_call_round_trip(client, auth, fake):
 
 def test_bad_payloads_are_400(client, auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     cases = [
         ("/openai/initialize", {}),
         ("/openai/initialize", {"agent_id": 5}),
@@ -295,7 +285,7 @@ def test_bad_payloads_are_400(client, auth, fake):
 
 def test_message_is_an_alias_of_user_input(client, auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     response = client.post("/openai/chat", headers=auth,
                            json={"message": "aliased", "agent_id": agent["id"], "thread_id": thread_id})
     assert response.status_code == 200 and response.json["response"] == "Echo: aliased"
@@ -304,7 +294,7 @@ def test_message_is_an_alias_of_user_input(client, auth, fake):
 def test_unknown_agent_thread_and_other_agents_thread_are_404(client, auth, other_auth, fake):
     agent = make_agent(client, auth, fake, "chat_completions")
     other = make_agent(client, auth, fake, "chat_completions")
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     assert client.post("/openai/initialize", json={"agent_id": "nope"}, headers=auth).status_code == 404
     assert chat(client, auth, "nope", thread_id, "x").status_code == 404
     assert chat(client, auth, agent["id"], "thread_nope", "x").status_code == 404
@@ -335,7 +325,7 @@ def test_agent_id_may_be_details_id(client, auth, fake):
 
 def test_delete_thread(client, auth, fake):
     agent = make_agent(client, auth, fake, "responses")
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     chat(client, auth, agent["id"], thread_id, "hi")
     [conversation_id] = list(fake.conversations)
     response = client.delete(f"/openai/threads/{thread_id}", headers=auth)
@@ -348,7 +338,7 @@ def test_delete_thread(client, auth, fake):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_delete_agent_leaves_no_rows(app, client, auth, fake, backend):
     agent = make_agent(client, auth, fake, backend)
-    thread_id = initialize(client, auth, agent["id"])
+    thread_id = make_thread(client, auth, agent["id"])
     chat(client, auth, agent["id"], thread_id, "hi")
     response = client.post("/openai/delete_agent", json={"agent_id": agent["id"]}, headers=auth)
     assert response.status_code == 200

@@ -15,21 +15,19 @@ from assistants_app.extensions import db
 from assistants_app.models import Thread, utcnow
 
 from .fake_openai import Fault
-from .helpers import AGENTS, Clock, chat, create_agent, make_credential, parse_stream, user
+from .helpers import (AGENTS, Clock, chat, create_agent, make_assistant, make_credential, make_thread,
+                      parse_stream, user)
 
 TURN_PATH = {"chat_completions": "/chat/completions", "responses": "/responses", "assistants": "/runs"}
 
 
 def agent_on(client, auth, fake, api="chat_completions") -> dict:
     credential = make_credential(client, auth, base_url=fake.base_url, api=api)
-    response = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"},
-                                                              "credential": credential["id"]})
-    assert response.status_code == 200, response.json
-    return response.json
+    return make_assistant(client, auth, credential["id"])
 
 
 def thread_of(client, auth, agent) -> str:
-    return client.post("/openai/initialize", headers=auth, json={"agent_id": agent["id"]}).json["thread_id"]
+    return make_thread(client, auth, agent["id"])
 
 
 def turn(client, auth, agent, thread_id, text="hello", stream=False):

@@ -3,7 +3,7 @@ forwarded ones (and the limits count by that address); without it the X-Forwarde
 client's to forge, change nothing."""
 from flask import jsonify, request
 
-from .helpers import headers_for, make_key
+from .helpers import auth_for, headers_for
 
 WRONG = headers_for("sk-asst-not-a-key-of-this-service")
 
@@ -13,7 +13,7 @@ def client_seen_by(make_app, **config):
     app = make_app(**config)
     app.add_url_rule("/test-client-seen", "client_seen", lambda: jsonify(
         address=request.remote_addr, scheme=request.scheme, host=request.host, url=request.url))
-    return app.test_client(), headers_for(make_key(app))
+    return app.test_client(), auth_for(app)
 
 
 def seen(client, auth, remote_addr: str, forwarded: dict) -> dict:

@@ -1,6 +1,6 @@
 """Seed 000 with an `assistants`-backend credential: the provider keeps a twin."""
 from .fake_openai import Fault
-from .helpers import make_credential
+from .helpers import make_assistant, make_credential
 
 
 def assistants_credential(client, auth, fake, **overrides):
@@ -31,8 +31,7 @@ def test_create_update_delete_act_on_the_remote_assistant(client, auth, fake):
     assert fake.assistants[remote_id]["name"] == "renamed"
 
     # Without isDeleteBoth the remote twin stays.
-    kept = client.post("/assistants", headers=auth,
-                       json={"credential": credential["id"], "details": {"model": "gpt-4"}}).json
+    kept = make_assistant(client, auth, credential["id"])
     assert client.delete(f"/assistants/{kept['id']}", headers=auth).status_code == 200
     assert kept["details"]["id"] in fake.assistants
 
@@ -43,8 +42,7 @@ def test_create_update_delete_act_on_the_remote_assistant(client, auth, fake):
 
 def test_adopts_an_existing_remote_assistant_named_in_details_id(client, auth, fake):
     credential = assistants_credential(client, auth, fake)
-    first = client.post("/assistants", headers=auth,
-                        json={"credential": credential["id"], "details": {"model": "gpt-4"}}).json
+    first = make_assistant(client, auth, credential["id"])
     client.delete(f"/assistants/{first['id']}", headers=auth)  # local row gone, remote twin kept
     adopted = client.post("/assistants", headers=auth, json={
         "credential": credential["id"], "details": {"model": "gpt-4o", "id": first["details"]["id"]}})
@@ -77,8 +75,7 @@ def test_rejected_credential_is_502_without_the_key(client, auth, fake):
 
 def test_delete_both_with_unreachable_provider_deletes_nothing(client, auth, fake):
     credential = assistants_credential(client, auth, fake)
-    created = client.post("/assistants", headers=auth,
-                          json={"credential": credential["id"], "details": {"model": "gpt-4"}}).json
+    created = make_assistant(client, auth, credential["id"])
     client.put(f"/credentials/{credential['id']}", headers=auth,
                json={"base_url": fake.refused_base_url(), "api_key": "sk-moved"})
     response = client.delete(f"/assistants/{created['id']}?isDeleteBoth=true", headers=auth)

@@ -3,7 +3,7 @@ transport) and the loopback fake provider (a chat-completions provider: the stat
 import openai
 import pytest
 
-from .helpers import headers_for, make_key, sdk, wait_for_runs
+from .helpers import headers_for, make_assistant, make_key, sdk, wait_for_runs
 
 
 @pytest.fixture
@@ -139,9 +139,9 @@ def test_structured_output_and_settings_reach_the_provider(client, fake):
 
 
 def test_an_assistant_is_a_prompt(app, client, key, fake):
-    made = app.test_client().post("/assistants", headers=headers_for(key), json={"details": {
-        "model": "gpt-4o", "instructions": "You help {{customer}} with {{product}}.", "temperature": 0.3}})
-    assistant_id = made.json["details"]["id"]
+    made = make_assistant(app.test_client(), headers_for(key), model="gpt-4o",
+                          instructions="You help {{customer}} with {{product}}.", temperature=0.3)
+    assistant_id = made["details"]["id"]
     response = client.responses.create(input="Hi", prompt={"id": assistant_id, "variables": {
         "customer": "Ada", "product": {"type": "input_text", "text": "lamps"}}})
     assert response.model == "gpt-4o" and response.instructions == "You help Ada with lamps."

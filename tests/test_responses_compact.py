@@ -2,7 +2,7 @@
 later response takes as input in place of the context it summarises; and assistant messages' phase."""
 from tests.fake_openai.wire import Fault
 
-from .helpers import headers_for, make_key, sdk
+from .helpers import headers_for, make_conversation, make_key, sdk
 
 CHAT = "/chat/completions"
 
@@ -42,7 +42,7 @@ def test_a_context_is_compacted_into_an_item_a_later_response_reads(app, client,
                         headers=headers_for(key)).json
     assert listed["data"][0] == item  # kept as it came
 
-    conversation = client.post("/v1/conversations", json={"items": [item]}, headers=headers_for(key)).json
+    conversation = make_conversation(client, headers_for(key), item)
     items = client.get(f"/v1/conversations/{conversation['id']}/items", headers=headers_for(key)).json["data"]
     assert items == [item]
     post(client, key, "/responses", {"model": "gpt-4", "input": "Next.", "conversation": conversation["id"]})
@@ -77,7 +77,7 @@ def test_assistant_phase_is_kept_and_checked(app, client, fake):
     given = [{"type": "message", "role": "assistant", "phase": "commentary", "content": "Thinking."},
              {"type": "message", "role": "assistant", "phase": "final_answer", "content": "Four."},
              {"type": "message", "role": "user", "content": "Again?"}]
-    conversation = client.post("/v1/conversations", json={"items": given[:2]}, headers=headers_for(key)).json
+    conversation = make_conversation(client, headers_for(key), *given[:2])
     answer = post(client, key, "/responses", {"model": "gpt-4", "input": given})
     assert answer.status_code == 200, answer.json
     assert fake.requests_to(CHAT)[-1].json["messages"][:2] == [

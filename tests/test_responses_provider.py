@@ -5,7 +5,7 @@ import pytest
 
 from tests.fake_openai import Fault
 
-from .helpers import AGENTS, chat, create_agent, make_credential, parse_stream, user
+from .helpers import AGENTS, chat, create_agent, make_assistant, make_credential, parse_stream, user
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}}
 LOOKUP = {"type": "function", "function": {"name": "lookup", "description": "Looks a word up.",
@@ -140,8 +140,7 @@ def test_a_streamed_text_turn_arrives_in_pieces(client, auth, agent, fake):
 def test_a_response_on_a_responses_credential_sends_the_whole_chain_unstored(client, auth, fake):
     """/v1/responses keeps the state here: the provider gets the history each turn, with store false."""
     credential = make_credential(client, auth, base_url=fake.base_url, api="responses")
-    made = client.post("/assistants", headers=auth, json={"credential": credential["id"], "details": {
-        "model": "gpt-4", "instructions": "Be brief."}}).json
+    made = make_assistant(client, auth, credential["id"], instructions="Be brief.")
     prompt = {"id": made["details"]["id"]}
     parts = [{"type": "input_text", "text": "what is this?"},
              {"type": "input_image", "image_url": "https://example.com/a.png", "detail": "low"}]

@@ -3,7 +3,7 @@ field), and the request features beyond the common case: item_reference, prompt 
 json_object, logprobs, paged input items and the token count of a conversation."""
 import pytest
 
-from .helpers import headers_for
+from .helpers import auth_for, make_assistant
 
 ITEM = {"type": "message", "role": "user", "content": "hi"}
 
@@ -115,10 +115,8 @@ def test_item_references_resolve_from_the_chain_and_the_conversation(post, clien
 
 
 def test_a_prompts_instructions_may_be_replaced_and_options_reach_the_provider(app, post, client, auth, fake):
-    made = client.post("/assistants", headers=auth, json={"details": {
-        "model": "gpt-4", "instructions": "You are {{role}}.",
-        "tools": [{"type": "function",
-                   "function": {"name": "lookup", "parameters": {"type": "object"}}}]}}).json
+    made = make_assistant(client, auth, instructions="You are {{role}}.", tools=[
+        {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}])
     fake.queue_tool_calls([{"name": "lookup", "arguments": "{}"}])
     answer = post({"input": "hi", "prompt": {"id": made["details"]["id"], "variables": {"role": "a pirate"}},
                    "instructions": "Be terse.", "tool_choice": {"type": "function", "name": "lookup"},
@@ -160,9 +158,8 @@ def test_input_tokens_count_a_conversations_items(post, client, auth):
 
 
 def test_another_tenants_prompt_is_not_found(app, post, client, auth):
-    from .helpers import make_key
-    made = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"}}).json
-    other = headers_for(make_key(app, tenant="other", name="other"))
+    made = make_assistant(client, auth)
+    other = auth_for(app, tenant="other", name="other")
     answer = client.post("/v1/responses", headers=other,
                          json={"input": "hi", "prompt": {"id": made["details"]["id"]}})
     assert answer.status_code == 404 and "No prompt (assistant)" in answer.json["error"]["message"]

@@ -10,7 +10,7 @@ from simple_websocket import Client
 
 from tests.fake_openai import Fault
 
-from .helpers import headers_for, key_on, make_key
+from .helpers import auth_for, key_on
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed", "error")
 
@@ -104,7 +104,7 @@ def test_websocket_messages_count_against_the_rate_limit(make_app):
     from assistants_app.services.responses import socket_mode
 
     app = make_app(RATELIMIT_DEFAULT="3 per minute")
-    upgrade_request = {"Upgrade": "websocket", "Connection": "Upgrade", **headers_for(make_key(app))}
+    upgrade_request = {"Upgrade": "websocket", "Connection": "Upgrade", **auth_for(app)}
     with app.test_request_context("/v1/responses", headers=upgrade_request):
         assert app.preprocess_request() is None  # the handshake: counted, authenticated
         body = json.dumps({"type": "response.create", "model": "gpt-4", "store": False, "input": "x"})

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from assistants_app.extensions import db
 from assistants_app.openai_adapter.addresses import HOW_TO_ALLOW, AddressPolicy, is_public, parse_ip
 
-from .helpers import AGENTS
+from .helpers import AGENTS, make_assistant, make_thread
 from .listeners import Listener
 
 REAL_KEY = "sk-real-provider-key-0123456789"
@@ -243,10 +243,9 @@ def test_nothing_of_a_providers_reply_but_the_answer_reaches_a_client(make_app_w
     with Listener("hostile", status=status, content_type=content_type, body=raw) as hostile:
         client, auth = make_app_with(PROVIDER_ALLOWED_HOSTS=f"127.0.0.1:{hostile.port}", OPENAI_MAX_RETRIES=0)
         credential = create_credential(client, auth, hostile.base_url).json
-        assistant = client.post("/assistants", headers=auth, json={
-            "details": {"model": "gpt-4"}, "credential": credential["id"]}).json
-        thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json
-        turn = {"agent_id": assistant["id"], "thread_id": thread["thread_id"], "user_input": "hi"}
+        assistant = make_assistant(client, auth, credential["id"])
+        turn = {"agent_id": assistant["id"], "thread_id": make_thread(client, auth, assistant["id"]),
+                "user_input": "hi"}
         completion = {"messages": [{"role": "user", "content": "hi"}]}
         responses = [
             client.get("/openai/get_models", headers=auth, query_string={"credential": credential["id"]}),

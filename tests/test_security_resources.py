@@ -18,23 +18,16 @@ from assistants_app.openai_adapter.errors import log_failure, scrub
 from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
 from .fake_openai import Fault
-from .helpers import AGENTS, app_on, key_on, make_key
+from .helpers import AGENTS, app_on, key_on, make_assistant, make_credential, make_key, make_thread
 from .listeners import Listener
 
 
 def credential_on(client, auth, base_url, api="chat_completions", **fields):
-    response = client.post("/credentials", headers=auth, json={
-        "name": "p", "provider": "openai_compatible", "base_url": base_url, "api_key": "sk-k", "api": api,
-        **fields})
-    assert response.status_code == 201, response.json
-    return response.json["id"]
+    return make_credential(client, auth, name="p", base_url=base_url, api_key="sk-k", api=api, **fields)["id"]
 
 
 def assistant_on(client, auth, credential_id=None, model="gpt-4"):
-    response = client.post("/assistants", headers=auth, json={"details": {"model": model},
-                                                              "credential": credential_id})
-    assert response.status_code == 200, response.json
-    return response.json
+    return make_assistant(client, auth, credential_id, model=model)
 
 
 # ---------------------------------------------------------------------------- connections
@@ -77,7 +70,7 @@ def test_no_database_connection_is_held_across_any_provider_call(app, client, au
     agent = assistant_on(client, auth, chat)
     conversation = assistant_on(client, auth, responses)
     twin = assistant_on(client, auth, remote)
-    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": agent["id"]}).json["thread_id"]
+    thread = make_thread(client, auth, agent["id"])
     turn = {"agent_id": agent["id"], "thread_id": thread, "user_input": "hi"}
     completion = {"messages": [{"role": "user", "content": "hi"}]}
     remote_thread = {}

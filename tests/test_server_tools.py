@@ -13,7 +13,7 @@ from assistants_app.openai_adapter import TextDelta, ToolCallDelta
 from assistants_app.services import turns
 from assistants_app.services.server_tools import MAX_ROUNDS, ServerTool, ServerToolCalled, ServerToolResult
 
-from .helpers import headers_for, make_key
+from .helpers import auth_for, make_assistant, make_thread
 
 LOOKUP = {"type": "function", "function": {"name": "lookup", "parameters": {
     "type": "object", "properties": {"query": {"type": "string"}}}}}
@@ -22,11 +22,9 @@ CALLER = turns.Caller("default", None, None, "conversations")
 
 @pytest.fixture
 def conversation(app):
-    client, auth = app.test_client(), headers_for(make_key(app))
-    assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"}}).json
-    thread = client.post("/openai/initialize", headers=auth,
-                         json={"agent_id": assistant["id"]}).json["thread_id"]
-    return client, auth, assistant["id"], thread
+    client, auth = app.test_client(), auth_for(app)
+    assistant = make_assistant(client, auth)
+    return client, auth, assistant["id"], make_thread(client, auth, assistant["id"])
 
 
 def lookup_tool(seen: list) -> ServerTool:

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from .helpers import AGENTS, chat, create_agent, make_credential, parse_stream, user
+from .helpers import AGENTS, chat, create_agent, make_credential, make_thread, parse_stream, user
 
 INSTRUCTIONS = "Be brief."
 PREFIX = "Summary of the earlier conversation: "
@@ -84,8 +84,7 @@ def test_streamed_turns_count_as_writes(client, auth, fake, clock):
 
 def test_seed_004_threads_expire_and_stream_without_keeping_the_lock(client, auth, fake, clock):
     agent = create_agent(client, auth, session_max_ttl=30)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
-                            headers=auth).json["thread_id"]
+    thread_id = make_thread(client, auth, agent["id"])
     turn = {"agent_id": agent["id"], "thread_id": thread_id, "user_input": "hi"}
     streamed = client.post("/openai/chat", json={**turn, "stream": True}, headers=auth)
     assert streamed.status_code == 200 and "event: done" in streamed.get_data(as_text=True)
@@ -221,8 +220,7 @@ def test_the_limit_applies_to_seed_004_threads(client, auth, fake):
     agent = create_agent(client, auth, session_max_length=40)
     client.post(f"{AGENTS}/{agent['id']}", json={"session_summarization_strategy": "delete_oldest"},
                 headers=auth)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
-                            headers=auth).json["thread_id"]
+    thread_id = make_thread(client, auth, agent["id"])
     questions = [question(index, width=10) for index in range(5)]
     for text in questions:
         response = client.post("/openai/chat", headers=auth, json={

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from assistants_app.extensions import db
 from assistants_app.models import Message, Run, Thread
 
-from .helpers import AGENTS, headers_for, make_key, sdk, user, wait_for_runs
+from .helpers import (AGENTS, auth_for, headers_for, make_assistant, make_key, make_thread, sdk, user,
+                      wait_for_runs)
 
 LONG = "wordy " * 40  # 240 characters
 POLL = {"poll_interval_ms": 20}
@@ -29,9 +30,8 @@ def budget_headers(app, tokens: int, tenant: str = "default") -> tuple[str, dict
 
 
 def conversation(client, auth) -> tuple[str, str]:
-    assistant = client.post("/assistants", headers=auth, json={"details": {"model": "gpt-4"}}).json
-    thread = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json
-    return assistant["id"], thread["thread_id"]
+    assistant = make_assistant(client, auth)
+    return assistant["id"], make_thread(client, auth, assistant["id"])
 
 
 def history(client, auth, thread_id, **query) -> dict:
@@ -45,7 +45,7 @@ def history(client, auth, thread_id, **query) -> dict:
 def test_a_reply_past_max_reply_chars_fails_and_stores_nothing(make_app, fake):
     """The conversations and agents APIs answer 502 (a stream: its error event) and store nothing."""
     app = make_app(MAX_REPLY_CHARS=100)
-    client, auth = app.test_client(), headers_for(make_key(app))
+    client, auth = app.test_client(), auth_for(app)
     agent_id, thread_id = conversation(client, auth)
     fake.reply = lambda messages: LONG
     blocking = client.post("/openai/chat", headers=auth, json={"agent_id": agent_id, "thread_id": thread_id,
@@ -141,7 +141,7 @@ def test_a_tenant_past_its_storage_quota_gets_429_and_the_others_go_on(make_app,
     app = make_app(TENANT_MAX_STORED_BYTES=600)
     app.extensions["tenant_limits"].cache_seconds = 0  # summed at every check: the test needs no clock
     client = app.test_client()
-    auth, other = headers_for(make_key(app)), headers_for(make_key(app, tenant="other", name="other"))
+    auth, other = auth_for(app), auth_for(app, tenant="other", name="other")
     agent_id, thread_id = conversation(client, auth)
     turn = {"agent_id": agent_id, "thread_id": thread_id, "user_input": "z" * 100}
     statuses = [client.post("/openai/chat", headers=auth, json=turn).status_code for _ in range(5)]
@@ -250,9 +250,9 @@ def test_background_runs_are_bounded_per_tenant_and_the_rest_wait_queued(make_ap
 def test_turns_in_flight_are_bounded_per_tenant_in_a_worker(make_app, fake):
     app = make_app(TENANT_MAX_CONCURRENT_TURNS=1)
     client = app.test_client()
-    auth, other = headers_for(make_key(app)), headers_for(make_key(app, tenant="other", name="other"))
+    auth, other = auth_for(app), auth_for(app, tenant="other", name="other")
     agent_id, first = conversation(client, auth)
-    second = client.post("/openai/initialize", headers=auth, json={"agent_id": agent_id}).json["thread_id"]
+    second = make_thread(client, auth, agent_id)
     fake.reply = lambda messages: "one two three four"
     held = client.post("/openai/chat", headers=auth, buffered=False,
                        json={"agent_id": agent_id, "thread_id": first, "user_input": "hi", "stream": True})

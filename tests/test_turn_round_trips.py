@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 from assistants_app.database import db
 from assistants_app.services.thread_turn import ONE_STATEMENT_ROWS
 
-from .helpers import chat, create_agent, headers_for, make_key, user
+from .helpers import auth_for, chat, create_agent, make_assistant, make_thread, user
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
@@ -40,10 +40,9 @@ def rows(app, sql: str, **parameters) -> list:
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_turn_is_four_statements_in_autocommit_and_stores_what_a_transaction_stored(make_app, fake, stream):
     app = make_app()
-    client, headers = app.test_client(), headers_for(make_key(app))
-    agent_id = client.post("/assistants", json={"details": {"model": "gpt-4"}}, headers=headers).json["id"]
-    started = client.post("/openai/initialize", json={"agent_id": agent_id}, headers=headers)
-    thread_id = started.json["thread_id"]
+    client, headers = app.test_client(), auth_for(app)
+    agent_id = make_assistant(client, headers)["id"]
+    thread_id = make_thread(client, headers, agent_id)
     turn = {"agent_id": agent_id, "thread_id": thread_id, "stream": stream}
     first = client.post("/openai/chat", json={**turn, "user_input": "first"}, headers=headers)
     assert first.status_code == 200 and first.get_data()  # a stream is read: its turn ends as it is
@@ -71,7 +70,7 @@ def test_a_turn_is_four_statements_in_autocommit_and_stores_what_a_transaction_s
 
 def test_more_messages_than_one_statement_binds_are_recorded_in_a_transaction(make_app):
     app = make_app()
-    client, headers = app.test_client(), headers_for(make_key(app))
+    client, headers = app.test_client(), auth_for(app)
     agent = create_agent(client, headers)
     many = [user(f"message {n}") for n in range(ONE_STATEMENT_ROWS)]  # and the reply: one row too many
     statements = watch(app)
@@ -88,7 +87,7 @@ def test_more_messages_than_one_statement_binds_are_recorded_in_a_transaction(ma
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_stateless_agents_turn_reads_the_agent_and_writes_its_usage_in_autocommit(make_app, stream):
     app = make_app()
-    client, headers = app.test_client(), headers_for(make_key(app))
+    client, headers = app.test_client(), auth_for(app)
     agent = create_agent(client, headers)
     statements = watch(app)
 

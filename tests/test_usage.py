@@ -11,7 +11,7 @@ from assistants_app.extensions import db
 from assistants_app.models import ApiKey, TokenUsage
 
 from .fake_openai import Fault
-from .helpers import AGENTS, create_agent, headers_for, make_key, parse_stream, user
+from .helpers import AGENTS, auth_for, create_agent, headers_for, make_key, make_thread, parse_stream, user
 
 START = datetime(2026, 3, 14, 23, 59, 0, tzinfo=timezone.utc)
 
@@ -43,8 +43,7 @@ def totals(client, auth, group_by="day", start=0, end=4102444800):
 def turns_of_every_api(client, auth, fake):
     """One recorded turn through each way in; what the fake provider reported for them."""
     agent = create_agent(client, auth, name="metered")
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
-                            headers=auth).json["thread_id"]
+    thread_id = make_thread(client, auth, agent["id"])
     replies = [client.post("/openai/chat", headers=auth,
                            json={"agent_id": agent["id"], "thread_id": thread_id, "user_input": "one two"})]
     streamed = client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"],
@@ -89,8 +88,7 @@ def test_every_api_records_each_turn_with_the_providers_tokens(app, client, auth
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_failed_turn_counts_nothing(app, client, auth, fake, stream):
     agent = create_agent(client, auth)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
-                            headers=auth).json["thread_id"]
+    thread_id = make_thread(client, auth, agent["id"])
     fake.add_fault(Fault("status", status=500, times=5))
     reply = client.post("/openai/chat", headers=auth, json={"agent_id": agent["id"], "thread_id": thread_id,
                                                             "user_input": "hi", "stream": stream})
@@ -108,7 +106,7 @@ def test_a_failed_turn_counts_nothing(app, client, auth, fake, stream):
 def test_usage_is_grouped_and_tenants_stay_apart(app, client, auth, other_auth, fake, clock):
     mine = create_agent(client, auth, name="mine")
     theirs = create_agent(client, other_auth, name="theirs")
-    second_key = headers_for(make_key(app, name="second"))
+    second_key = auth_for(app, name="second")
     for headers, agent in ((auth, mine), (second_key, mine), (other_auth, theirs)):
         reply = client.post(f"{AGENTS}/{agent['id']}/chat/completions", headers=headers,
                             json={"messages": [user("one two three")]})
@@ -177,8 +175,7 @@ def test_budget_refuses_turns_until_the_next_utc_day(app, client, fake, clock):
     clock.now = datetime(2026, 3, 14, 22, 0, tzinfo=timezone.utc)
     auth = budget_key(app, 10)
     agent = create_agent(client, auth)
-    thread_id = client.post("/openai/initialize", json={"agent_id": agent["id"]},
-                            headers=auth).json["thread_id"]
+    thread_id = make_thread(client, auth, agent["id"])
     turn = {"messages": [user("one two three four five six seven eight nine ten eleven")]}
     completions = f"{AGENTS}/{agent['id']}/chat/completions"
     assert client.post(completions, headers=auth, json=turn).status_code == 200  # under budget when it began

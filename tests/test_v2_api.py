@@ -5,7 +5,7 @@ import pytest
 
 from assistants_app.errors import OPENAI
 
-from .helpers import AGENTS, headers_for, make_key, sdk, wait_for_runs
+from .helpers import AGENTS, headers_for, make_assistant, make_key, sdk, wait_for_runs
 
 
 @pytest.fixture
@@ -42,8 +42,7 @@ def test_assistants_crud_and_paging(beta):
 
 
 def test_one_row_behind_every_api(client, auth, beta):
-    flowise = client.post("/assistants", headers=auth,
-                          json={"details": {"model": "gpt-4", "name": "shared"}}).json
+    flowise = make_assistant(client, auth, name="shared")
     v2 = beta.assistants.retrieve(flowise["details"]["id"])
     assert (v2.id, v2.name, v2.model) == (flowise["details"]["id"], "shared", "gpt-4")
     assert beta.assistants.retrieve(flowise["id"]).id == v2.id  # the row's own id works too

@@ -7,7 +7,8 @@ import openai
 import pytest
 
 from .fake_openai import Fault
-from .helpers import AGENTS, chat, make_credential, make_key, sdk, user, wait_for_runs
+from .helpers import (AGENTS, chat, make_assistant, make_credential, make_key, make_thread, sdk, user,
+                      wait_for_runs)
 
 POLL = {"poll_interval_ms": 20}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
@@ -55,8 +56,7 @@ def test_runs_steps_and_replies_keep_the_deleted_assistants_id(client, auth, bet
     run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
     assert run.status == "completed"
     # What is the assistant's own: a conversations-API thread and an agents-API session.
-    own_thread = client.post("/openai/initialize", headers=auth,
-                             json={"agent_id": assistant.id}).json["thread_id"]
+    own_thread = make_thread(client, auth, assistant.id)
     session = chat(client, auth, assistant.id, [user("hi")], create_session=True).json["session_id"]
     steps = beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
     replies = beta.threads.messages.list(thread_id=thread.id, order="asc").data
@@ -131,8 +131,7 @@ def test_a_thread_kept_at_the_provider_is_deleted_once_its_runs_assistants_are_g
     one deleted, no credential is known, and the thread's local rows go alone."""
     credential = make_credential(client, auth, base_url=fake.base_url, api="responses",
                                  api_key="sk-v2-remote")
-    made = client.post("/assistants", headers=auth, json={"credential": credential["id"],
-                                                          "details": {"model": "gpt-4"}}).json
+    made = make_assistant(client, auth, credential["id"])
     thread = beta.threads.create(messages=[{"role": "user", "content": "one"}])
     run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=made["details"]["id"], **POLL)
     assert run.status == "completed" and len(fake.conversation_meta) == 1

@@ -12,7 +12,7 @@ from assistants_app.services.tenant_limits import Caller
 from assistants_app.services.v2.runner import execute
 
 from .fake_openai import Fault
-from .helpers import headers_for, make_credential, make_key, sdk, wait_for_runs
+from .helpers import headers_for, make_assistant, make_credential, make_key, sdk, wait_for_runs
 
 POLL = {"poll_interval_ms": 20}
 CALLER = Caller("default", None, None, "assistants_v2")
@@ -338,9 +338,8 @@ def test_runs_over_the_backends_that_keep_history_remotely(app, client, key, bet
     auth = headers_for(key)
     credential = make_credential(client, auth, base_url=fake.base_url, api=backend,
                                  api_key="sk-v2-backend-key")
-    made = client.post("/assistants", headers=auth, json={
-        "credential": credential["id"], "details": {"model": "gpt-4", "instructions": "Hi."}})
-    assistant_id = made.json["details"]["id"]  # the same id at /v1
+    made = make_assistant(client, auth, credential["id"], instructions="Hi.")
+    assistant_id = made["details"]["id"]  # the same id at /v1
     thread = beta.threads.create(messages=[{"role": "user", "content": "one"}])
     run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id, **POLL)
     assert run.status == "completed", run.last_error
