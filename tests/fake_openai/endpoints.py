@@ -49,9 +49,10 @@ class ChatEndpoints:
             raise HTTPError(400, "This model's maximum context length was exceeded.",
                             code="context_length_exceeded", param="messages")
         calls = self._next_tool_calls() or forced_calls(body, self.call_offered_tools)
-        text = None if calls else (structured_reply(body, conversation) or self._model_text(conversation))
+        text = (self.text_before_calls if calls
+                else structured_reply(body, conversation) or self._model_text(conversation))
         prompt = sum(count(m["content"]) for m in conversation)
-        completion = sum(count(c["arguments"]) for c in calls) if calls else count(text)
+        completion = sum(count(c["arguments"]) for c in calls or ()) + count(text)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion,
                  "total_tokens": prompt + completion}
         base = {"id": new_id("chatcmpl-"), "created": now(), "model": body["model"],
@@ -77,9 +78,14 @@ class ChatEndpoints:
         def chunk(delta, finish_reason=None):
             c = {**base, "object": "chat.completion.chunk",
                  "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+            if self.stray_choices:
+                c["choices"].append({"index": 1, "delta": {"content": " (another choice)"}, "logprobs": None,
+                                     "finish_reason": finish_reason})
             return sse({**c, "usage": None} if include_usage else c)
 
         frames = [chunk({"role": "assistant", "content": "" if text is not None else None, "refusal": None})]
+        if text is not None:
+            frames += [chunk({"content": p}) for p in split_words(text)]
         if calls:
             for i, c in enumerate(calls):
                 half = len(c["arguments"]) // 2
@@ -87,8 +93,6 @@ class ChatEndpoints:
                                                      "function": {"name": c["name"], "arguments": ""}}]}))
                 for part in (c["arguments"][:half], c["arguments"][half:]):
                     frames.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
-        else:
-            frames += [chunk({"content": p}) for p in split_words(text)]
         frames.append(chunk({}, finish))
         if include_usage:
             frames.append(sse({**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}))

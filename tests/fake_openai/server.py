@@ -76,6 +76,12 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Embeddi
         # A model that calls the first function it is offered (a conversation's first turn), as models do
         # when asked what a tool answers: for clients that offer tools without forcing one.
         self.call_offered_tools = False
+        # The text a model writes before its tool calls in the same reply ("Let me look that up."), as
+        # models often do; None: a reply with tool calls has no text.
+        self.text_before_calls: str | None = None
+        # Each streamed chunk also carries a choice of index 1 (text of its own), as some proxies and
+        # servers send when they fan a request out: a client that asked for one choice reads index 0.
+        self.stray_choices = False
         # The characters a model's context holds (None: no limit); past it chat completions answer 400
         # context_length_exceeded, as models do.
         self.context_window: int | None = None
@@ -171,6 +177,8 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Embeddi
             self.delay = self.chunk_delay = 0.0
             self.reply = None
             self.call_offered_tools = False
+            self.text_before_calls = None
+            self.stray_choices = False
             self.context_window = None
             self.embedding_inputs = 0
 
