@@ -52,8 +52,9 @@ def test_a_refused_query_embedding_is_an_error_the_model_reads(client, fake, sto
 
 def test_a_store_deleted_before_the_search_finds_nothing(client, fake, store):
     fake.queue_tool_calls([{"name": "file_search", "arguments": json.dumps({"query": "vacation"})}])
+    resources = {"file_search": {"vector_store_ids": [store.id]}}
     assistant = client.beta.assistants.create(model="gpt-4", tools=[{"type": "file_search"}],
-                                              tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+                                              tool_resources=resources)
     assert client.vector_stores.delete(store.id).deleted
     run = client.beta.threads.create_and_run_poll(assistant_id=assistant.id, poll_interval_ms=20, thread={
         "messages": [{"role": "user", "content": "vacation?"}]})
