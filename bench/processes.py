@@ -91,6 +91,9 @@ def bench_service(database_url: str, provider_url: str, workdir: str, root: str 
         "ASSISTANTS_SECRET_KEYS": Fernet.generate_key().decode(),
         # The status benchmark stores credentials on the loopback fake.
         "PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
+        # Every scenario's load is one tenant's: 1,000 open streams would meet a tenant's cap of turns per
+        # worker (256 by default, tests/test_tenant_limits.py) and measure that cap, not the server.
+        "TENANT_MAX_CONCURRENT_TURNS": "1000",
         "PYTHONUNBUFFERED": "1",
     }
     workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
