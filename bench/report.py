@@ -37,6 +37,57 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ratio_table(results: dict) -> str:
+    """README's short table: the headline figures as ratios against a baseline of the same run (the
+    provider straight, LiteLLM's proxy, the target); docs/benchmarks.rst has every figure."""
+    runs = results["runs"]
+    names = [name for name in runs if isinstance(runs[name], dict)]
+    cells: dict[str, dict[str, str]] = {}
+
+    def put(figure: str, name: str, text: str) -> None:
+        cells.setdefault(figure, {})[name] = text
+
+    for name in names:
+        run = runs[name]
+        overhead, turns, get = run.get("chat_overhead"), run.get("concurrent_turns"), run.get("throughput")
+        if overhead and not _failed_section(overhead):
+            o = overhead["blocking"]
+            put("chat turn: gateway ÷ provider straight, median", name,
+                f"{o['gateway']['median_ms'] / o['direct']['median_ms']:.1f}x "
+                f"(+{o['added']['median_ms']:.2f} ms)")
+        if turns and not _failed_section(turns):
+            put(f"{turns['conversations']} concurrent chats: throughput ÷ provider straight", name,
+                f"{turns['fraction_of_direct']:.2f}")
+        sequential = (get or {}).get("GET /assistants/{id}, sequential")
+        if isinstance(sequential, dict) and sequential.get("requests_per_s"):
+            put("GET /assistants/{id}, 1 client: req/s ÷ target 1,500", name,
+                f"{sequential['requests_per_s'] / 1500:.2f} ({sequential['requests_per_s']:,.0f} req/s)")
+        compared = run.get("litellm")
+        if compared and not _failed_section(compared):
+            for mode, label in (("blocking", "added latency"), ("streamed", "streamed first delta, added")):
+                c = compared[mode]
+                ours, theirs = c["ours_added"]["median_ms"], c["litellm_added"]["median_ms"]
+                put(f"chat/completions {label}: ours ÷ LiteLLM's", name,
+                    f"{ours / theirs:.2f} ({ours:.2f} vs {theirs:.2f} ms)")
+            c = compared["concurrent"]
+            ours, theirs = c["ours"], c["litellm"]
+            if ours.get("cpu_s_per_1000_turns") and theirs.get("cpu_s_per_1000_turns"):
+                put(f"{c['clients']} concurrent chats: CPU per turn, ours ÷ LiteLLM's", name,
+                    f"{ours['cpu_s_per_1000_turns'] / theirs['cpu_s_per_1000_turns']:.2f}")
+                put(f"{c['clients']} concurrent chats: throughput, ours ÷ LiteLLM's", name,
+                    f"{ours['turns_per_s'] / theirs['turns_per_s']:.2f}")
+    lines = ["| figure (ratio in the same run) | "
+             + " | ".join(DATABASE_NAMES.get(n, n) for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    lines += [f"| {figure} | " + " | ".join(row.get(n, "-") for n in names) + " |"
+              for figure, row in cells.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _failed_section(section) -> bool:
+    return not isinstance(section, dict) or "failed" in section or "pending" in section
+
+
 def rst_table(results: dict) -> str:
     """docs/benchmarks.rst's list-table: the same rows as markdown(), each figure beside its target."""
     runs = results["runs"]
@@ -70,7 +121,8 @@ def publish(results: dict) -> list[str]:
     section = ("## Benchmarks\n\n`make bench` measures what the gateway costs its users (bench/README.md "
                "explains each figure); `BENCH_DATABASE_URL=postgresql://...` adds PostgreSQL, "
                "`BENCH_ARGS=\"--compare litellm\"` LiteLLM's proxy beside it. " + header(results["meta"])
-               + " Every figure beside its target: [docs/benchmarks.rst](docs/benchmarks.rst).\n")
+               + " Every figure beside its target: [docs/benchmarks.rst](docs/benchmarks.rst).\n\n"
+               + ratio_table(results))
     start = text.find("\n## Benchmarks\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
