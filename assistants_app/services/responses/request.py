@@ -7,13 +7,14 @@ items (ids given, item_reference resolved) and the TurnInput the turn pipeline r
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.orm import aliased
 
 from ...errors import NotFound, ServiceError
 from ...extensions import db
 from ...models import Assistant, Message, Thread, new_token_id
 from ...responses_models import Response
-from .. import conversations, is_plausible_id, owned_select, tenant
+from .. import conversations, is_plausible_id, tenant
 from ..assistants import find_assistant, function_tools
 from ..turn_input import TurnInput
 from . import file_search, items
@@ -116,18 +117,32 @@ def _chain(previous_id: str | None, kept: dict) -> tuple[Response | None, list[d
     A response of ``kept`` (unsaved Response rows) is found there, any other in the database."""
     if not previous_id:
         return None, []
-    found = []
+    found: list[Response] = []
     next_id = previous_id
     while next_id and len(found) < MAX_CHAIN:
-        response = kept.get(next_id)
-        if response is None and is_plausible_id(next_id):
-            response = db.session.scalar(owned_select(Response), {"id": next_id, "tenant": tenant()})
-        if response is None:
-            raise PreviousResponseNotFound(f"Previous response with id '{next_id[:128]}' not found.")
-        found.append(response)
-        next_id = response.previous_response_id
+        if next_id in kept:
+            found.append(kept[next_id])
+        else:
+            stored = _stored_chain(next_id, MAX_CHAIN - len(found)) if is_plausible_id(next_id) else []
+            if not stored:
+                raise PreviousResponseNotFound(f"Previous response with id '{next_id[:128]}' not found.")
+            found.extend(stored)
+        next_id = found[-1].previous_response_id
     context = [item for response in reversed(found) for item in [*response.input_items, *response.output]]
     return found[0], context
+
+
+def _stored_chain(first_id: str, limit: int) -> list[Response]:
+    """The caller's stored response ``first_id`` and those it continues, newest first, at most ``limit``:
+    one recursive query (a chain of n responses took n). It stops where the next is not stored."""
+    chain = (select(Response.id, Response.previous_response_id, literal_column("1").label("depth"))
+             .where(Response.id == first_id, Response.tenant == tenant()).cte("chain", recursive=True))
+    older = aliased(Response)
+    chain = chain.union_all(select(older.id, older.previous_response_id, chain.c.depth + 1)
+                            .join(chain, older.id == chain.c.previous_response_id)
+                            .where(older.tenant == tenant(), chain.c.depth < limit))
+    return list(db.session.scalars(select(Response).join(chain, Response.id == chain.c.id)
+                                   .order_by(chain.c.depth)))
 
 
 def _input(value) -> list[dict]:
