@@ -6,8 +6,9 @@ items (ids given, item_reference resolved) and the TurnInput the turn pipeline r
     plan = request.plan(fields, kept)   # kept: a WebSocket connection's store:false responses, by id"""
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from ...errors import NotFound, ServiceError
@@ -135,14 +136,21 @@ def _chain(previous_id: str | None, kept: dict) -> tuple[Response | None, list[d
 def _stored_chain(first_id: str, limit: int) -> list[Response]:
     """The caller's stored response ``first_id`` and those it continues, newest first, at most ``limit``:
     one recursive query (a chain of n responses took n). It stops where the next is not stored."""
+    return list(db.session.scalars(_chain_select(), {"id": first_id, "tenant": tenant(), "limit": limit}))
+
+
+@cache
+def _chain_select():
+    """Built once: composing this statement costs more than running it."""
     chain = (select(Response.id, Response.previous_response_id, literal_column("1").label("depth"))
-             .where(Response.id == first_id, Response.tenant == tenant()).cte("chain", recursive=True))
+             .where(Response.id == bindparam("id"), Response.tenant == bindparam("tenant"))
+             .cte("chain", recursive=True))
     older = aliased(Response)
-    chain = chain.union_all(select(older.id, older.previous_response_id, chain.c.depth + 1)
+    chain = chain.union_all(select(older.id, older.previous_response_id, chain.c.depth + literal_column("1"))
                             .join(chain, older.id == chain.c.previous_response_id)
-                            .where(older.tenant == tenant(), chain.c.depth < limit))
-    return list(db.session.scalars(select(Response).join(chain, Response.id == chain.c.id)
-                                   .order_by(chain.c.depth)))
+                            .where(older.tenant == bindparam("tenant"), chain.c.depth < bindparam("limit")))
+    return (select(Response).select_from(chain)  # the chain's rows by primary key
+            .join(Response, Response.id == chain.c.id).order_by(chain.c.depth))
 
 
 def _input(value) -> list[dict]:
