@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from .. import streaming
-from ..errors import OPENAI, ServiceError
+from ..errors import OPENAI
 from ..extensions import db
 from ..schemas.compaction import CompactionSchema, CompactSchema
 from ..schemas.v2.common import DeletedSchema
@@ -69,10 +69,9 @@ class ResponseById(MethodView):
         row = store.get(response_id)
         if not query["stream"]:
             return store.present(row)
-        if not row.background:
-            raise ServiceError(400, "Only background responses can be streamed again.")
+        events = store.replay_stored(row, query["starting_after"])
         db.session.commit()
-        return streaming.response(store.replay(row.id, query["starting_after"]))
+        return streaming.response(events)
 
     @blp.response(200, DeletedSchema)
     def delete(self, response_id):

@@ -12,6 +12,7 @@ on another connection that id is previous_response_not_found, and so it is here 
 it failed (the failed turn forgets it).
 
     serve(ws)    # until the client closes (simple_websocket's ConnectionClosed ends it)"""
+import itertools
 import json
 import logging
 from typing import Iterator
@@ -35,7 +36,7 @@ NOT_SENT = ("stream", "stream_options", "background")  # HTTP's, not WebSocket m
 
 def serve(ws) -> None:
     kept: dict = {}
-    for number in range(1 << 62):
+    for number in itertools.count():
         message = ws.receive()
         events = answer(message, kept, first=number == 0)
         try:

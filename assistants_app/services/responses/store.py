@@ -81,6 +81,13 @@ def save_events(response_id: str, events: list[dict]) -> None:
                                          event=event) for event in events)
 
 
+def replay_stored(row: Response, starting_after: int) -> Iterator[str]:
+    """GET /v1/responses/{id}?stream=true: a background response's events again (no other keeps them)."""
+    if not row.background:
+        raise ServiceError(400, "Only background responses can be streamed again.")
+    return replay(row.id, starting_after)
+
+
 def replay(response_id: str, starting_after: int) -> Iterator[str]:
     """SSE frames of a stored response's events after ``starting_after``, then of those still to come, until
     it has ended. Holds no connection while it waits."""
