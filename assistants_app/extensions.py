@@ -2,7 +2,6 @@
 per-app state in app.extensions (so two apps in one process never share any)."""
 from flask_cors import CORS
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sock import Sock
 
 from .answer_cache import ProviderAnswers
@@ -14,13 +13,13 @@ from .openai_adapter import OpenAIAdapter
 from .ratelimit import RateLimits
 from .request_limits import RequestLimits
 from .request_metrics import RequestMetrics
-from .spec import SharedStatusesPlugin
+from .spec import DeferredDocApi, SharedStatusesPlugin
 
 __all__ = ["api", "api_keys", "cors", "db", "migrate", "openai_adapter", "provider_answers", "rate_limits",
            "request_limits", "request_log", "request_metrics", "secret_keys", "sock"]
 
 migrate = Migrate()
-api = Api(spec_kwargs={"extra_plugins": [SharedStatusesPlugin()]})
+api = DeferredDocApi(spec_kwargs={"extra_plugins": [SharedStatusesPlugin()]})
 # No catch-all `default` response: each operation lists its statuses (spec.py adds the shared ones).
 api.DEFAULT_ERROR_RESPONSE_NAME = None
 cors = CORS()

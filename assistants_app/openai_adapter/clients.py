@@ -2,6 +2,7 @@
 so building one per request would pay a TCP (and TLS) handshake every turn."""
 from __future__ import annotations
 
+import ssl
 import threading
 from collections import OrderedDict
 
@@ -45,7 +46,7 @@ class ClientCache:
     def __init__(self, settings: Settings, policy: AddressPolicy | None = None, maxsize: int = 256) -> None:
         self._settings = settings
         self._policy = policy or AddressPolicy()  # none given: public addresses only
-        self._ssl_context = default_ssl_context()
+        self._ssl_context: ssl.SSLContext | None = None  # built with the first client (an app may make none)
         self._maxsize = maxsize
         self._clients: OrderedDict[str, tuple[tuple, openai.OpenAI]] = OrderedDict()
         self._lock = threading.Lock()
@@ -58,7 +59,10 @@ class ClientCache:
             if entry is not None and entry[0] == fields:
                 self._clients.move_to_end(key)
                 return entry[1]
-        try:  # outside the lock: building a client reads certificates, which takes milliseconds
+        # Outside the lock: building a client reads certificates, which takes milliseconds.
+        if self._ssl_context is None:  # two threads may both build one: either will do
+            self._ssl_context = default_ssl_context()
+        try:
             client = build_client(conn, self._settings, self._policy, self._ssl_context)
         except Exception:  # e.g. a malformed base_url stored before it was checked
             raise ProviderError("provider_error", f"could not set up a client for {where(conn)}: "
