@@ -42,6 +42,19 @@ def pytest_xdist_make_scheduler(config, log):
     return SharingScheduling(config, log)
 
 
+LIVE_SERVERS = {"live_server", "shared_live_server"}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled them
+def pytest_collection_modifyitems(items):
+    """The slow tests (marked slow, or running a real gunicorn) first, in the random order they were
+    given: with xdist, one of 10-30 s dealt out last kept a worker busy after the other had run out
+    of tests (a whole run is scheduled longest first)."""
+    def slow(item) -> bool:
+        return bool(item.get_closest_marker("slow") or LIVE_SERVERS & set(item.fixturenames))
+    items.sort(key=lambda item: not slow(item))
+
+
 def pytest_collection_finish(session):
     """What is imported and collected by now lives to the end: frozen out of the cyclic collector
     (gc.freeze), so the collections in the tests' teardowns walk only what the tests made."""

@@ -208,6 +208,7 @@ def test_operation(app, client, auth, fake, method, path):
     print(f"fuzzed {label}: {cases} cases, statuses {dict(sorted(statuses.items()))}")
 
 
+@pytest.mark.slow
 def test_sequences_of_calls_that_follow_the_links_between_operations(app, client, auth, fake):
     """schemathesis' stateful phase over the whole document, run by its own engine (which starts a
     scenario again when the app's fresh ids make hypothesis call a replay flaky): sequences of calls,

@@ -63,6 +63,7 @@ def connections_held_while_the_provider_answers(app, fake, request) -> list[int]
     return seen
 
 
+@pytest.mark.slow
 def test_no_database_connection_is_held_across_any_provider_call(app, client, auth, fake):
     chat = credential_on(client, auth, fake.base_url)
     responses = credential_on(client, auth, fake.base_url, api="responses")
