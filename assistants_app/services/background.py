@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 EXTENSION = "background_work"
 RETRY_SECONDS = 1.0  # a waiting piece asks again this often (slots freed by other workers or hosts)
 RENEW_SECONDS = 10.0
+_current = threading.local()  # .ticket: the place in its tenant's queue of the spawned piece this thread runs
 
 
 class BackgroundState:
@@ -45,11 +46,14 @@ def _state(app=None) -> BackgroundState:
 
 def spawn(work, tenant: str, name: str) -> None:
     """Run ``work()`` in an app context of its own, now; when it ends, the next waiting piece of
-    ``tenant`` in this worker asks for a slot at once."""
+    ``tenant`` in this worker asks for a slot at once. Its place among its tenant's pieces waiting for a
+    slot is taken here, in the order the requests made them (their threads may start in any order)."""
     app = current_app._get_current_object()
     state = _state(app)
+    ticket = threading.Event()
 
     def run():
+        _current.ticket = ticket
         try:
             with app.app_context():
                 try:
@@ -59,13 +63,16 @@ def spawn(work, tenant: str, name: str) -> None:
                 finally:
                     db.session.remove()
         finally:
+            _current.ticket = None
             with state.lock:
                 state.running.discard(worker)
+            _leave(state, tenant, ticket)  # if it ended before it asked for a slot
             wake_next(tenant, app)
 
     worker = threading.Thread(target=run, name=name, daemon=True)
     with state.lock:
         state.running.add(worker)
+        state.waiting.setdefault(tenant, collections.deque()).append(ticket)
     worker.start()
 
 
@@ -80,16 +87,17 @@ def wake_next(tenant: str, app=None) -> None:
 
 def wait_for_slot(slot) -> bool:
     """Wait until ``slot.take()`` succeeds (True), or the work no longer waits (``slot.waiting()`` is
-    False: cancelled, expired): False. Pieces of one tenant in this worker ask in turn, oldest first;
-    each renews its claim every RENEW_SECONDS. ``slot``'s methods give the connection back before they
-    return: none is held while it waits."""
-    if slot.take():
-        return True
+    False: cancelled, expired): False. Pieces of one tenant in this worker ask in turn, oldest first (a
+    spawned piece from when it was spawned, a request's own from now); each renews its claim every
+    RENEW_SECONDS. ``slot``'s methods give the connection back before they return: none is held while it
+    waits."""
     state = _state()
-    me = threading.Event()
+    me = getattr(_current, "ticket", None)
     with state.lock:
         queue = state.waiting.setdefault(slot.tenant, collections.deque())
-        queue.append(me)
+        if me is None or me not in queue:
+            me = threading.Event()
+            queue.append(me)
     renewed = time.monotonic()
     try:
         while True:
@@ -106,12 +114,20 @@ def wait_for_slot(slot) -> bool:
             me.wait(RETRY_SECONDS)
             me.clear()
     finally:
-        with state.lock:
-            queue.remove(me)
-            if not queue:
-                state.waiting.pop(slot.tenant, None)
-            elif queue[0] is not me:
-                queue[0].set()  # the next one asks now
+        _leave(state, slot.tenant, me)
+
+
+def _leave(state: BackgroundState, tenant: str, ticket: threading.Event) -> None:
+    """``ticket`` no longer waits: out of its tenant's queue, and the next one asks now."""
+    with state.lock:
+        queue = state.waiting.get(tenant)
+        if queue is None or ticket not in queue:
+            return
+        queue.remove(ticket)
+        if queue:
+            queue[0].set()
+        else:
+            state.waiting.pop(tenant, None)
 
 
 def wait_all(app, timeout: float = 20.0) -> None:
