@@ -1,14 +1,19 @@
 """Assistants API v2 runs through the official openai client's beta namespace (in process, over
 httpx2's WSGI transport) and the loopback fake provider: blocking and streamed runs, tool calls,
 cancel, one active run per thread, provider failures, dead workers, steps, every backend."""
+import threading
+
 import openai
 import pytest
+from flask import g
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from assistants_app.extensions import db
 from assistants_app.models import Message, Run, Thread
+from assistants_app.services import turns
 from assistants_app.services.tenant_limits import Caller
+from assistants_app.services.v2 import runs, threads
 from assistants_app.services.v2.runner import execute
 
 from .fake_openai import Fault
@@ -486,3 +491,59 @@ def test_a_runs_settings_reach_the_provider(beta, fake):
     # ~4 characters a token: 5 tokens (20 characters) keep the newest message (13) and drop the 6 before
     # it.
     assert [(m["role"], m["content"]) for m in sent["messages"]] == [("assistant", '{"a": "text"}')]
+
+
+def test_a_run_cancelled_as_it_starts_never_asks_the_provider(app, beta, fake):
+    """The cancel lands just after the commit that starts the run (queued -> in_progress), before its
+    provider call: found once in CI (PostgreSQL, tests/test_v2_live.py), where the cancelled run still
+    asked the provider and took the fault queued for the next run."""
+    assistant = beta.assistants.create(model="gpt-4")
+    thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    seen = []
+
+    def cancel_once_started(session):
+        if seen:
+            return
+        with db.engine.connect() as connection:
+            status = connection.scalar(select(Run.status).where(Run.id == run_id))
+        if status == "in_progress":  # another request's cancel, on its own connection and session
+            seen.append(status)
+            other = threading.Thread(target=lambda: seen.append(
+                beta.threads.runs.cancel(run_id, thread_id=thread.id).status))
+            other.start()
+            other.join()
+
+    with app.test_request_context():
+        g.tenant = "default"
+        run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
+        run_id, token = run.id, run.turn_token
+        event.listen(Session, "after_commit", cancel_once_started)
+        try:
+            assert list(execute(run_id, token, CALLER)) == []
+        finally:
+            event.remove(Session, "after_commit", cancel_once_started)
+    assert seen == ["in_progress", "cancelled"]
+    assert fake.requests_to("/chat/completions") == []
+    assert beta.threads.runs.retrieve(run_id, thread_id=thread.id).status == "cancelled"
+    assert beta.threads.messages.list(thread_id=thread.id, run_id=run_id).data == []
+    done = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **POLL)
+    assert done.status == "completed"  # the thread was freed
+
+
+def test_a_turn_abandoned_before_the_provider_is_asked_asks_nothing(app, client, auth, fake):
+    """keep_going() is asked once before the provider's call, not only while its answer is read; nothing
+    is written."""
+    assistant = make_assistant(client, auth)
+    thread_id = client.post("/openai/initialize", headers=auth, json={"agent_id": assistant["id"]}).json[
+        "thread_id"]
+    with app.test_request_context():
+        g.tenant = "default"
+        thread = db.session.get(Thread, thread_id)
+        with pytest.raises(turns.Abandoned):
+            turns.stream(turns.Caller("default", None, None, "conversations"), thread.assistant,
+                         turns.TurnInput(text="hi"), thread, keep_going=lambda: False)
+    assert fake.requests_to("/chat/completions") == []
+    assert client.get(f"/openai/threads/{thread_id}/messages", headers=auth).json["data"] == []
+    chat = client.post("/openai/chat", headers=auth,
+                       json={"agent_id": assistant["id"], "thread_id": thread_id, "user_input": "hi"})
+    assert chat.status_code == 200, chat.json  # the thread's lock was freed

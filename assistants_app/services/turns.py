@@ -9,7 +9,8 @@ to a TurnInput and the turn's events to its own wire format.
 
 Keyword options of both: ``lock_token`` (a lock taken earlier: a v2 run's); ``before_record(reply_row,
 done, incomplete)`` writes more in the record's transaction, or raises Abandoned to write nothing;
-``keep_going()`` returning False abandons the turn (a cancelled run; asked at most once a second);
+``keep_going()`` returning False abandons the turn (a cancelled run; asked before the provider is, then
+at most once a second);
 ``on_overflow``: a reply longer than MAX_REPLY_CHARS fails the turn ("fail": 502, nothing stored) or is
 cut there and recorded ("truncate": outcome.incomplete). A turn without a thread is stateless: its
 messages are the whole conversation.
@@ -68,6 +69,8 @@ def stream(caller: Caller, assistant: Assistant, turn: TurnInput, thread: Thread
         else:
             owner = ThreadTurn(thread, turn, caller, assistant, lock_token).__enter__()
         meter.model = owner.request.model
+        if keep_going is not None and not keep_going():  # e.g. a run cancelled while its turn was set up
+            raise Abandoned()
         items, first = _first_answer(owner, blocking, (turn.truncation or {}).get("type") == "auto")
     except BaseException as err:
         if owner is not None:

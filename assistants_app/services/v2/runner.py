@@ -64,7 +64,7 @@ def execute(run_id: str, token: str, caller: Caller,
         yield from _failed(run_id, _last_error(err))
         return
     if begun is None:
-        return  # its thread was deleted just as it started, and the run with it
+        return  # its thread was deleted just as it started (and the run with it), or it was cancelled
     run, assistant, thread, turn_input, answered = begun
     yield "thread.run.in_progress", run
     if answered is not None:
@@ -109,7 +109,7 @@ def _begin(run_id: str, tool_outputs: list[dict] | None):
     run, its assistant and thread, the TurnInput, and (resumed) the tool step its outputs completed."""
     run = db.session.get(Run, run_id, populate_existing=True)
     thread = db.session.get(Thread, run.thread_id) if run is not None else None
-    if thread is None:
+    if thread is None or run.status != "in_progress":  # gone, or cancelled since it took its slot
         db.session.commit()
         return None
     if run.assistant is None:  # deleted just as the run started: the deletion failed it already
