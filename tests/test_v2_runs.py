@@ -326,11 +326,7 @@ def test_a_cancelled_queued_run_never_starts(app, beta):
     assistant = beta.assistants.create(model="gpt-4")
     thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
     with app.test_request_context():
-        from flask import g
-
         g.tenant = "default"
-        from assistants_app.services.v2 import runs, threads
-
         run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
         token = run.turn_token
         runs.cancel(run)
@@ -439,7 +435,7 @@ def test_a_thread_deleted_as_its_run_starts_ends_the_run_quietly(app, beta):
 
     deleted = []
 
-    def delete_the_thread(session):
+    def delete_the_thread(run_id: str) -> None:
         if deleted:  # once: after the commit that starts the run
             return
         deleted.append(thread.id)
@@ -448,20 +444,27 @@ def test_a_thread_deleted_as_its_run_starts_ends_the_run_quietly(app, beta):
                 connection.execute(delete(table).where(table.thread_id == thread.id))
             connection.execute(delete(Thread).where(Thread.id == thread.id))
 
-    with app.test_request_context():
-        from flask import g
-
-        g.tenant = "default"
-        from assistants_app.services.v2 import runs, threads
-
-        run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
-        run_id, token = run.id, run.turn_token
-        event.listen(Session, "after_commit", delete_the_thread)
-        try:
-            assert list(execute(run_id, token, CALLER)) == []
-        finally:
-            event.remove(Session, "after_commit", delete_the_thread)
+    run_id, events = executed_with_commit_hook(app, thread.id, assistant.id, delete_the_thread)
+    assert events == []
+    with app.app_context():
         assert deleted and db.session.get(Run, run_id) is None
+
+
+def executed_with_commit_hook(app, thread_id: str, assistant_id: str, hook) -> tuple[str, list]:
+    """A run created and carried out here, ``hook(run_id)`` called after each commit of any session meanwhile
+    (what another request does while the run starts); the run's id and the events it yielded."""
+    with app.test_request_context():
+        g.tenant = "default"
+        run = runs.create(CALLER, threads.get(thread_id), {"assistant_id": assistant_id})
+        run_id, token = run.id, run.turn_token
+
+        def after_commit(session):
+            hook(run_id)
+        event.listen(Session, "after_commit", after_commit)
+        try:
+            return run_id, list(execute(run_id, token, CALLER))
+        finally:
+            event.remove(Session, "after_commit", after_commit)
 
 
 def test_a_runs_settings_reach_the_provider(beta, fake):
@@ -501,7 +504,7 @@ def test_a_run_cancelled_as_it_starts_never_asks_the_provider(app, beta, fake):
     thread = beta.threads.create(messages=[{"role": "user", "content": "hi"}])
     seen = []
 
-    def cancel_once_started(session):
+    def cancel_once_started(run_id: str) -> None:
         if seen:
             return
         with db.engine.connect() as connection:
@@ -513,15 +516,8 @@ def test_a_run_cancelled_as_it_starts_never_asks_the_provider(app, beta, fake):
             other.start()
             other.join()
 
-    with app.test_request_context():
-        g.tenant = "default"
-        run = runs.create(CALLER, threads.get(thread.id), {"assistant_id": assistant.id})
-        run_id, token = run.id, run.turn_token
-        event.listen(Session, "after_commit", cancel_once_started)
-        try:
-            assert list(execute(run_id, token, CALLER)) == []
-        finally:
-            event.remove(Session, "after_commit", cancel_once_started)
+    run_id, events = executed_with_commit_hook(app, thread.id, assistant.id, cancel_once_started)
+    assert events == []
     assert seen == ["in_progress", "cancelled"]
     assert fake.requests_to("/chat/completions") == []
     assert beta.threads.runs.retrieve(run_id, thread_id=thread.id).status == "cancelled"
