@@ -1,12 +1,33 @@
-"""python -m bench.module_trace: how one streamed request of each API travels through the package --
-each time a call goes from one assistants_app module into another is a switch. The table prints the
-switches and modules of the request's calls (a generator resumed for the next piece of the stream is
-not a new call: each piece goes down and up the same layers once, counted apart as "resumes"), and how
-often the pipeline's modules were entered by a call. One app in this process (the Flask test client, so
-the whole request runs on this thread), a temporary SQLite database and bench/fake_server.py as the
-provider; each request is made once untraced first (imports, caches).
+"""python -m bench.module_trace: how one streamed request of each API travels through the package.
 
-Not a speed figure: it measures the shape of the code (docs/architecture.rst quotes it)."""
+A *switch* is a call from one module of the package into another (a call that comes from Flask,
+werkzeug or SQLAlchemy -- a hook, a column type's conversion -- is no switch between our modules);
+calls that follow one another from a module into the same other module, with no call of the first
+into a third between (an object made, then used; three checks in a row), are one *entry* into it.
+The request is cut into the phases of a turn, each begun by the pipeline's own landmark:
+
+    request  the hooks, the key, the body's schema, the route (until the pipeline is called)
+    start    turns.stream: the budget, the slots, the thread's lock, the history, the turn request
+    ask      the adapter is called: the provider asked, its first answer read
+    piece    each piece of the stream the server takes (streaming.py's iterator, resumed by the server);
+             counted for the worst piece
+    record   the reply recorded (ThreadTurn.record, or a stateless turn's)
+    finish   the turn's slot and lock given back, the stream closed
+
+and each phase says which modules it entered more than once. "Once per phase" is the pipeline's shape:
+each *layer* -- the route, the API's mapping of a turn (services/completions.py, v2's runner and run
+events, the Responses run and events), the pipeline (turns.py, thread_turn.py), the adapter (the
+openai_adapter package, one layer: a call between its own modules is no switch) and the stream
+(streaming.py) -- is entered once and returns; a layer entered twice in a phase calls down and is
+called back. A *helper* (every other module: the clock, ids, the database's checks, metrics, usage, the
+tenant's limits) may be asked more than once; the table counts those apart.
+
+One app in this process (the Flask test client, so the whole request runs on this thread), a temporary
+SQLite database and bench/fake_server.py as the provider; each request is made once untraced first
+(imports, caches). The old measure (the path of modules collapsed, returns included, which counts a
+module again after each helper it called) is printed beside it as "path" for comparison with earlier
+tables. Not a speed figure: it measures the shape of the code (docs/architecture.rst quotes it); it
+exits 1 when a layer was entered more than once in a phase (tests/test_bench_smoke.py runs it)."""
 from __future__ import annotations
 
 import inspect
@@ -21,37 +42,100 @@ from .processes import FakeProvider
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assistants_app") + os.sep
 GENERATOR = inspect.CO_GENERATOR
-WATCHED = ("services/turns.py", "services/thread_turn.py", "openai_adapter/chat_completions.py",
-           "streaming.py")
+PHASES = ("request", "start", "ask", "piece", "record", "finish")
+# (module, function) whose call begins a phase
+LANDMARKS = {("services/turns.py", "stream"): "start",
+             ("services/thread_turn.py", "record"): "record", ("services/turns.py", "record"): "record",
+             ("services/turns.py", "_finish"): "finish"}
+ADAPTER = "openai_adapter/"
+LAYERS = ("routes/", "services/completions.py", "services/v2/runner.py", "services/v2/run_events.py",
+          "services/v2/runs.py", "services/responses/request.py", "services/responses/run.py",
+          "services/responses/events.py", "services/turns.py",
+          "services/thread_turn.py", ADAPTER, "streaming.py")
+STREAM = "streaming.py"  # the response's iterator: the server resumes it for each piece
 
 
-def traced(request) -> tuple[list[str], int]:
-    """The package's modules, in the order calls entered them while ``request()`` ran (repeats collapsed),
-    and how many times a generator of the package was resumed."""
-    path: list[str] = []
-    started: set[int] = set()  # the generator frames already entered once
-    resumes = [0]
+def _module(code) -> str | None:
+    """The unit a function belongs to: its module, or the adapter package as a whole."""
+    filename = code.co_filename
+    if not filename.startswith(PACKAGE):
+        return None
+    module = filename[len(PACKAGE):]
+    return ADAPTER if module.startswith(ADAPTER) else module
 
-    def profile(frame, event, _arg):
+
+def is_layer(module: str) -> bool:
+    return module.startswith(LAYERS)
+
+
+class Trace:
+    """What one request did: the collapsed path (the old measure), and per phase the modules entered
+    from another module of the package, with how often."""
+
+    def __init__(self):
+        self.path: list[str] = []
+        self.resumes = 0
+        self.phase = "request"
+        self.phases: list[tuple[str, Counter]] = [("request", Counter())]
+        self.calls: list[tuple[str, str, str, str]] = []  # (phase, module, caller, function)
+        self._started: set[int] = set()
+        self._last: dict[str, str] = {}  # a module -> the module it last called into, in this phase
+
+    def _begin(self, phase: str) -> None:
+        if phase != self.phase or phase == "piece":
+            self.phase, self._last = phase, {}
+            self.phases.append((phase, Counter()))
+
+    def profile(self, frame, event, _arg) -> None:
         if event != "call":
             return
-        filename = frame.f_code.co_filename
-        if not filename.startswith(PACKAGE):
+        module = _module(frame.f_code)
+        if module is None:
             return
+        caller = _module(frame.f_back.f_code) if frame.f_back is not None else None
         if frame.f_code.co_flags & GENERATOR:
-            if id(frame) in started:
-                resumes[0] += 1
+            if caller is None and module == STREAM:
+                self._begin("piece")  # the server asks for the stream's next piece
+            if id(frame) in self._started:
+                self.resumes += 1
                 return
-            started.add(id(frame))
-        module = filename[len(PACKAGE):]
-        if not path or path[-1] != module:
-            path.append(module)
-    sys.setprofile(profile)
+            self._started.add(id(frame))
+        landmark = LANDMARKS.get((module, frame.f_code.co_name))
+        if landmark and not (landmark == "finish" and self.phase == "finish"):
+            self._begin(landmark)
+        elif module == ADAPTER and caller not in (ADAPTER, None) and self.phase == "start":
+            self._begin("ask")
+        if not self.path or self.path[-1] != module:
+            self.path.append(module)
+        if caller is not None and caller != module:
+            if self._last.get(caller) != module:  # the caller calling on into the same module: one entry
+                self.phases[-1][1][module] += 1
+            self._last[caller] = module
+            self.calls.append((self.phase, module, caller, frame.f_code.co_name))
+
+    def worst(self, layers: bool) -> dict[str, Counter]:
+        """Per phase, the layers (or the helpers) entered more than once (for "piece", in the piece with
+        the most)."""
+        worst: dict[str, Counter] = {}
+        for phase, entered in self.phases:
+            again = Counter({module: count for module, count in entered.items()
+                             if count > 1 and is_layer(module) == layers})
+            if phase not in worst or sum(again.values()) > sum(worst[phase].values()):
+                worst[phase] = again
+        return worst
+
+    def layers_entered_again(self) -> int:
+        return sum(sum(again.values()) for again in self.worst(layers=True).values())
+
+
+def traced(request) -> Trace:
+    trace = Trace()
+    sys.setprofile(trace.profile)
     try:
         request()
     finally:
         sys.setprofile(None)
-    return path, resumes[0]
+    return trace
 
 
 def scenarios(client, auth: dict) -> dict:
@@ -83,7 +167,24 @@ def scenarios(client, auth: dict) -> dict:
     }
 
 
-def main() -> None:
+def report(name: str, trace: Trace) -> str:
+    switches = sum(sum(entered.values()) for _, entered in trace.phases)
+    modules = len(set(trace.path))
+    lines = [f"{name}: {switches} switches, {modules} modules, {len(trace.phases)} phases "
+             f"({sum(1 for phase, _ in trace.phases if phase == 'piece')} pieces); "
+             f"path {len(trace.path) - 1}, resumes {trace.resumes}"]
+    layers, helpers = trace.worst(layers=True), trace.worst(layers=False)
+    for phase in PHASES:
+        if phase in layers:
+            again = ", ".join(f"{module} {count}" for module, count in layers[phase].most_common()) or "none"
+            asked = ", ".join(f"{module} {count}" for module, count in helpers[phase].most_common()) or "none"
+            lines.append(f"  {phase:8} layers entered more than once: {again}; helpers asked more than once: "
+                         f"{asked}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Prints each request's trace; exits 1 when a layer was entered more than once in a phase."""
     from flask_migrate import upgrade
 
     from assistants_app import create_app
@@ -101,17 +202,19 @@ def main() -> None:
                 upgrade(directory=os.path.join(PACKAGE, "migrations"))
                 key = create_api_key("trace", "default")[1]
             client = app.test_client()
-            print(f"{'streamed request':28} {'switches':>8} {'modules':>7} {'resumes':>7}  "
-                  + "  ".join(WATCHED))
+            bounced = 0
             for name, request in scenarios(client, {"Authorization": f"Bearer {key}"}).items():
                 request()  # warm: imports, prepared statements, the provider's client
-                path, resumes = traced(request)
-                entered = Counter(path)
-                print(f"{name:28} {len(path) - 1:8} {len(entered):7} {resumes:7}  "
-                      + "  ".join(f"{entered[module]:>{len(module)}}" for module in WATCHED))
+                trace = traced(request)
+                print(report(name, trace))
+                if "--verbose" in sys.argv:
+                    for call in trace.calls:
+                        print("    {:8} {} <- {}: {}".format(*call))
+                bounced += trace.layers_entered_again()
     finally:
         fake.stop()
+    return 1 if bounced else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,9 +4,11 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
+from bench import module_trace
 from bench.scenarios import STATUS_PATH  # noqa: F401  (the harness imports cleanly)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,3 +86,36 @@ def test_litellm_rows_put_ours_beside_litellm():
     assert blocking.endswith(" met")
     assert streamed.endswith("**not met**")
     assert "ours 95.0 turns/s, 3.10 CPU s per 1,000 turns" in load and load.endswith(" met")
+
+
+def test_a_streamed_turn_of_every_api_enters_each_layer_once_per_phase():
+    """`python -m bench.module_trace`: a streamed request of each API goes route -> pipeline -> adapter
+    and back, each layer entered once in each phase of the turn (it exits 1 otherwise)."""
+    done = subprocess.run([sys.executable, "-m", "bench.module_trace"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for api in ("conversations /openai/chat", "agents chat/completions", "assistants v2 run", "responses"):
+        assert f"\n{api}: " in "\n" + done.stdout
+    assert done.stdout.count("layers entered more than once: none") == 4 * len(module_trace.PHASES)
+
+
+def test_the_trace_counts_a_layer_called_back_by_what_it_called():
+    """What the check above relies on, on made-up frames: a callback into the pipeline is a second entry;
+    calls one after the other into the same module are one; a call from a library is none."""
+    def call(trace, module, name, caller=None):
+        code = SimpleNamespace(co_filename=module_trace.PACKAGE + module, co_name=name, co_flags=0)
+        back = None if caller is None else SimpleNamespace(
+            f_code=SimpleNamespace(co_filename=module_trace.PACKAGE + caller))
+        trace.profile(SimpleNamespace(f_code=code, f_back=back), "call", None)
+
+    trace = module_trace.Trace()
+    call(trace, "routes/openai_routes.py", "openai_chat")  # from Flask: no switch
+    call(trace, "services/turns.py", "stream", "routes/openai_routes.py")
+    for check in ("check_budget", "check_storage", "take_turn_slot"):
+        call(trace, "services/tenant_limits.py", check, "services/turns.py")
+    call(trace, "services/thread_turn.py", "begin", "services/turns.py")
+    assert trace.layers_entered_again() == 0
+    call(trace, "services/turns.py", "on_history", "services/thread_turn.py")  # called back
+    assert trace.worst(layers=True)["start"] == {"services/turns.py": 2}
+    assert trace.worst(layers=False)["start"] == {}  # the three checks: one entry
+    assert trace.layers_entered_again() == 2

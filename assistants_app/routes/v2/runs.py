@@ -34,9 +34,9 @@ def _frames(events):
     yield streaming.sse("[DONE]", "done")
 
 
-def _start(run, token, stream, tool_outputs=None, prelude=()):
+def _start(caller, run, token, stream, tool_outputs=None, prelude=()):
     """The run goes on in the background (answered queued), or streamed in this response."""
-    caller, answer = Caller.of_request(API), runs.present(run)
+    answer = runs.present(run)
     db.session.commit()  # nothing is pending: the stream begins with no transaction open
     if stream:
         return streaming.response(_frames(runner.streamed(answer, token, caller, tool_outputs, prelude)))
@@ -53,8 +53,9 @@ class Runs(MethodView):
     @documents(400, 429, 502, 504)
     def post(self, query, fields, thread_id):
         """Create a run (400 while another run of the thread is active)"""
-        run = runs.create(Caller.of_request(API), threads.get(thread_id), fields)
-        return _start(run, run.turn_token, fields.get("stream"))
+        caller = Caller.of_request(API)
+        run = runs.create(caller, threads.get(thread_id), fields)
+        return _start(caller, run, run.turn_token, fields.get("stream"))
 
     @blp.arguments(ListQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, RunListV2Schema)
@@ -71,8 +72,9 @@ class ThreadAndRun(MethodView):
     @documents(400, 404, 429, 502, 504)
     def post(self, fields):
         """Create a thread and run it"""
-        thread, run = runs.create_with_thread(Caller.of_request(API), fields)
-        return _start(run, run.turn_token, fields.get("stream"),
+        caller = Caller.of_request(API)
+        thread, run = runs.create_with_thread(caller, fields)
+        return _start(caller, run, run.turn_token, fields.get("stream"),
                       prelude=[("thread.created", threads.present(thread))])
 
 
@@ -113,8 +115,9 @@ class SubmitToolOutputs(MethodView):
         """Submit the outputs of the tool calls a run requires"""
         thread = threads.get(thread_id)
         run = runs.get(thread, run_id)
-        token = runs.resume(Caller.of_request(API), thread, run, fields["tool_outputs"])
-        return _start(run, token, fields.get("stream"), fields["tool_outputs"])
+        caller = Caller.of_request(API)
+        token = runs.resume(caller, thread, run, fields["tool_outputs"])
+        return _start(caller, run, token, fields.get("stream"), fields["tool_outputs"])
 
 
 @blp.route("/threads/<thread_id>/runs/<run_id>/steps")
