@@ -11,6 +11,8 @@ import pytest
 from bench import module_trace
 from bench.scenarios import STATUS_PATH  # noqa: F401  (the harness imports cleanly)
 
+from .helpers import UNMEASURED
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ("chat_overhead", "history_cost", "agents_completions", "status_cost", "throughput",
             "concurrent_turns", "open_streams", "turn_cost", "search")
@@ -20,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 def test_quick_bench_runs_every_measurement(tmp_path):
     output = tmp_path / "results.json"
-    env = {k: v for k, v in os.environ.items() if k != "BENCH_DATABASE_URL"}  # SQLite only: seconds
+    # SQLite only (seconds), and coverage off (tests/helpers.py, UNMEASURED)
+    env = {**{k: v for k, v in os.environ.items() if k != "BENCH_DATABASE_URL"}, **UNMEASURED}
     # The limits stop a hung harness, they time nothing: it takes 30-45 s beside make test's other
     # worker, and more than 90 s on a 2-core host that others load too (it failed so, twice).
     command = [sys.executable, "-m", "bench", "--quick", "--output", str(output), "--time-limit", "240"]
@@ -49,7 +52,7 @@ def test_a_short_soak_passes(tmp_path):
     """`make soak` (bench/soak.py) for a few seconds on SQLite: the load, the samples, the checks."""
     output = tmp_path / "soak.json"
     env = {**{k: v for k, v in os.environ.items() if k != "SOAK_DATABASE_URL"}, "SOAK_SECONDS": "8",
-           "SOAK_RATE": "20"}
+           "SOAK_RATE": "20", **UNMEASURED}
     done = subprocess.run([sys.executable, "-m", "bench.soak", "--output", str(output)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=270)
     [run] = json.loads(output.read_text())

@@ -1,5 +1,9 @@
 """The provider's model list is cached per credential; with REDIS_URL, across processes."""
+import threading
+
 import pytest
+
+from assistants_app import answer_cache
 
 from .fake_openai import Fault
 from .helpers import REDIS_URL, auth_for, make_credential, redis_or_skip
@@ -38,3 +42,22 @@ def test_redis_down_falls_back_to_asking_the_provider(make_app, fake):
         response = client.get("/openai/get_models", headers=headers)
         assert response.status_code == 200 and response.json == {"models": sorted(fake.models)}
     assert fake.requests_to("/models")
+
+
+def test_requests_at_once_for_one_list_ask_the_provider_once(app, auth, fake):
+    """While one request asks the provider for a credential's models, the others for the same list wait
+    for its answer instead of asking too (answer_cache.KeyedLocks), and the lock is gone after."""
+    fake.delay = 0.5
+    answers = []
+
+    def get_models():
+        answers.append(app.test_client().get("/openai/get_models", headers=auth))
+    threads = [threading.Thread(target=get_models) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert all(answer.json == {"models": sorted(fake.models)} for answer in answers)
+    assert len(fake.requests_to("/models")) == 1
+    assert len(app.extensions[answer_cache.EXTENSION].locks) == 0

@@ -18,7 +18,8 @@ from assistants_app.openai_adapter.errors import log_failure, scrub
 from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
 from .fake_openai import Fault
-from .helpers import AGENTS, app_on, key_on, make_assistant, make_credential, make_key, make_thread
+from .helpers import (AGENTS, UNMEASURED, app_on, key_on, make_assistant, make_credential, make_key,
+                      make_thread)
 from .listeners import Listener
 
 
@@ -307,7 +308,7 @@ def rss_mb(pid: int) -> float:
 def test_worker_memory_stays_flat_after_repeated_huge_model_lists(live_server):
     # Ten ~5 MB model lists, each on its own credential: a worker used to keep every one of
     # them (and a lock per key) for good.
-    server = live_server(workers=1)
+    server = live_server(workers=1, **UNMEASURED)
     models = [{"id": f"model-{i:06d}-" + "x" * 180, "object": "model"} for i in range(22_000)]
     body = json.dumps({"object": "list", "data": models}).encode()
     assert 4_000_000 < len(body) < 8 * 1024 * 1024
