@@ -19,8 +19,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .services.retrieval import vectors
     from .fast_json import JSONProvider
     from .routes import BLUEPRINTS, FLASK_BLUEPRINTS
+    from .routing import LazyBuildRule
 
     app = configured_app(test_config)
+    app.url_rule_class = LazyBuildRule  # before any route: builders compiled when first used
     _behind_proxies(app)
     app.json = JSONProvider(app)  # orjson writes the answers (fast_json.py)
     app.json.sort_keys = False  # answers keep their schemas' field order (Flask 3 ignores JSON_SORT_KEYS)

@@ -6,10 +6,12 @@ import stat
 import flask
 import pytest
 from cryptography.fernet import Fernet
+from werkzeug.routing import Map, Rule
 
 import assistants_app
 from assistants_app import config
 from assistants_app.crypto import CredentialCipher
+from assistants_app.routing import LazyBuildRule
 
 from .helpers import app_on
 
@@ -109,3 +111,20 @@ def test_by_default_a_key_has_no_request_limit(app, client, auth):
     assert app.extensions["rate_limiter"] is None
     statuses = {client.get("/assistants", headers=auth).status_code for _ in range(700)}
     assert statuses == {200}  # 700 in a minute: past the 600 per minute this shipped with before
+
+
+def test_every_route_builds_its_url_as_werkzeug_would(app):
+    """routing.LazyBuildRule compiles a rule's URL builders when first used: every route's URL, with and
+    without values its path does not name (a query string), is what werkzeug's own rule builds."""
+    plain = Map([Rule(rule.rule, endpoint=rule.endpoint, methods=rule.methods, websocket=rule.websocket)
+                 for rule in app.url_map.iter_rules()]).bind("localhost")
+    ours = app.url_map.bind("localhost")
+    assert {type(rule) for rule in app.url_map.iter_rules() if rule.endpoint != "static"} == {LazyBuildRule}
+    built = 0
+    for rule in app.url_map.iter_rules():
+        values = {name: f"v-{name}" for name in rule.arguments}
+        for extra in ({}, {"limit": "5", "after": "a b"}):
+            expected = plain.build(rule.endpoint, {**values, **extra}, method=sorted(rule.methods)[0])
+            assert ours.build(rule.endpoint, {**values, **extra}, method=sorted(rule.methods)[0]) == expected
+            built += 1
+    assert built == 2 * len(list(app.url_map.iter_rules())) > 100

@@ -1,0 +1,20 @@
+"""The app's URL rules: werkzeug's, with their URL builders made when first used.
+
+werkzeug writes two builder functions for every rule as it is added (Python source, compile(), exec):
+about 0.05 ms a rule, ~10 ms of an app's creation for its ~200 routes, though a request builds the URL
+of few of them (url_for: the docs' and the playground's links). Each suite test, and each worker at
+boot, made them all. A rule's builder is now compiled the first time that rule builds a URL, exactly
+as werkzeug would have compiled it when the rule was added."""
+from werkzeug.routing import Rule
+
+
+class LazyBuildRule(Rule):
+    def _compile_builder(self, append_unknown: bool = True):
+        compile_now = super()._compile_builder
+        compiled = []
+
+        def build(rule, /, **values):
+            if not compiled:
+                compiled.append(compile_now(append_unknown))
+            return compiled[0](rule, **values)
+        return build
