@@ -18,8 +18,8 @@ from .live_server import LiveServer
 SECRET_KEYS = ",".join(Fernet.generate_key().decode() for _ in range(2))
 # The environment of a process make test's coverage should not measure (coverage's .pth starts only when
 # COVERAGE_PROCESS_START is set and not empty): the load scenarios (the benchmark, the soak, the memory
-# one), whose lines the other tests reach too, and which coverage made 1.5 to 4 times as slow (and a
-# worker's RSS, which one measures, larger).
+# one) and the docs' build, whose lines the other tests reach too, and which coverage made 1.5 to 4 times
+# as slow (and a worker's RSS, which one measures, larger).
 UNMEASURED = {"COVERAGE_PROCESS_START": ""}
 # Reversed dependency order, so rows go before the rows they point at.
 TABLES = ("vector_store_chunks", "vector_store_files", "vector_store_file_batches", "vector_stores", "files",

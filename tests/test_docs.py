@@ -16,7 +16,7 @@ import pytest
 
 from assistants_app import config
 
-from .helpers import SEED_003, app_on, routes
+from .helpers import SEED_003, UNMEASURED, app_on, routes
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +40,11 @@ def docs_build(tmp_path_factory):
     out = tmp_path_factory.mktemp("docs")
     source = out / "source"
     shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build", "__pycache__"))
-    # The copy's conf.py finds the package beside it no more: it comes from PYTHONPATH.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    # The copy's conf.py finds the package beside it no more: it comes from PYTHONPATH. Coverage off
+    # (UNMEASURED): the spec it documents is /openapi.json's, which the tests read; measured, the build
+    # took 27 s instead of 17.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
+           **UNMEASURED}
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          "-d", str(out / "doctrees"), str(source), str(out / "html")],
