@@ -209,10 +209,10 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Embeddi
         return f"http://127.0.0.1:{port}/v1"
 
     # ------------------------------------------------------------------ plumbing
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, raw_body: bytes = b"") -> Fault | None:
         with self._lock:
             for entry in self._faults:
-                if entry[0].matches(path):
+                if entry[0].matches(path, raw_body):
                     entry[1] -= 1
                     if entry[1] <= 0:
                         self._faults.remove(entry)
@@ -242,7 +242,7 @@ class FakeOpenAI(ChatEndpoints, ResponsesEndpoints, AssistantsEndpoints, Embeddi
             self.requests.append(RecordedRequest(h.command, path, query,
                                                  {k.lower(): v for k, v in h.headers.items()}, body,
                                                  h.client_address[1]))
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, raw)
         if self.delay:
             self._sleep(self.delay)
         if fault and fault.kind == "delay":

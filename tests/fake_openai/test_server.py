@@ -439,6 +439,11 @@ def test_fault_path_and_times(fake, client):
     fake.add_fault(Fault("status", status=502))  # path=None hits anything
     with pytest.raises(openai.InternalServerError):
         client.models.list()
+    fake.add_fault(Fault("status", status=500, path="/chat/completions", body_contains="fail me"))
+    assert call_chat(client).choices[0].message.content  # another body: untouched
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "fail me"}])
+    assert call_chat(client).choices[0].message.content  # used up
 
 
 def test_delays(fake, client):

@@ -32,7 +32,8 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """One injected failure, consumed by the next `times` requests whose path matches `path`.
+    """One injected failure, consumed by the next `times` requests whose path matches `path` (and, with
+    `body_contains`, whose body holds that text: one request among others to the same path).
 
     Answers in place of the endpoint's reply (blocking or streamed alike), with `headers` added:
       status: answer `status` with an OpenAI error body (+ Retry-After when `retry_after` is set).
@@ -83,7 +84,11 @@ class Fault:
     size: int = 0  # "huge_models": bytes of the body
     headers: dict = field(default_factory=dict)  # added to the answer of the answering kinds
 
-    def matches(self, path: str) -> bool:
+    body_contains: str | None = None  # addition: only requests whose raw body holds this text
+
+    def matches(self, path: str, raw_body: bytes = b"") -> bool:
+        if self.body_contains is not None and self.body_contains.encode() not in raw_body:
+            return False
         return self.path is None or path.endswith(self.path) or self.path in path
 
 
