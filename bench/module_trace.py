@@ -48,11 +48,10 @@ LANDMARKS = {("services/turns.py", "stream"): "start",
              ("services/thread_turn.py", "record"): "record", ("services/turns.py", "record"): "record",
              ("services/turns.py", "_finish"): "finish"}
 ADAPTER = "openai_adapter/"
+STREAM = "streaming.py"  # the response's iterator: the server resumes it for each piece
 LAYERS = ("routes/", "services/completions.py", "services/v2/runner.py", "services/v2/run_events.py",
           "services/v2/runs.py", "services/responses/request.py", "services/responses/run.py",
-          "services/responses/events.py", "services/turns.py",
-          "services/thread_turn.py", ADAPTER, "streaming.py")
-STREAM = "streaming.py"  # the response's iterator: the server resumes it for each piece
+          "services/responses/events.py", "services/turns.py", "services/thread_turn.py", ADAPTER, STREAM)
 
 
 def _module(code) -> str | None:
@@ -101,8 +100,8 @@ class Trace:
                 return
             self._started.add(id(frame))
         landmark = LANDMARKS.get((module, frame.f_code.co_name))
-        if landmark and not (landmark == "finish" and self.phase == "finish"):
-            self._begin(landmark)
+        if landmark:
+            self._begin(landmark)  # a phase begun again (finish's second call) is the same phase
         elif module == ADAPTER and caller not in (ADAPTER, None) and self.phase == "start":
             self._begin("ask")
         if not self.path or self.path[-1] != module:

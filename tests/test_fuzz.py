@@ -11,7 +11,6 @@ About 60 s of test time on a 2-core machine under make test's coverage, 25 s of 
 (the document is built once: building it takes the app most of a second)."""
 import collections
 import copy
-import functools
 
 import pytest
 import schemathesis
@@ -85,20 +84,6 @@ def loaded(app, config: dict = CONFIG):
     schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=config)
     schema.app = app
     return schema
-
-
-@functools.cache
-def _read_once():
-    return loaded(None)
-
-
-def operation_on(app, method: str, path: str):
-    """One operation of the document read once per process (reading it takes ~0.4 s, once per operation
-    was a fifth of this module's time), calling this test's ``app``: the schema holds one app at a time,
-    the last test's."""
-    schema = _read_once()
-    schema.app = app
-    return schema[path][method]
 
 
 @pytest.fixture
@@ -214,7 +199,7 @@ def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStra
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_operation(app, client, auth, fake, method, path):
-    operation = operation_on(app, method, path)
+    operation = loaded(app)[path][method]
     label = f"{method} {path}"
     cases, statuses = 0, collections.Counter()
     ids = seed(client, auth, fake)
