@@ -261,7 +261,8 @@ LIVE_SETTINGS = {"PROVIDER_ALLOWED_HOSTS": "127.0.0.1"}
 
 @pytest.fixture
 def live_server(live_database, fake, tmp_path):
-    """start(workers=2, **env) runs a real gunicorn of this test's own (tests/live_server.py) on an
+    """start(workers=2, measured=False, **env) runs a real gunicorn of this test's own
+    (tests/live_server.py; unmeasured by coverage unless asked: helpers.start_live_server) on an
     empty database, against the fake provider reset for this test (no fault an earlier test queued and
     left unconsumed); after the test it is killed (and on PostgreSQL its rows are deleted)."""
     servers = []

@@ -23,9 +23,9 @@ STALE_AFTER = OPENAI_TIMEOUT + 30
 FREED_WITHIN = 10
 # However long the service stays down, a client thread gives up after this (the test then fails).
 GIVE_UP_AFTER = 60
-# Seconds until the service answers again once every worker was killed: a worker's boot imports the
-# whole app, which takes about twice as long while coverage traces it (make test sets this variable).
-BACK_WITHIN = 30 if os.environ.get("COVERAGE_PROCESS_START") else 15
+# Seconds until the service answers again once every worker was killed (a worker's boot imports the
+# whole app: about a second; the tests' gunicorns are not measured by coverage, helpers.start_live_server).
+BACK_WITHIN = 15
 pytestmark = pytest.mark.slow  # a real gunicorn; in the default run too
 
 

@@ -19,9 +19,8 @@ from .helpers import app_on, make_assistant, make_thread
 
 # The target: a thread whose worker was killed takes a new turn within this many seconds.
 FREED_WITHIN = 10.0
-# Until the service answers again once every worker was killed (a worker boots twice as slowly under
-# coverage, which make test turns on): tests/test_crash_safety.py measures that part.
-BACK_WITHIN = 30 if os.environ.get("COVERAGE_PROCESS_START") else 15
+# Until the service answers again once every worker was killed: tests/test_crash_safety.py measures that part.
+BACK_WITHIN = 15
 # The provider holds the killed turn far longer than the test lasts.
 HELD_FOR = 120
 

@@ -245,7 +245,8 @@ def sse_usage(body: str) -> dict:
 
 @pytest.mark.slow
 def test_one_scrape_holds_every_workers_counts(live_server, fake):
-    server = live_server(workers=2, METRICS_TOKEN=METRICS_TOKEN)
+    # Measured: the scrape of the multiprocess directory is reached by a real gunicorn only.
+    server = live_server(workers=2, measured=True, METRICS_TOKEN=METRICS_TOKEN)
     by_worker = connections_on_each_worker(server)
     agent = server.request("POST", "/assistants", {"details": {"model": "gpt-4"}}).body
     reported, turns = [], {}

@@ -3,6 +3,7 @@ stored failed (nothing of it in its conversation), a background one is retrieved
 mode's refusals of a malformed message, in process (socket_mode.answer: one message's events): an error
 event each, the connection goes on; a continuation that failed forgets what it continued."""
 import json
+import time
 
 import openai
 import pytest
@@ -54,6 +55,22 @@ def test_a_background_response_the_provider_refuses_is_retrieved_failed(app, cli
     failed = client.responses.retrieve(queued.id)
     assert failed.status == "failed" and failed.error.code == "rate_limit_exceeded"
     assert failed.output == [] and failed.background is True
+
+
+def test_a_background_response_cancelled_while_the_provider_answers_writes_nothing(app, client, fake):
+    """The cancel lands after the turn last asked whether to go on (before the provider call; the stream
+    asks again only after turns.KEEP_GOING_SECONDS) and before the reply is recorded: the record finds
+    the response cancelled and writes nothing of the reply."""
+    fake.delay = 0.5
+    queued = client.responses.create(model="gpt-4", input="cancel me meanwhile", background=True)
+    deadline = time.monotonic() + 10
+    while not fake.requests_to("/chat/completions") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.requests_to("/chat/completions"), "the provider was never asked"
+    assert client.responses.cancel(queued.id).status == "cancelled"
+    wait_for_runs(app)
+    stored = client.responses.retrieve(queued.id)
+    assert stored.status == "cancelled" and stored.output == [] and stored.usage is None
 
 
 def answer(app, raw: str, kept: dict | None = None) -> list[dict]:

@@ -41,8 +41,8 @@ def upgrade(server, authorization: str) -> tuple[int, dict]:
 
 
 @pytest.mark.slow
-def test_websocket_mode(shared_live_server, fake):
-    server = shared_live_server
+def test_websocket_mode(live_server, fake):
+    server = live_server(measured=True)  # a server of its own, measured: only a real one reaches flask-sock
     status, body = upgrade(server, "Bearer sk-asst-wrong")
     assert status == 401 and body["error"]["code"] == "invalid_api_key"
     assert upgrade(server, "")[0] == 401

@@ -18,7 +18,7 @@ from assistants_app.openai_adapter.errors import log_failure, scrub
 from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
 from .fake_openai import Fault
-from .helpers import (AGENTS, UNMEASURED, app_on, key_on, make_assistant, make_credential, make_key,
+from .helpers import (AGENTS, app_on, key_on, make_assistant, make_credential, make_key,
                       make_thread)
 from .listeners import Listener
 
@@ -210,6 +210,9 @@ def test_the_answer_cache_is_bounded_and_forgets():
     assert len(store) == 1 and store.size == 1  # the expired went with the next write
     store.set("huge", "v" * 2000, ttl=60)
     assert store.get("huge") is None
+    uncached = MemoryStore(max_bytes=1000, clock=lambda: clock[0])
+    uncached.set("at-once", "v", ttl=0)  # MODELS_CACHE_TTL=0: nothing is kept
+    assert uncached.get("at-once") is None and len(uncached) == 0 and uncached.size == 0
     locks = KeyedLocks()
     with locks.hold("a"):
         assert len(locks) == 1
@@ -308,7 +311,7 @@ def rss_mb(pid: int) -> float:
 def test_worker_memory_stays_flat_after_repeated_huge_model_lists(live_server):
     # Ten ~5 MB model lists, each on its own credential: a worker used to keep every one of
     # them (and a lock per key) for good.
-    server = live_server(workers=1, **UNMEASURED)
+    server = live_server(workers=1)
     models = [{"id": f"model-{i:06d}-" + "x" * 180, "object": "model"} for i in range(22_000)]
     body = json.dumps({"object": "list", "data": models}).encode()
     assert 4_000_000 < len(body) < 8 * 1024 * 1024

@@ -94,6 +94,15 @@ def test_search_options(client):
     updated = client.vector_stores.files.update(file_id=eu.data[0].file_id, vector_store_id=store.id,
                                                 attributes={"region": "us"})
     assert updated.attributes == {"region": "us"}
+    for bad_attributes, says in (({f"k{i}": i for i in range(17)}, "At most 16 attributes."),
+                                 ({"region": "x" * 513}, "strings of at most 512"),
+                                 ({"region": ["eu"]}, "strings of at most 512")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.vector_stores.files.update(file_id=updated.id, vector_store_id=store.id,
+                                              attributes=bad_attributes)
+        assert refused.value.body["param"] == "attributes" and says in refused.value.body["message"]
+    kept = client.vector_stores.files.retrieve(file_id=updated.id, vector_store_id=store.id)
+    assert kept.attributes == {"region": "us"}  # a refused update changes nothing
 
 
 def test_static_chunking_cuts_long_files_in_token_windows(app, client, fake):
