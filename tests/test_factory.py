@@ -1,5 +1,6 @@
 """create_app's configuration layers and what it does on a first run: secret keys generated into
 instance/ when none are set, a clear error for malformed ones, and /health when the database is down."""
+import json
 import os
 import stat
 
@@ -128,3 +129,24 @@ def test_every_route_builds_its_url_as_werkzeug_would(app):
             assert ours.build(rule.endpoint, {**values, **extra}, method=sorted(rule.methods)[0]) == expected
             built += 1
     assert built == 2 * len(list(app.url_map.iter_rules())) > 100
+
+
+def test_the_deferred_document_is_the_one_flask_smorest_writes_at_once(app):
+    """spec.DeferredDocApi writes the document when it is first read: it is, byte for byte, the one
+    flask-smorest's own Api writes as the app is made, from the same blueprints and settings."""
+    from flask_smorest import Api
+
+    from assistants_app import API_SPEC_OPTIONS, extensions
+    from assistants_app.routes import BLUEPRINTS
+    from assistants_app.spec import SharedStatusesPlugin
+
+    eager_app = flask.Flask("eager")
+    eager_app.config.update({name: value for name, value in app.config.items()
+                             if name.startswith(("API_", "OPENAPI_"))}, API_SPEC_OPTIONS=API_SPEC_OPTIONS)
+    eager = Api(spec_kwargs={"extra_plugins": [SharedStatusesPlugin()]})
+    eager.DEFAULT_ERROR_RESPONSE_NAME = extensions.api.DEFAULT_ERROR_RESPONSE_NAME
+    eager.init_app(eager_app)
+    for blueprint, options in BLUEPRINTS:
+        eager.register_blueprint(blueprint, **options)
+    written = json.dumps(eager.spec.to_dict())
+    assert json.dumps(app.test_client().get("/openapi.json").json) == written and len(written) > 100_000
