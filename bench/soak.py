@@ -38,6 +38,9 @@ from .soak_v1 import V1Operations
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", 600))
 RATE = float(os.environ.get("SOAK_RATE", 50))
+# How long a quiet moment waits, nothing in flight, before it samples: past gunicorn's keep-alive (5 s), so
+# a connection a client left open is closed (the soak's own clients close each one after its answer).
+QUIET_SECONDS = float(os.environ.get("SOAK_QUIET_SECONDS", 6))
 FAULT_SHARE = 0.01
 AGENTS = "/api/v1/compatibility/openai/v1/agents"
 # (weight, operation): about a quarter CRUD, half turns of every API, the rest status lookups and new threads.
@@ -224,7 +227,7 @@ class Soak(V1Operations):
     def quiet_sample(self, database) -> dict:
         while self.in_flight:
             time.sleep(0.05)
-        time.sleep(6.0)  # past gunicorn's keep-alive (5 s): the clients' connections closed
+        time.sleep(QUIET_SECONDS)
         return self.sample(database)
 
     def _safely(self, operation) -> None:
