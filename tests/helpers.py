@@ -1,5 +1,6 @@
 """What several test modules share: constants, request helpers and the route table. Test modules
 import from here (or conftest's fixtures), never from one another."""
+import functools
 import json
 import os
 import shutil
@@ -131,8 +132,10 @@ def routes(app) -> list[tuple[str, str]]:
                   for method in rule.methods - {"HEAD", "OPTIONS"})
 
 
+@functools.cache
 def spec_and_routes() -> tuple[dict, list[tuple[str, str]]]:
-    """The OpenAPI document and the route table, for parametrizing at collection time."""
+    """The OpenAPI document and the route table, for parametrizing at collection time: built once for
+    the modules that ask (a read-only copy: test_fuzz deep-copies it before schemathesis changes it)."""
     with app_on("sqlite://") as app:
         return app.test_client().get("/openapi.json").json, routes(app)
 
