@@ -17,9 +17,9 @@ run: install
 # reported at the end. A whole run must reach setup.cfg's fail_under; a part of one (PYTEST_ARGS with
 # tests/..., -k or -m) only reports.
 # Spread over one pytest-xdist worker per core (TEST_WORKERS=N or PYTEST_ARGS=-n0 changes it; a third of
-# the suite's time is spent waiting, but one worker more than the cores made the real-gunicorn scenarios miss
-# their deadlines now and then on 2 cores), each with a database of its own (tests/conftest.py says how
-# tests are dealt out to them).
+# the suite's time is spent waiting, but one worker more than the cores once made the real-gunicorn scenarios
+# miss their deadlines on 2 cores, and measured again it was no faster: 4m52s-5m02s in three runs),
+# each with a database of its own (tests/conftest.py says how tests are dealt out to them).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)))')
 
 test: install
