@@ -135,7 +135,7 @@ def routes(app) -> list[tuple[str, str]]:
 @functools.cache
 def spec_and_routes() -> tuple[dict, list[tuple[str, str]]]:
     """The OpenAPI document and the route table, for parametrizing at collection time: built once for
-    the modules that ask (a read-only copy: test_fuzz deep-copies it before schemathesis changes it)."""
+    the modules that ask, so no caller changes them (test_fuzz deep-copies the document for schemathesis)."""
     with app_on("sqlite://") as app:
         return app.test_client().get("/openapi.json").json, routes(app)
 
