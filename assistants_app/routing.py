@@ -11,10 +11,11 @@ from werkzeug.routing import Rule
 class LazyBuildRule(Rule):
     def _compile_builder(self, append_unknown: bool = True):
         compile_now = super()._compile_builder
-        compiled = []
+        builder = None
 
         def build(rule, /, **values):
-            if not compiled:
-                compiled.append(compile_now(append_unknown))
-            return compiled[0](rule, **values)
+            nonlocal builder
+            if builder is None:
+                builder = compile_now(append_unknown)
+            return builder(rule, **values)
         return build

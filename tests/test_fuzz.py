@@ -7,8 +7,8 @@ what it deleted is not.
 
 Deterministic (hypothesis derandomize, no example database) and bounded (MAX_EXAMPLES per
 strategy, SCENARIOS of STEPS calls); the provider is the loopback fake (app_config's OPENAI_BASE_URL).
-About 60 s of test time on a 2-core machine under make test's coverage, 25 s of it the stateful phase
-(the document is built once: building it takes the app most of a second)."""
+About 100 s of test time under make test's coverage, shared by its workers, 16 s of it the stateful
+phase (the document is built once: building it takes the app most of a second)."""
 import collections
 import copy
 
@@ -169,6 +169,11 @@ def can_be_invalid(parameter) -> bool:
     return True
 
 
+def negatable(operation, parameters) -> bool:
+    """Whether a negative case of the operation can negate something: its body or one of `parameters`."""
+    return bool(len(operation.body)) or any(map(can_be_invalid, parameters))
+
+
 def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStrategy]]:
     """Valid and invalid requests; where the path names an object, also with a real one. Invalid ones only
     where something can be made invalid: schemathesis rejects a negative case that negates nothing, and
@@ -178,11 +183,11 @@ def strategies(operation, ids: dict) -> list[tuple[GenerationMode, st.SearchStra
     others = [*operation.query, *operation.headers, *operation.cookies]
     generated_path = [p for p in operation.path_parameters if p.name not in real_path]
     found = [(POSITIVE, pairs(operation.as_strategy(), st.booleans()).map(with_real_ids(ids)))]
-    if len(operation.body) or any(map(can_be_invalid, [*others, *operation.path_parameters])):
+    if negatable(operation, [*others, *operation.path_parameters]):
         found.append((NEGATIVE, operation.as_strategy(generation_mode=NEGATIVE)))
     if real_path:
         found.append((POSITIVE, operation.as_strategy(path_parameters=real_path)))
-        if len(operation.body) or any(map(can_be_invalid, [*others, *generated_path])):
+        if negatable(operation, [*others, *generated_path]):
             found.append((NEGATIVE, operation.as_strategy(generation_mode=NEGATIVE,
                                                           path_parameters=real_path)))
     for suffix, make_body in CHAT_TURNS.items():

@@ -18,8 +18,7 @@ from assistants_app.openai_adapter.errors import log_failure, scrub
 from assistants_app.answer_cache import KeyedLocks, MemoryStore
 
 from .fake_openai import Fault
-from .helpers import (AGENTS, app_on, key_on, make_assistant, make_credential, make_key,
-                      make_thread)
+from .helpers import AGENTS, app_on, key_on, make_assistant, make_credential, make_key, make_thread
 from .listeners import Listener
 
 

@@ -83,8 +83,7 @@ class Fault:
     reason: str | None = None  # "incomplete": why; "failed": the error code
     size: int = 0  # "huge_models": bytes of the body
     headers: dict = field(default_factory=dict)  # added to the answer of the answering kinds
-
-    body_contains: str | None = None  # addition: only requests whose raw body holds this text
+    body_contains: str | None = None  # only requests whose raw body holds this text
 
     def matches(self, path: str, raw_body: bytes = b"") -> bool:
         if self.body_contains is not None and self.body_contains.encode() not in raw_body:
