@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Text, bindparam, cast, delete, select
 
+from ..database import execute_core
 from ..errors import invalid
 from ..extensions import db, openai_adapter
 from ..models import Assistant, Message, Thread
@@ -97,7 +98,7 @@ def history_for_provider(conn: Connection, thread: Thread, new_messages: list[Ch
     for apply_reduction() to write with the turn. ``assistant``: the turn's, when the thread
     has none of its own (Assistants v2)."""
     assistant = assistant or thread.assistant
-    rows = decoded(db.session.execute(HISTORY, {"thread_id": thread.id}))
+    rows = decoded(execute_core(HISTORY, {"thread_id": thread.id}))
     if assistant.session_max_length:
         return _fit(conn, thread, rows, new_messages, assistant)
     return as_chats(rows, assistant), None

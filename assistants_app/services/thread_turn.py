@@ -12,7 +12,7 @@ import dataclasses
 
 from sqlalchemy import insert
 
-from ..database import autocommit_if_fresh, on_postgresql
+from ..database import autocommit_if_fresh, execute_core, on_postgresql
 from ..errors import ServiceError
 from ..extensions import db
 from ..logs import log_turn_content
@@ -212,7 +212,7 @@ def _record(thread: Thread, token: str, last_position: int, written: list[tuple[
     else:
         turn_lock.release_for_record(thread, token, **state)
         history.apply_reduction(thread, reduction)
-        db.session.execute(INSERT_MESSAGES, rows)
+        execute_core(INSERT_MESSAGES, rows)
         usage.add_usage(done=done, **billed)
     log_turn_content(thread.id, [message for message, _ in written], done.text)
     commit_keeping_loaded()  # the thread holds what was written: answering costs no query

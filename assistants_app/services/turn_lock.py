@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, cast, exists, func, insert, or_, select, union
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import Conflict, NotFound
+from ..database import execute_core
 from ..extensions import db
 from ..models import Message, Thread, TokenUsage, utcnow
 from ..workers import new_turn_token
@@ -64,8 +65,8 @@ def take(thread: Thread, *, commit: bool = True) -> tuple[str, int]:
     trip, fewer); a rollback before then gives the lock back."""
     token = new_turn_token()  # names this worker: if it dies, its master frees the lock at once
     now = utcnow()
-    taken = db.session.execute(TAKE, {"thread_id": thread.id, "token": token, "now": now,
-                                      "stale_before": now - stale_after()}).first()
+    taken = execute_core(TAKE, {"thread_id": thread.id, "token": token, "now": now,
+                                "stale_before": now - stale_after()}).first()
     if commit or taken is None:
         commit_keeping_loaded()  # the assistant and the thread stay loaded: no query to read them again
     if taken is None:
@@ -78,13 +79,13 @@ def take(thread: Thread, *, commit: bool = True) -> tuple[str, int]:
 
 def last_position(thread_id: str) -> int:
     """The position of the thread's last message (for a turn whose lock was taken earlier)."""
-    return db.session.scalar(select(LAST_POSITION), {"thread_id": thread_id})
+    return execute_core(select(LAST_POSITION), {"thread_id": thread_id}).scalar()
 
 
 def free(thread_id: str, token: str) -> None:
     """Give the lock back, writing nothing else (a failed or abandoned turn)."""
     db.session.rollback()
-    db.session.execute(RELEASE, {"thread_id": thread_id, "token": token})
+    execute_core(RELEASE, {"thread_id": thread_id, "token": token})
     db.session.commit()
 
 
@@ -92,7 +93,7 @@ def release_for_record(thread: Thread, token: str, **state) -> None:
     """Release the lock and write the turn's outcome (``state``: last_active_at, pending_tool_calls,
     pending_run_id) to the thread's row, inside the transaction that records the turn; or raise (after
     a rollback) when the thread was deleted or its lock taken over meanwhile: the reply must not be stored."""
-    if db.session.execute(RECORD, {"thread_id": thread.id, "token": token, **state}).rowcount == 1:
+    if execute_core(RECORD, {"thread_id": thread.id, "token": token, **state}).rowcount == 1:
         return _recorded(thread, state)
     _refuse_record(thread.id)
 
@@ -107,7 +108,7 @@ def record_in_one_statement(thread: Thread, token: str, state: dict, messages: l
     for number, row in enumerate(messages):
         parameters.update({f"{key}_{number}": value for key, value in row.items()})
     statement = _recording(tuple(messages[0]), len(messages), tuple(usage))
-    if db.session.execute(statement, parameters).scalar_one() == 1:
+    if execute_core(statement, parameters).scalar_one() == 1:
         return _recorded(thread, state)
     _refuse_record(thread.id)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select
 
 from .. import metrics
-from ..database import autocommit_if_fresh
+from ..database import autocommit_if_fresh, execute_core
 from ..errors import Conflict
 from ..extensions import db
 from ..models import Assistant, TokenUsage
@@ -39,7 +39,7 @@ def usage_row(*, tenant: str, assistant_id: str, model: str, done: TurnDone, api
 
 def add_usage(**turn) -> None:
     """Add a turn's usage_row() to the current transaction: the caller's commit writes it with the turn."""
-    db.session.execute(INSERT_USAGE, usage_row(**turn))
+    execute_core(INSERT_USAGE, usage_row(**turn))
 
 
 def record_usage(*, autocommit: bool = True, **turn) -> None:
