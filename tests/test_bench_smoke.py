@@ -62,6 +62,23 @@ def test_a_short_soak_passes(tmp_path):
     assert run["acknowledged_writes"] > 0 and run["missing_writes"] == []
 
 
+def test_the_floor_measures_the_bare_server_and_the_app_in_process(tmp_path):
+    """`python -m bench.floor` with tiny sizes (figures meaningless): gunicorn alone serves its constant
+    body, the service its GETs, and every route in process answers 200 (its harness raises otherwise)."""
+    output = tmp_path / "floor.json"
+    done = subprocess.run([sys.executable, "-m", "bench.floor", "--seconds", "0.5", "--requests", "20",
+                           "--output", str(output)], cwd=ROOT, env={**os.environ, **UNMEASURED},
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(output.read_text())
+    assert set(result["over_http"]) == {"gunicorn alone (a constant body)", "GET /health",
+                                        "GET /assistants/{id}"}
+    for row in result["over_http"].values():
+        assert row["errors"] == 0 and row["requests_per_s"] > 0 and row["worker_cpu_ms_per_request"] > 0
+    assert len(result["in_process"]) == 5 and all(row["cpu_us"] > 0 for row in result["in_process"].values())
+    assert "in process (the app as a WSGI callable" in done.stdout
+
+
 def test_litellm_rows_put_ours_beside_litellm():
     """`--compare litellm` (bench/litellm.py) is too slow for CI (an install, a minute to start): its rows
     in the table, from a result of its shape, say which side met the targets."""
