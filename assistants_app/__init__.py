@@ -2,6 +2,7 @@
 import os
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config
 
@@ -87,9 +88,14 @@ def _derive_settings(app: Flask) -> None:
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix):]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     if url.startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+        options.setdefault("connect_args", {"timeout": 30})
         _private_sqlite_file(url)
+    if not _in_memory(url):  # an in-memory SQLite database is one connection (flask-sqlalchemy's StaticPool)
+        options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     app.config["MAX_CONTENT_LENGTH"] = app.config["ASSISTANTS_MAX_BODY_BYTES"]
     # Rate limits are counted in Redis when there is one (shared by workers and hosts). flask-limiter
     # keeps settings an app leaves out from the previous app: every app sets them all.
@@ -114,6 +120,14 @@ def _private_directory(path: str) -> None:
         os.chmod(path, 0o700)
     except OSError:  # not ours to change (a mounted volume): its owner decides
         pass
+
+
+def _in_memory(url: str) -> bool:
+    """An in-memory SQLite database (flask-sqlalchemy gives it one connection, StaticPool, which takes
+    no pool size)."""
+    parsed = make_url(url)
+    return parsed.drivername.startswith("sqlite") and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory")
 
 
 def _private_sqlite_file(url: str) -> None:

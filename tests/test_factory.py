@@ -6,12 +6,15 @@ import stat
 
 import flask
 import pytest
+import sqlalchemy
 from cryptography.fernet import Fernet
+from sqlalchemy import event, text
 from werkzeug.routing import Map, Rule
 
 import assistants_app
 from assistants_app import config
 from assistants_app.crypto import CredentialCipher
+from assistants_app.database import db
 from assistants_app.routing import LazyBuildRule
 
 from .helpers import app_on
@@ -104,6 +107,37 @@ def test_the_test_mapping_wins_over_the_environment(make_app, monkeypatch):
     assert make_app().config["OPENAI_TIMEOUT"] == 5.0  # app_config's
     response = make_app().test_client().get("/health", headers={"Origin": "https://b.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "https://b.example"
+
+
+def test_a_burst_of_requests_reuses_the_pools_connections(make_app):
+    """A gevent worker serves many requests at once, each holding a database connection: the pool keeps
+    DATABASE_POOL_SIZE of them, so the next burst as large opens none (SQLAlchemy's default pool of 5 closed
+    every connection past the fifth at its return: a PostgreSQL backend started per request under load)."""
+    app = make_app(DATABASE_POOL_SIZE=12, DATABASE_MAX_OVERFLOW=3)
+    opened = []
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "connect", lambda *args: opened.append(1))
+        assert (engine.pool.size(), engine.pool._max_overflow) == (12, 3)
+        for burst in range(2):
+            held = [engine.connect() for _ in range(12)]
+            for connection in held:
+                connection.execute(text("SELECT 1"))
+                connection.close()
+            assert len(opened) == 12, burst  # the second burst opened none
+        with pytest.raises(sqlalchemy.exc.TimeoutError):  # 15 at most: the 16th waits, then fails
+            held = [engine.connect() for _ in range(15)]
+            try:
+                engine.pool._timeout = 0.1
+                engine.connect()
+            finally:
+                for connection in held:
+                    connection.close()
+
+
+def test_an_in_memory_database_keeps_its_one_connection():
+    with app_on("sqlite://") as app, app.app_context():  # flask-sqlalchemy's StaticPool takes no size
+        assert type(db.engine.pool).__name__ == "StaticPool" and db.session.scalar(text("SELECT 1")) == 1
 
 
 def test_by_default_a_key_has_no_request_limit(app, client, auth):
