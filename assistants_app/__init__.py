@@ -95,6 +95,9 @@ def _derive_settings(app: Flask) -> None:
     if not _in_memory(url):  # an in-memory SQLite database is one connection (flask-sqlalchemy's StaticPool)
         options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
         options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
+        # The connection given back last is taken first: the others stay idle (pinged before their next use
+        # and closed by the server's idle timeout) instead of all of them taking turns, each cold.
+        options.setdefault("pool_use_lifo", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     app.config["MAX_CONTENT_LENGTH"] = app.config["ASSISTANTS_MAX_BODY_BYTES"]
     # Rate limits are counted in Redis when there is one (shared by workers and hosts). flask-limiter

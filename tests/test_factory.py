@@ -125,6 +125,11 @@ def test_a_burst_of_requests_reuses_the_pools_connections(make_app):
                 connection.execute(text("SELECT 1"))
                 connection.close()
             assert len(opened) == 12, burst  # the second burst opened none
+        with engine.connect() as first:  # one at a time: the connection given back last, every time
+            last = first.connection.dbapi_connection
+        for _ in range(3):
+            with engine.connect() as again:
+                assert again.connection.dbapi_connection is last
         with pytest.raises(sqlalchemy.exc.TimeoutError):  # 15 at most: the 16th waits, then fails
             held = [engine.connect() for _ in range(15)]
             try:
