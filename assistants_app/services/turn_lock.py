@@ -11,8 +11,8 @@ from flask import current_app
 from sqlalchemy import bindparam, cast, exists, func, insert, or_, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..errors import Conflict, NotFound
 from ..database import execute_core
+from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import Message, Thread, TokenUsage, utcnow
 from ..workers import new_turn_token
