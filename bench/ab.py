@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from .__main__ import cpu_available
-from .api import Api, ms, percentile
+from .api import Api, ms, percentile, save_json
 from .processes import ROOT, FakeProvider, bench_service, start_service
 from .scenarios import (DIRECT_END, DIRECT_FIRST_TEXT, INSTRUCTIONS, MODEL, STATUS_PATH, TURNS_PER_THREAD,
                         Context, Size)
@@ -169,9 +169,7 @@ def main(argv=None) -> int:
           f"A {a['median_ms']} -> B {b['median_ms']} ms, p99 {a['p99_ms']} -> {b['p99_ms']} ms; workers' CPU "
           f"{a['worker_cpu_ms']} -> {b['worker_cpu_ms']} ms a request "
           f"({b['worker_cpu_ms'] / a['worker_cpu_ms']:.2f}x)", file=sys.stderr)
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(result, f, indent=2)
+    save_json(args.output, result)
     return 0
 
 

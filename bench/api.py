@@ -78,3 +78,10 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def ms(seconds: float | None, digits: int = 2) -> float | None:
     return None if seconds is None else round(seconds * 1000, digits)
+
+
+def save_json(path: str | None, data: dict) -> None:
+    """Write a run's figures to ``path`` (--output), if one was given."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(data, f, indent=2)

@@ -31,7 +31,7 @@ import time
 from tests.live_server import GUNICORN, cpu_seconds
 
 from .__main__ import cpu_available
-from .api import Api, ms, percentile
+from .api import Api, ms, percentile, save_json
 from .loadgen import closed_loop
 from .processes import ROOT, FakeProvider, bench_service, start_service
 from .scenarios import INSTRUCTIONS, MODEL
@@ -163,9 +163,7 @@ def main(argv=None) -> int:
     result["cpu_available_after"] = cpu_available()
     print(json.dumps(result))
     print(report(result))
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(result, f, indent=2)
+    save_json(args.output, result)
     return 0
 
 
