@@ -28,13 +28,13 @@ import sys
 import tempfile
 import time
 
-from tests.live_server import GUNICORN, cpu_seconds
+from tests.live_server import GUNICORN, gunicorn_workers, workers_cpu
 
 from .__main__ import cpu_available
 from .api import Api, ms, percentile, save_json
 from .loadgen import closed_loop
 from .processes import ROOT, FakeProvider, bench_service, start_service
-from .scenarios import INSTRUCTIONS, MODEL
+from .scenarios import NEW_ASSISTANT
 
 
 class BareGunicorn:
@@ -56,25 +56,12 @@ class BareGunicorn:
         self.workers = workers
         self._wait_for_workers()
 
-    def worker_pids(self) -> list[int]:
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == self.process.pid:
-                    pids.append(int(entry))
-        return pids
-
     def workers_cpu(self) -> float:
-        return sum(cpu_seconds(pid) for pid in self.worker_pids())
+        return workers_cpu(self.process.pid)
 
     def _wait_for_workers(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        while len(self.worker_pids()) < self.workers:
+        while len(gunicorn_workers(self.process.pid)) < self.workers:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.stop()
                 raise RuntimeError("the bare gunicorn did not start its workers")
@@ -112,8 +99,7 @@ def over_http(provider: FakeProvider, workdir: str, seconds: float) -> dict:
     try:
         headers = {"Authorization": f"Bearer {service.api_key}"}
         api = Api(service.url, service.api_key)
-        body = {"details": {"name": "floor", "model": MODEL, "instructions": INSTRUCTIONS}, "type": "CUSTOM"}
-        agent_id = api.call("POST", "/assistants", body)["id"]
+        agent_id = api.call("POST", "/assistants", NEW_ASSISTANT)["id"]
         out["GET /health"] = sequential(service.port, headers, "/health", service, seconds)
         out["GET /assistants/{id}"] = sequential(service.port, headers, f"/assistants/{agent_id}", service,
                                                  seconds)

@@ -26,7 +26,7 @@ from flask_migrate import upgrade  # noqa: E402
 from assistants_app import create_app  # noqa: E402
 from assistants_app.auth import create_api_key  # noqa: E402
 
-from .scenarios import INSTRUCTIONS, MODEL, STATUS_PATH, TURNS_PER_THREAD  # noqa: E402
+from .scenarios import MODEL, NEW_ASSISTANT, STATUS_PATH, TURNS_PER_THREAD  # noqa: E402
 
 
 class WsgiCaller:
@@ -78,8 +78,7 @@ def main(database_url: str, provider_url: str, requests: int) -> dict:
         upgrade()
         key = create_api_key("in-process", "default")[1]
     call = WsgiCaller(app, key)
-    body = {"details": {"name": "floor", "model": MODEL, "instructions": INSTRUCTIONS}, "type": "CUSTOM"}
-    agent_id = json.loads(call("POST", "/assistants", body))["id"]
+    agent_id = json.loads(call("POST", "/assistants", NEW_ASSISTANT))["id"]
     thread = {}
 
     def chat(i: int) -> bytes:

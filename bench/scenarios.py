@@ -17,6 +17,8 @@ from .processes import FakeProvider
 
 MODEL = "gpt-4o-mini"
 INSTRUCTIONS = "Answer briefly."
+# The assistant every scenario chats with (POST /assistants).
+NEW_ASSISTANT = {"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS}, "type": "CUSTOM"}
 TURNS_PER_THREAD = 10  # a new thread every 10 turns: the history sent stays 0-18 messages long
 STATUS_PATH = "/api/v1/compatibility/openai/v1/agents/"
 
@@ -56,9 +58,7 @@ class Context:
         self.headers = {"Authorization": f"Bearer {service.api_key}"}
 
     def new_assistant(self, credential: str | None = None) -> str:
-        body = {"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS}, "type": "CUSTOM"}
-        if credential:
-            body["credential"] = credential
+        body = {**NEW_ASSISTANT, "credential": credential} if credential else NEW_ASSISTANT
         return self.api.call("POST", "/assistants", body)["id"]
 
     def new_threads(self, agent_id: str, count: int) -> list[str]:
@@ -346,8 +346,7 @@ async def _open_streams(ctx: Context, agent_id: str, threads: list[str], text: s
 def throughput(ctx: Context, has_status_route: bool) -> dict:
     size = ctx.size
     agent_ids = [ctx.new_assistant() for _ in range(10)]
-    create = json.dumps({"details": {"name": "bench", "model": MODEL, "instructions": INSTRUCTIONS},
-                         "type": "CUSTOM"}).encode()
+    create = json.dumps(NEW_ASSISTANT).encode()
     get_one = (lambda w, i: ("GET", f"/assistants/{agent_ids[(w + i) % 10]}", None), None)
     targets = {  # name: (clients, request maker, reply check)
         "GET /assistants/{id}, sequential": (1, *get_one),

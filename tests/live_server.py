@@ -79,6 +79,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def gunicorn_workers(master_pid: int) -> list[int]:
+    """A gunicorn master's workers: its live children, from /proc. Not the `worker_exit` helper the
+    master spawns when a worker dies (gunicorn.conf.py): a child too, for a second or so."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+            if (int(fields[1]) == master_pid and fields[0] != "Z"
+                    and b"assistants_app.worker_exit" not in command):
+                pids.append(int(entry))
+    return sorted(pids)
+
+
+def workers_cpu(master_pid: int) -> float:
+    """CPU seconds a gunicorn's workers (and its master) have used so far, together."""
+    total = cpu_seconds(master_pid)
+    for pid in gunicorn_workers(master_pid):
+        try:
+            total += cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a worker that just exited
+    return total
+
+
 # gunicorn, exec'd after prctl(PR_SET_PDEATHSIG, SIGQUIT): it goes down even if pytest is killed.
 GUNICORN = [sys.executable, "-c", "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, %d); "
             "os.execv(sys.executable, [sys.executable, '-m', 'gunicorn', *sys.argv[1:]])" % signal.SIGQUIT]
@@ -169,21 +198,7 @@ class LiveServer:
 
     # ------------------------------------------------------------------ processes
     def worker_pids(self) -> list[int]:
-        """gunicorn's workers: the master's live children, from /proc. Not the `worker_exit` helper the
-        master spawns when a worker dies (gunicorn.conf.py): a child too, for a second or so."""
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                    command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                except OSError:
-                    continue
-                fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-                if (int(fields[1]) == self.process.pid and fields[0] != "Z"
-                        and b"assistants_app.worker_exit" not in command):
-                    pids.append(int(entry))
-        return sorted(pids)
+        return gunicorn_workers(self.process.pid)
 
     def wait_for_workers(self, timeout: float = START_TIMEOUT, exclude=()) -> list[int]:
         """Wait until the master runs its full count of workers (none of `exclude`)."""
@@ -262,8 +277,7 @@ class LiveServer:
         return self._per_worker(pss_mb)
 
     def workers_cpu(self) -> float:
-        """CPU seconds the workers (and the master) have used so far, together."""
-        return sum(self._per_worker(cpu_seconds)) + cpu_seconds(self.process.pid)
+        return workers_cpu(self.process.pid)
 
     # ------------------------------------------------------------------ HTTP
     @property
